@@ -1,0 +1,38 @@
+"""Load a local Hugging Face model directory safely: safetensors, no remote code, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bort.errors import BortError
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """A local model directory with a ``config.json``, or a one-line error."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BortError(f"model directory {path} does not exist")
+    if not (path / "config.json").is_file():
+        raise BortError(f"model directory {path} has no config.json (expected a Hugging Face model directory)")
+    return path
+
+
+def load_model(path: str | Path) -> torch.nn.Module:
+    """The model in ``path``, with the head its config names (masked LM, classifier, or bare encoder)."""
+    import transformers
+    from transformers import AutoConfig, AutoModel
+
+    path = check_model_dir(path)
+    try:
+        config = AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
+        names = config.architectures or []
+        cls = getattr(transformers, names[0], None) if names else None
+        if cls is None or not hasattr(cls, "from_pretrained"):
+            cls = AutoModel
+        # use_safetensors: refuse pickled weights, which can run code when loaded.
+        model = cls.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BortError(f"cannot load a model from {path}: {str(exc).splitlines()[0]}")
+    return model.eval()

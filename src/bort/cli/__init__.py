@@ -1,0 +1,1 @@
+"""The ``bort`` command line: one module per subcommand, dispatched by :mod:`bort.cli.main`."""

@@ -1,0 +1,55 @@
+"""The ``bort`` console command: subcommands, and one-line errors for a user's mistakes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from bort import __version__
+from bort.errors import BortError
+
+DESCRIPTION = """\
+bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extraction for BERT).
+
+  bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
+  bort bench        CPU/GPU latency side by side, and Bort's int8 / ONNX / bf16 fast paths
+  bort export       an ONNX file (fp32 or int8) of a model directory, parity-checked
+  bort quickstart   the whole pipeline on embedded real data, in minutes, on a laptop CPU
+
+Run `bort COMMAND --help` for a command's options."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bort.cli import arch_cmd, bench_cmd, export_cmd, quickstart_cmd
+
+    parser = argparse.ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"bort {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in (arch_cmd, bench_cmd, export_cmd, quickstart_cmd):
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Nothing here may reach a model hub: every model, tokenizer and dataset is a local directory.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except BortError as exc:
+        # One line, whatever the message: a user's mistake never shows a traceback.
+        print("bort: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bort: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

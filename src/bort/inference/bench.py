@@ -1,0 +1,159 @@
+"""``bort bench``: eager latency of several models side by side, then Bort's fast paths.
+
+Everything runs in one process under one protocol (threads, batch, lengths), so the ratios are
+comparable; the device record and library versions are saved with the numbers.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from bort.architecture import Arch, Vocab, count_params
+from bort.architecture.build import build_roberta
+from bort.architecture.reference import ROBERTA
+from bort.errors import BortError
+from bort.inference.device import cpu_has_native_bf16, device_record
+from bort.inference.latency import LatencyProtocol, fixed_input, measure_latency
+from bort.inference.parity import parity
+
+NAMED_MODELS = {
+    "roberta-large": Arch(24, 16, 1024, 4096),
+    "roberta-base": Arch(12, 12, 768, 3072),
+    "bort": Arch(4, 8, 1024, 768),
+    "bort-printed": Arch(4, 8, 768, 1024),
+}
+FAST_PATHS = ("torch-int8", "onnx-fp32", "onnx-int8", "bf16")
+
+
+@dataclass
+class BenchConfig:
+    models: list[str] = field(default_factory=lambda: ["roberta-large", "roberta-base", "bort"])
+    subject: str = "bort"  # the model the ratios are taken against, and the one the fast paths speed up
+    lengths: list[int] = field(default_factory=lambda: [128, 512])
+    batch_size: int = 1
+    threads: int | None = None
+    warmup: int = 1
+    repeats: int = 5
+    min_seconds: float = 2.0
+    fast_paths: list[str] = field(default_factory=lambda: list(FAST_PATHS))
+    seed: int = 0
+
+    def protocol(self, seq_len: int) -> LatencyProtocol:
+        return LatencyProtocol(batch_size=self.batch_size, seq_len=seq_len, threads=self.threads,
+                               warmup=self.warmup, repeats=self.repeats, min_seconds=self.min_seconds,
+                               seed=self.seed)
+
+
+def resolve_model(name: str) -> tuple[str, Arch]:
+    """A known name (``roberta-large``, ``bort``, ...) or ``D,A,H,I``."""
+    if name in NAMED_MODELS:
+        return name, NAMED_MODELS[name]
+    try:
+        arch = Arch.parse(name)
+    except BortError:
+        raise BortError(f"unknown model {name!r}: expected one of {sorted(NAMED_MODELS)} or D,A,H,I")
+    return str(arch), arch
+
+
+def _build(arch: Arch, seed: int) -> torch.nn.Module:
+    # Random weights time exactly like trained ones; no pooler, as in an MLM or task head.
+    return build_roberta(arch, ROBERTA, head="base", seed=seed)
+
+
+def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
+    """Measure everything ``config`` asks for; returns a JSON-ready dict."""
+    unknown = sorted(set(config.fast_paths) - set(FAST_PATHS))
+    if unknown:
+        raise BortError(f"unknown fast path(s) {unknown}: expected some of {list(FAST_PATHS)}")
+    resolved = dict(resolve_model(m) for m in config.models)
+    subject_name, subject_arch = resolve_model(config.subject)
+    resolved.setdefault(subject_name, subject_arch)
+    usable = ROBERTA.positions - 2
+    for n in config.lengths:
+        if not 1 <= n <= usable:
+            raise BortError(f"sequence length {n} is out of range: expected 1..{usable}")
+
+    threads = config.threads or torch.get_num_threads()
+    results: dict = {
+        "setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
+        "models": {},
+        "fast_paths": {},
+    }
+    eager_outputs: dict[int, torch.Tensor] = {}
+    subject_model = None
+    for name, arch in resolved.items():
+        model = _build(arch, config.seed)
+        entry = {"arch": arch.as_list(), "params_total": count_params(arch, ROBERTA).total, "latency": {}}
+        for n in config.lengths:
+            progress(f"eager fp32  {name:<16} {n:>4} tokens")
+            protocol = config.protocol(n)
+            inputs = fixed_input(ROBERTA.size, protocol)
+            entry["latency"][str(n)] = measure_latency(lambda: model(**inputs), protocol).as_dict()
+            if name == subject_name:
+                with torch.inference_mode():
+                    eager_outputs[n] = model(**inputs).last_hidden_state.clone()
+        results["models"][name] = entry
+        if name == subject_name:
+            subject_model = model
+        else:
+            del model
+            gc.collect()
+
+    for name, entry in results["models"].items():
+        entry["ratio_to_subject"] = {
+            str(n): entry["latency"][str(n)]["median_ms"] / results["models"][subject_name]["latency"][str(n)]["median_ms"]
+            for n in config.lengths
+        }
+    results["subject"] = subject_name
+
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        for path_name in config.fast_paths:
+            results["fast_paths"][path_name] = _bench_fast_path(
+                path_name, subject_model, config, results["models"][subject_name], eager_outputs, Path(tmp), progress
+            )
+    return results
+
+
+def _bench_fast_path(path_name, model, config, subject_entry, eager_outputs, tmp: Path, progress) -> dict:
+    from bort.inference import onnx_runtime, quantize
+
+    if path_name == "bf16" and not cpu_has_native_bf16():
+        return {"skipped": "this CPU has no native bf16 (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32"}
+    progress(f"preparing   {path_name}")
+    if path_name == "torch-int8":
+        fast = quantize.dynamic_int8(model)
+        run = lambda inputs: fast(**inputs).last_hidden_state  # noqa: E731
+    elif path_name == "bf16":
+        fast = quantize.bf16(model)
+        run = lambda inputs: fast(**inputs).last_hidden_state  # noqa: E731
+    else:
+        onnx_path = onnx_runtime.export_onnx(model, tmp / "model.onnx") if not (tmp / "model.onnx").exists() else tmp / "model.onnx"
+        if path_name == "onnx-int8":
+            onnx_path = onnx_runtime.quantize_onnx_int8(onnx_path, tmp / "model.int8.onnx")
+        session = onnx_runtime.ort_session(onnx_path, threads=config.threads or torch.get_num_threads())
+        run = lambda inputs: onnx_runtime.ort_run(session, inputs)  # noqa: E731
+
+    out = {}
+    for n in config.lengths:
+        progress(f"fast path   {path_name:<16} {n:>4} tokens")
+        protocol = config.protocol(n)
+        inputs = fixed_input(ROBERTA.size, protocol)
+        latency = measure_latency(lambda: run(inputs), protocol)
+        with torch.inference_mode():
+            check = parity(eager_outputs[n], run(inputs))
+        eager_ms = subject_entry["latency"][str(n)]["median_ms"]
+        out[str(n)] = {
+            "median_ms": latency.median_ms,
+            "p10_ms": latency.p10_ms,
+            "p90_ms": latency.p90_ms,
+            "speedup": eager_ms / latency.median_ms,
+            "cosine": check.cosine,
+            "max_abs": check.max_abs,
+        }
+    return out

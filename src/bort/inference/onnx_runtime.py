@@ -1,0 +1,117 @@
+"""ONNX export of a Hugging Face encoder, int8 quantization of the ONNX graph, and ORT sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bort.errors import BortError
+
+INPUT_NAMES = ("input_ids", "attention_mask")
+
+
+class _FirstOutput(torch.nn.Module):
+    """Wraps an HF model so that the export has exactly one output tensor (logits or hidden states)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)[0]
+
+
+def output_name(model: torch.nn.Module) -> str:
+    """``logits`` for a model with a task or LM head, ``last_hidden_state`` for a bare encoder."""
+    return "last_hidden_state" if model.__class__.__name__.endswith("Model") else "logits"
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Path:
+    """Export ``model`` to ONNX with dynamic batch and sequence axes; written atomically.
+
+    Inputs ``input_ids`` and ``attention_mask``, both int64 of shape (batch, sequence); one output.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    sample = {
+        "input_ids": torch.full((2, 16), 5, dtype=torch.long),
+        "attention_mask": torch.ones(2, 16, dtype=torch.long),
+    }
+    dims = {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("sequence", min=2, max=4096)}
+    # The exporter is chatty (progress lines, warnings about optional torchvision ops).
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _FirstOutput(model.eval()),
+                (sample["input_ids"], sample["attention_mask"]),
+                str(tmp),
+                input_names=list(INPUT_NAMES),
+                output_names=[output_name(model)],
+                dynamic_shapes={"input_ids": dims, "attention_mask": dims},
+                opset_version=opset,
+                dynamo=True,
+                external_data=False,
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def quantize_onnx_int8(source: str | Path, target: str | Path) -> Path:
+    """Dynamic int8 quantization of an ONNX graph's MatMuls (ONNX Runtime's quantizer), atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = Path(target)
+    tmp = target.with_name(target.name + ".partial")
+    root = logging.getLogger()
+    level = root.level
+    # The quantizer logs a warning suggesting optional pre-processing on every call.
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        os.replace(tmp, target)
+    finally:
+        root.setLevel(level)
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def ort_session(path: str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with thread spinning off.
+
+    Spinning threads keep busy-waiting after a run and slow whatever is timed next in the same
+    process (SPEC §7), so they are turned off for fair side-by-side numbers.
+    """
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise BortError(f"ONNX file {path} does not exist")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types for a bad graph
+        raise BortError(f"ONNX Runtime cannot load {path}: {str(exc).splitlines()[0]}")
+
+
+def ort_run(session, inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """Run a session on torch inputs (only the names the graph declares) and return its first output."""
+    wanted = {i.name for i in session.get_inputs()}
+    feed = {k: v.cpu().numpy().astype(np.int64) for k, v in inputs.items() if k in wanted}
+    return session.run(None, feed)[0]

@@ -1,0 +1,26 @@
+"""Load a tokenizer from a local directory: the shipped RoBERTa one by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bort.errors import BortError
+
+# Built by ``python -m bort.tokenizer.build`` from GPT-2's BPE files and fairseq's dict.txt.
+DEFAULT_TOKENIZER_DIR = Path(__file__).with_name("roberta")
+
+
+def load_tokenizer(path: str | Path | None = None):
+    """A fast Hugging Face tokenizer from ``path`` (a local directory), or RoBERTa's by default.
+
+    Never reaches a hub and never runs code from the directory.
+    """
+    from transformers import AutoTokenizer
+
+    directory = Path(path) if path is not None else DEFAULT_TOKENIZER_DIR
+    if not directory.is_dir():
+        raise BortError(f"tokenizer directory {directory} does not exist (expected a local Hugging Face tokenizer directory)")
+    try:
+        return AutoTokenizer.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise BortError(f"cannot load a tokenizer from {directory}: {str(exc).splitlines()[0]}")
