@@ -13,6 +13,7 @@ DESCRIPTION = """\
 bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extraction for BERT).
 
   bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
+  bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
   bort bench        CPU/GPU latency side by side, and Bort's int8 / ONNX / bf16 fast paths
   bort export       an ONNX file (fp32 or int8) of a model directory, parity-checked
   bort quickstart   the whole pipeline on embedded real data, in minutes, on a laptop CPU
@@ -21,14 +22,22 @@ Run `bort COMMAND --help` for a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bort.cli import arch_cmd, bench_cmd, export_cmd, quickstart_cmd
+    from bort.cli import arch_cmd, bench_cmd, export_cmd, pretrain_cmd, quickstart_cmd
 
     parser = argparse.ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (arch_cmd, bench_cmd, export_cmd, quickstart_cmd):
+    for module in (arch_cmd, pretrain_cmd, bench_cmd, export_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
+
+
+def _quiet_libraries() -> None:
+    """bort shows its own progress; the libraries' bars (e.g. one per saved shard) are noise."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_libraries()
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

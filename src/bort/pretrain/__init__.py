@@ -1,0 +1,1 @@
+"""Pre-training: knowledge distillation from a teacher, or plain masked-LM, on real text."""

@@ -1,0 +1,99 @@
+"""Masked-LM and distillation losses, with the LM head computed only at the masked positions.
+
+Computing a 50k-way softmax at every position is most of a CPU step's cost; only ~15% of the
+positions are predicted, so the encoder's hidden states are gathered there first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bort.errors import BortError
+from bort.pretrain.masking import IGNORE
+
+
+def lm_head(model: torch.nn.Module) -> torch.nn.Module:
+    """The masked-LM head of an HF ``*ForMaskedLM`` model (RoBERTa's ``lm_head``, BERT's ``cls``)."""
+    for name in ("lm_head", "cls"):
+        head = getattr(model, name, None)
+        if head is not None:
+            return head
+    raise BortError(f"{model.__class__.__name__} has no masked-LM head (expected a *ForMaskedLM model)")
+
+
+class MaskedPositionsLM(torch.nn.Module):
+    """An HF masked LM whose forward returns logits only where asked: (n_selected, vocab).
+
+    A module of its own (rather than a function) so that DDP wraps it and its forward, which
+    DDP needs to synchronise the gradients.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.lm = model
+        self.head = lm_head(model)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """``input_ids``, ``attention_mask``, ``positions`` (True where a prediction is wanted): (batch, seq)."""
+        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden[positions])
+
+
+def masked_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  positions: torch.Tensor) -> torch.Tensor:
+    """Logits of an HF masked LM (or a :class:`MaskedPositionsLM`) at ``positions`` only: (n, vocab)."""
+    wrapped = model if isinstance(model, (MaskedPositionsLM, torch.nn.parallel.DistributedDataParallel)) else MaskedPositionsLM(model)
+    return wrapped(input_ids, attention_mask, positions)
+
+
+def mlm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the masked positions. ``logits`` (n, V), ``targets`` (n,)."""
+    return F.cross_entropy(logits.float(), targets)
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """τ²·KL(softmax(t/τ) ‖ softmax(s/τ)), averaged over positions. Both (n, V).
+
+    The τ² factor keeps the gradient's scale independent of τ (Hinton et al., 2015). One softmax
+    per side — the official code applied a second one to the student, which we do not copy.
+    """
+    log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
+    return temperature**2 * kl
+
+
+@dataclass
+class LossParts:
+    total: torch.Tensor
+    mlm: torch.Tensor
+    kd: torch.Tensor | None
+    correct: int  # masked positions the student got right (argmax), for accuracy
+    count: int
+
+
+def training_loss(student, batch: dict, labels: torch.Tensor, teacher=None, alpha: float = 0.1, beta: float = 0.5,
+                  temperature: float = 2.0, kd_all_positions: bool = False) -> LossParts:
+    """MLM (no teacher) or α·MLM + β·τ²·KL (with a teacher) for one batch.
+
+    ``labels``: (batch, seq), ``IGNORE`` where no prediction is wanted. With ``kd_all_positions``
+    the KL term covers every real token, the MLM term still only the masked ones.
+    """
+    masked = labels != IGNORE
+    kd_positions = (batch["attention_mask"] > 0) if (teacher is not None and kd_all_positions) else masked
+    logits = masked_logits(student, batch["input_ids"], batch["attention_mask"], kd_positions)
+    # Rows of `logits` follow kd_positions; pick the masked ones for the MLM term.
+    masked_rows = masked[kd_positions]
+    targets = labels[masked]
+    mlm = mlm_loss(logits[masked_rows], targets)
+    with torch.no_grad():
+        correct = int((logits[masked_rows].argmax(-1) == targets).sum())
+    if teacher is None:
+        return LossParts(mlm, mlm, None, correct, int(targets.numel()))
+    with torch.inference_mode():
+        teacher_logits = masked_logits(teacher, batch["input_ids"], batch["attention_mask"], kd_positions)
+    kd = kd_loss(logits, teacher_logits.clone(), temperature)  # clone: an ordinary tensor again, usable by autograd
+    return LossParts(alpha * mlm + beta * kd, mlm, kd, correct, int(targets.numel()))

@@ -1,0 +1,87 @@
+"""Everything a run needs before its first step: tokenizer, teacher, student, data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from bort.architecture import Arch
+from bort.architecture.hf_config import roberta_config, student_config
+from bort.checkpoint import check_model_dir
+from bort.errors import BortError
+from bort.pretrain.config import PretrainConfig
+from bort.tokenizer import load_tokenizer
+
+
+def load_teacher(path: str):
+    """A masked-LM teacher from a local directory, frozen, in eval mode."""
+    from transformers import AutoModelForMaskedLM
+
+    path = check_model_dir(path)
+    try:
+        teacher = AutoModelForMaskedLM.from_pretrained(str(path), local_files_only=True, use_safetensors=True,
+                                                       trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BortError(f"cannot load a masked-LM teacher from {path}: {str(exc).splitlines()[0]}")
+    teacher.eval().requires_grad_(False)
+    return teacher
+
+
+def choose_tokenizer(cfg: PretrainConfig):
+    """``--tokenizer``, else the teacher directory's own tokenizer, else RoBERTa's shipped one."""
+    if cfg.tokenizer:
+        return load_tokenizer(cfg.tokenizer)
+    if cfg.teacher and (Path(cfg.teacher) / "tokenizer_config.json").is_file():
+        return load_tokenizer(cfg.teacher)
+    return load_tokenizer()
+
+
+def build_student_config(cfg: PretrainConfig, teacher_config, tokenizer):
+    """The student's HF config: from ``--config``, or the teacher's (else RoBERTa's) with ``--arch``."""
+    from transformers import AutoConfig
+
+    if cfg.student_config:
+        path = Path(cfg.student_config)
+        if not path.is_file():
+            raise BortError(f"--config {path} does not exist")
+        try:
+            config = AutoConfig.from_pretrained(str(path.parent if path.name == "config.json" else path),
+                                                local_files_only=True, trust_remote_code=False)
+        except (OSError, ValueError, json.JSONDecodeError) as exc:
+            raise BortError(f"cannot read student config {path}: {str(exc).splitlines()[0]}")
+    elif teacher_config is not None:
+        config = student_config(teacher_config, Arch(*cfg.arch))
+    else:
+        config = roberta_config(Arch(*cfg.arch))
+        config.vocab_size = len(tokenizer)
+    if cfg.dropout is not None:
+        config.hidden_dropout_prob = config.attention_probs_dropout_prob = cfg.dropout
+    return config
+
+
+def check_compatible(cfg: PretrainConfig, tokenizer, student_cfg, teacher_cfg) -> None:
+    """Vocabulary and positions must agree across tokenizer, student and teacher."""
+    vocab = len(tokenizer)
+    if teacher_cfg is not None and teacher_cfg.vocab_size != vocab:
+        raise BortError(f"the teacher's vocabulary ({teacher_cfg.vocab_size} tokens, {cfg.teacher}/config.json) differs "
+                        f"from the tokenizer's ({vocab}); distillation needs one shared vocabulary")
+    if student_cfg.vocab_size != vocab:
+        raise BortError(f"the student's vocabulary ({student_cfg.vocab_size}) differs from the tokenizer's ({vocab})")
+    if teacher_cfg is not None:
+        for field in ("max_position_embeddings", "type_vocab_size"):
+            if getattr(student_cfg, field) != getattr(teacher_cfg, field):
+                raise BortError(f"the student's {field} ({getattr(student_cfg, field)}) does not fit the teacher's "
+                                f"({getattr(teacher_cfg, field)})")
+    offset = student_cfg.pad_token_id + 1 if student_cfg.model_type == "roberta" else 0
+    usable = student_cfg.max_position_embeddings - offset
+    if cfg.seq_len > usable:
+        raise BortError(f"--seq-len {cfg.seq_len} exceeds the model's {usable} usable positions")
+
+
+def build_student(config, seed: int) -> torch.nn.Module:
+    from transformers import AutoModelForMaskedLM
+
+    torch.manual_seed(seed)
+    return AutoModelForMaskedLM.from_config(config)

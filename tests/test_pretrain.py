@@ -1,0 +1,177 @@
+"""Pre-training end to end on real text with tiny models: outputs, exact resume, DDP, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from bort.errors import BortError
+from bort.pretrain import checkpoints
+from bort.pretrain.config import PretrainConfig
+from bort.pretrain.trainer import pretrain
+
+ARCH = "1,2,32,64"
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data):
+    return str(shared_data / "text" / "gutenberg" / "120-0.txt")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("token-cache"))
+
+
+def cli_args(corpus, cache, out, *extra):
+    return ["pretrain", "--mode", "mlm", "--arch", ARCH, "--corpus", corpus, "--out", str(out), "--seq-len", "32",
+            "--batch-size", "4", "--lr", "1e-3", "--warmup", "2", "--log-every", "1", "--eval-every", "3",
+            "--val-batches", "2", "--cache-dir", cache, *extra]
+
+
+def run_cli(*args, launcher=None, env_extra=None):
+    cmd = (launcher or [sys.executable, "-m", "bort.cli.main"]) + list(args)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def losses(out):
+    return [json.loads(l)["loss"] for l in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def config(corpus, cache, out, **overrides):
+    values = dict(mode="mlm", arch=[1, 2, 32, 64], corpus=[corpus], out=str(out), seq_len=32, batch_size=4, max_steps=6,
+                  lr=1e-3, warmup=2, save_every=3, eval_every=3, val_batches=2, log_every=1, cache_dir=cache, seed=0)
+    return PretrainConfig(**{**values, **overrides})
+
+
+def test_mlm_run_writes_a_loadable_checkpoint(corpus, cache, tmp_path):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    out = tmp_path / "run"
+    final = pretrain(config(corpus, cache, out), show_progress=False)
+    assert final["finished"] and 0 <= final["val_mlm_accuracy"] <= 1 and final["val_targets"] > 0
+    model = AutoModelForMaskedLM.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert model.config.num_hidden_layers == 1 and model.config.hidden_size == 32
+    logits = model(**tokenizer("The sea was <mask>.", return_tensors="pt")).logits
+    assert logits.shape[-1] == 50265
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert {"loss", "mlm_loss", "lr", "tokens_per_s"} <= set(records[0])
+    assert "val_mlm_accuracy" in records[2] and "val_mlm_loss" in records[5]
+    assert json.loads((out / "pretrain_config.json").read_text())["arch"] == [1, 2, 32, 64]
+    assert [p.name for p in checkpoints.list_checkpoints(out)] == ["step-0000003", "step-0000006"]
+
+
+def test_resume_is_exact(corpus, cache, tmp_path):
+    straight = tmp_path / "straight"
+    pretrain(config(corpus, cache, straight, dropout=0.1), show_progress=False)
+    split = tmp_path / "split"
+    first = pretrain(config(corpus, cache, split, dropout=0.1, stop_after=3), show_progress=False)
+    assert first["step"] == 3 and not first["finished"]
+    pretrain(config(corpus, cache, split, dropout=0.1), resume=True, show_progress=False)
+    assert losses(split) == losses(straight)  # bit for bit, dropout included
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(split / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_refuses_to_overwrite_or_resume_a_changed_run(corpus, cache, tmp_path):
+    out = tmp_path / "run"
+    pretrain(config(corpus, cache, out, stop_after=3), show_progress=False)
+    with pytest.raises(BortError, match="--resume"):
+        pretrain(config(corpus, cache, out), show_progress=False)
+    with pytest.raises(BortError, match="changed in \\['lr'\\]"):
+        pretrain(config(corpus, cache, out, lr=5e-4), resume=True, show_progress=False)
+
+
+def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(corpus, cache, tmp_path):
+    out = tmp_path / "killed"
+    args = cli_args(corpus, cache, out, "--max-steps", "100000", "--save-every", "2", "--keep-checkpoints", "3")
+    proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.time() + 300
+    while time.time() < deadline and len(checkpoints.list_checkpoints(out)) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = checkpoints.list_checkpoints(out)
+    assert len(saved) >= 2
+    before = {json.loads(l)["step"]: json.loads(l)["loss"] for l in (out / "metrics.jsonl").read_text().splitlines()}
+    last = checkpoints.step_of(saved[-1])
+
+    result = run_cli(*cli_args(corpus, cache, out, "--max-steps", "100000", "--save-every", "2", "--keep-checkpoints",
+                               "3", "--resume", "--stop-after", "2"))
+    assert result.returncode == 0, result.stderr
+    after = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in after] == list(range(1, last + 3))  # trimmed to the checkpoint, then continued
+    for r in after:
+        if r["step"] in before:
+            assert r["loss"] == before[r["step"]]  # the replayed steps reproduce the killed run's
+
+
+def test_two_processes_agree_with_one(corpus, cache, tmp_path):
+    common = ["--max-steps", "5", "--dropout", "0", "--save-every", "5"]
+    single = run_cli(*cli_args(corpus, cache, tmp_path / "one", *common))
+    assert single.returncode == 0, single.stderr
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "bort.cli.main"]
+    double = run_cli(*cli_args(corpus, cache, tmp_path / "two", *common), launcher=launcher, env_extra={"OMP_NUM_THREADS": "1"})
+    assert double.returncode == 0, double.stderr
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+    assert len(one) == len(two) == 5
+    # Same global batches and masks; each process averages over its own masked tokens, so the
+    # losses agree closely but not bit for bit.
+    assert two[0] == pytest.approx(one[0], rel=1e-3)
+    assert two == pytest.approx(one, rel=2e-2)
+
+
+def test_kd_run(corpus, cache, tmp_path, tiny_roberta_dir):
+    out = tmp_path / "kd"
+    final = pretrain(config(corpus, cache, out, mode="kd", teacher=str(tiny_roberta_dir), max_steps=3), show_progress=False)
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["kd_loss"] > 0 and r["loss"] == pytest.approx(0.1 * r["mlm_loss"] + 0.5 * r["kd_loss"], rel=1e-4)
+               for r in records)
+    assert final["finished"]
+
+
+@pytest.mark.parametrize("case", ["empty", "vocab", "corrupt", "nan", "arch"])
+def test_bad_input_is_one_line_exit_2(case, corpus, cache, tmp_path, tiny_roberta_dir):
+    out = tmp_path / "run"
+    args = cli_args(corpus, cache, out, "--max-steps", "4", "--save-every", "2")
+    if case == "empty":
+        (tmp_path / "empty.txt").write_text("")
+        args = cli_args(str(tmp_path / "empty.txt"), cache, out)
+        message = "holds no text"
+    elif case == "vocab":
+        from bort.architecture import Arch, Vocab
+        from bort.architecture.build import build_roberta
+
+        build_roberta(Arch(1, 2, 8, 8), Vocab(100, 40, 1), head="mlm").save_pretrained(tmp_path / "teacher")
+        args = [a if a != "mlm" else "kd" for a in args] + ["--teacher", str(tmp_path / "teacher")]
+        message = "differs from the tokenizer"
+    elif case == "corrupt":
+        assert run_cli(*args, "--stop-after", "2").returncode == 0
+        (checkpoints.list_checkpoints(out)[-1] / "optimizer.pt").write_bytes(b"truncated")
+        args = args + ["--resume"]
+        message = "damaged or incomplete"
+    elif case == "nan":
+        args = cli_args(corpus, cache, out, "--max-steps", "20", "--save-every", "1") + ["--lr", "1e30", "--clip", "0"]
+        message = "the loss became nan"
+    else:
+        args = [a if a != ARCH else "2,3,32,64" for a in args]
+        message = "not divisible"
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr[-2000:]
+    err = result.stderr.strip().splitlines()
+    assert err[-1].startswith("bort: error:") and message in err[-1], err[-1]
+    assert "Traceback" not in result.stderr
+    if case == "nan":
+        assert "last good checkpoint" in err[-1]
+        assert not list((out / "checkpoints").glob("*.partial"))
