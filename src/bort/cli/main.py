@@ -13,6 +13,7 @@ DESCRIPTION = """\
 bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extraction for BERT).
 
   bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
+  bort search       FPTAS architecture search: W-coefficient ranking, Pareto front
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
   bort bench        CPU/GPU latency side by side, and Bort's int8 / ONNX / bf16 fast paths
   bort export       an ONNX file (fp32 or int8) of a model directory, parity-checked
@@ -22,12 +23,12 @@ Run `bort COMMAND --help` for a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bort.cli import arch_cmd, bench_cmd, export_cmd, pretrain_cmd, quickstart_cmd
+    from bort.cli import arch_cmd, bench_cmd, export_cmd, pretrain_cmd, quickstart_cmd, search_cmd
 
     parser = argparse.ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (arch_cmd, pretrain_cmd, bench_cmd, export_cmd, quickstart_cmd):
+    for module in (arch_cmd, search_cmd, pretrain_cmd, bench_cmd, export_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
 

@@ -72,6 +72,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--eval-every", type=int, default=100, help="validation interval in steps (default: 100)")
     g.add_argument("--val-batches", type=int, default=20, help="validation batches (default: 20)")
     g.add_argument("--log-every", type=int, default=10, help="metrics.jsonl interval in steps (default: 10)")
+    g.add_argument("--max-minutes", type=float, help="wall-clock budget: end (evaluated and saved) when spent")
     g.add_argument("--stop-after", type=int, help="end this invocation after N steps (checkpointed; --resume later)")
     p.set_defaults(run=run)
 

@@ -52,6 +52,7 @@ class PretrainConfig:
     val_batches: int = 20
     log_every: int = 10
     stop_after: int | None = None  # end this invocation after this many steps (checkpointed; resume later)
+    max_minutes: float | None = None  # a wall-clock budget: the run ends, evaluated and saved, when it is spent
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,7 +102,7 @@ class PretrainConfig:
         write_json_atomic(path, self.to_dict())
 
     # Fields that may change between a run and its resumption without changing its results.
-    RESUMABLE_CHANGES = ("stop_after", "save_every", "keep_checkpoints", "eval_every", "log_every", "out", "cache_dir")
+    RESUMABLE_CHANGES = ("stop_after", "max_minutes", "save_every", "keep_checkpoints", "eval_every", "log_every", "out", "cache_dir")
 
     def differences(self, other: "PretrainConfig") -> list[str]:
         a, b = self.to_dict(), other.to_dict()

@@ -132,6 +132,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
     record: dict = {}
     model.train()
     last_val: dict = {}
+    out_of_time = False
     try:
         for step in range(start_step + 1, last_step + 1):
             rows = batch_rows(step, len(train), cfg.batch_size, cfg.seed)
@@ -173,13 +174,18 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{record['tokens_per_s']:.0f}",
                                         **last_val)
             bar.update(1)
-            if step % cfg.save_every == 0 or step == last_step:
+            out_of_time = cfg.max_minutes is not None and _agreed(accelerator, time.perf_counter() - run_start > 60 * cfg.max_minutes)
+            if step % cfg.save_every == 0 or step == last_step or out_of_time:
                 last_checkpoint = _save_checkpoint(accelerator, out, step, student, optimizer, scheduler, cfg.keep_checkpoints)
+            if out_of_time:
+                last_step = step
+                break
     finally:
         bar.close()  # ends the bar's line, so that an error message starts on its own
 
-    final = {"step": last_step, "finished": last_step == cfg.max_steps, "baseline_most_frequent": baseline}
-    if last_step == cfg.max_steps and accelerator.is_main_process:
+    finished = last_step == cfg.max_steps or out_of_time
+    final = {"step": last_step, "finished": finished, "out_of_time": out_of_time, "baseline_most_frequent": baseline}
+    if finished and accelerator.is_main_process:
         final.update(eval_set.evaluate(student, accelerator.device))
         final["train_sequences"], final["val_sequences"] = len(train), len(val)
         final["train_tokens"] = train.n_tokens
@@ -209,6 +215,13 @@ def _forward_backward(model, ids, labels, attention, teacher, cfg: PretrainConfi
         sums += torch.tensor([float(parts.total.detach()) / cfg.grad_accum, float(parts.mlm.detach()) / cfg.grad_accum,
                               kd / cfg.grad_accum, parts.correct, parts.count, float(attention[part].sum())], dtype=torch.float64)
     return accelerator.reduce(sums.to(accelerator.device), "sum")
+
+
+def _agreed(accelerator, flag: bool) -> bool:
+    """True on every process when it is true on any (processes must stop at the same step)."""
+    if accelerator.num_processes == 1:
+        return flag
+    return bool(accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device), "sum") > 0)
 
 
 def _save_checkpoint(accelerator, out: Path, step: int, model, optimizer, scheduler, keep: int) -> Path:

@@ -1,0 +1,63 @@
+"""One candidate of the FPTAS: a fresh model, s SGD steps against the cached teacher, ê held out."""
+
+from __future__ import annotations
+
+import time
+import zlib
+
+import torch
+import torch.nn.functional as F
+
+from bort.architecture import Arch
+from bort.pretrain.losses import MaskedPositionsLM
+from bort.search.teacher_cache import CachedBatch
+
+
+def candidate_seed(seed: int, arch: Arch) -> int:
+    """A seed per architecture, the same whichever worker trains it and whenever."""
+    return (seed * 1_000_003 + zlib.crc32(str(arch.as_list()).encode())) % 2**31
+
+
+def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """−Σ softmax(t/τ)·log softmax(s/τ), averaged over positions. Both (n, vocab)."""
+    target = F.softmax(teacher_logits.float() / temperature, dim=-1)
+    return -(target * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1).mean()
+
+
+def _logits(model, batch: CachedBatch) -> torch.Tensor:
+    return model(batch.input_ids, batch.attention_mask, batch.positions)
+
+
+def train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: list[CachedBatch], steps: int, lr: float,
+                    clip: float, warmup: int, temperature: float, seed: int, threads: int | None = None) -> dict:
+    """Train a freshly initialised ``arch`` for ``steps`` SGD steps on the fixed batches (cycling),
+    then return ê, the soft cross-entropy with the teacher on the held-out batches."""
+    from transformers import AutoModelForMaskedLM
+
+    if threads:
+        torch.set_num_threads(threads)
+    started = time.perf_counter()
+    torch.manual_seed(candidate_seed(seed, arch))
+    model = MaskedPositionsLM(AutoModelForMaskedLM.from_config(student_config)).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for step in range(steps):
+        batch = train[step % len(train)]
+        for group in optimizer.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
+        loss = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")), temperature)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for batch in val:
+            n = int(batch.positions.sum())
+            ce = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")), temperature)
+            total += float(ce) * n
+            count += n
+    return {"e_hat": total / count, "train_losses": losses, "train_seconds": time.perf_counter() - started}

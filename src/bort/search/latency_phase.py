@@ -1,0 +1,72 @@
+"""î for T and every kept candidate, measured serially before any training starts.
+
+Latency is measured on a quiet device, one model at a time, with the same protocol for T and every
+candidate; each result is appended to ``latency.jsonl`` as it completes, so a resumed search
+measures only what is missing.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from pathlib import Path
+
+from bort.architecture import Arch, flops_per_sequence
+from bort.architecture.hf_config import arch_of, student_config
+from bort.inference.latency import LatencyProtocol, model_latency
+
+
+def protocol_of(cfg) -> LatencyProtocol:
+    return LatencyProtocol(batch_size=cfg.latency_batch, seq_len=cfg.latency_seq_len, threads=cfg.latency_threads,
+                           warmup=cfg.latency_warmup, repeats=cfg.latency_repeats, device=cfg.latency_device,
+                           seed=cfg.seed)
+
+
+def key(arch: Arch | None) -> str:
+    return "T" if arch is None else ",".join(map(str, arch.as_list()))
+
+
+def read(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill: measured again
+        out[record["key"]] = record
+    return out
+
+
+def append(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=None) -> dict[str, dict]:
+    """î (ms, or FLOPs with ``cfg.latency == "flops"``) of T (key "T") and of each architecture."""
+    from transformers import AutoModel
+
+    done = read(path)
+    protocol = protocol_of(cfg)
+    todo = [a for a in [None, *archs] if key(a) not in done]
+    iterator = progress(todo) if progress else todo
+    for arch in iterator:
+        if cfg.latency == "flops":
+            target = arch if arch is not None else arch_of(teacher_config)
+            record = {"key": key(arch), "value": float(flops_per_sequence(target, cfg.latency_seq_len) * cfg.latency_batch)}
+        else:
+            config = teacher_config if arch is None else student_config(teacher_config, arch)
+            model = AutoModel.from_config(config, add_pooling_layer=False)  # random weights time like trained ones
+            latency = model_latency(model, protocol)
+            record = {"key": key(arch), "value": latency.median_ms, "p10_ms": latency.p10_ms, "p90_ms": latency.p90_ms,
+                      "device": latency.device.as_dict()}
+            del model
+            gc.collect()
+        append(path, record)
+        done[record["key"]] = record
+    return done

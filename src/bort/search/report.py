@@ -1,0 +1,114 @@
+"""What the user reads after a search: ranking.csv, pareto.png, best/config.json, report.md."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from bort.architecture import Arch
+from bort.architecture.hf_config import student_config
+from bort.search.scoring import pareto_front
+from bort.util.io import write_json_atomic, write_text_atomic
+from bort.util.table import format_table
+
+COLUMNS = ["rank", "D", "A", "H", "I", "p", "i", "e", "W", "pareto"]
+
+
+def rank(records: list[dict]) -> list[dict]:
+    """Candidates sorted by W (ties by parameter count, then the tuple), with the Pareto flag."""
+    flags = pareto_front([(r["p"], r["i"], r["e"]) for r in records])
+    rows = [{**r, "pareto": f} for r, f in zip(records, flags)]
+    rows.sort(key=lambda r: (-r["W"], r["p"], r["arch"]))
+    return rows
+
+
+def ranking_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for n, r in enumerate(rows, 1):
+        d, a, h, i = r["arch"]
+        writer.writerow([n, d, a, h, i, r["p"], repr(r["i"]), repr(r["e"]), repr(r["W"]), int(r["pareto"])])
+    return buffer.getvalue()
+
+
+def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_max: float, i_max: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    p = [r["p"] / 1e6 for r in rows]
+    i = [r["i"] for r in rows]
+    e = [r["e"] for r in rows]
+    points = ax.scatter(p, i, c=e, cmap="viridis_r", s=36, edgecolors="none")
+    fig.colorbar(points, ax=ax, label="surrogate error ê (lower is better)")
+    front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["p"])
+    ax.scatter([r["p"] / 1e6 for r in front], [r["i"] for r in front], s=90, facecolors="none", edgecolors="crimson",
+               label="Pareto front over (p, î, ê)")
+    best = rows[0]
+    ax.scatter([best["p"] / 1e6], [best["i"]], marker="*", s=300, color="gold", edgecolors="black",
+               label=f"best W: ⟨{','.join(map(str, best['arch']))}⟩, W={best['W']:.3g}", zorder=5)
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel(f"latency î ({latency_unit})")
+    ax.set_title(f"FPTAS candidates; teacher T: {p_max / 1e6:.1f}M parameters, î(T) = {i_max:.4g} {latency_unit}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".partial.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, summary: dict) -> dict:
+    """Write every report file from the finished candidates; returns the best candidate."""
+    rows = rank(list(finished.values()))
+    write_text_atomic(out / "ranking.csv", ranking_csv(rows))
+    plot_pareto(rows, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["i_T"])
+    best = rows[0]
+    config = student_config(teacher_config, Arch(*best["arch"]))
+    config.architectures = [teacher_config.architectures[0]] if teacher_config.architectures else None
+    (out / "best").mkdir(exist_ok=True)
+    write_json_atomic(out / "best" / "config.json", config.to_dict())
+    write_text_atomic(out / "report.md", _report(cfg, rows, summary))
+    return {k: best[k] for k in ("arch", "p", "i", "e", "W")}
+
+
+def _report(cfg, rows: list[dict], summary: dict) -> str:
+    unit = summary["latency_unit"]
+    top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['i']:.4g}", f"{r['e']:.4f}",
+            f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
+    device = summary.get("device") or {}
+    lines = [
+        "# FPTAS search report",
+        "",
+        f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, î(T) = {summary['i_T']:.4g} {unit}.",
+        f"Space `{cfg.space}`: {summary['candidates_in_space']} valid architectures, {summary['candidates_kept']} kept "
+        f"(ε = {cfg.epsilon}); s = {cfg.steps} SGD steps (lr {cfg.lr}, batch {cfg.batch_size}, clip {cfg.clip}), "
+        f"sequence length {cfg.seq_len}, τ = {cfg.temperature}.",
+        f"Latency: {'measured' if cfg.latency == 'measured' else 'FLOPs (Lemma 1)'}, batch {cfg.latency_batch}, "
+        f"{cfg.latency_seq_len} tokens" + (f", on {device.get('device_name')} with {device.get('threads')} threads, "
+                                            f"torch {device.get('torch')}" if device else "") + ".",
+        "",
+        "## Top candidates by W = (1 − p/p(T))·(1 − î/î(T))/ê",
+        "",
+        format_table(["rank", "⟨D,A,H,I⟩", "params M", f"î ({unit})", "ê", "W", "Pareto"], top, markdown=True),
+        "",
+        f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
+        f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} --config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
+        "",
+        "## Cost of this search",
+        "",
+        f"- latency measurements: {summary['latency_seconds']:.1f} s",
+        f"- the teacher over the fixed batches (once): {summary['teacher_seconds']:.1f} s",
+        f"- candidate training and scoring ({summary['trained_this_run']} this run, {cfg.workers} worker(s)"
+        f"{', Ray ' + cfg.ray if cfg.ray else ''}): {summary['training_seconds']:.1f} s",
+        f"- total: {summary['total_seconds']:.1f} s",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,25 @@
+"""The W-coefficient and the Pareto front over (p, î, ê)."""
+
+from __future__ import annotations
+
+
+def w_coefficient(p: float, i: float, e: float, p_max: float, i_max: float) -> float:
+    """W = (1 − p/p(T)) · (1 − î/î(T)) / ê; larger is better.
+
+    A candidate as big as or bigger than T, or as slow or slower, gets W ≤ 0 (the formula alone
+    would make a candidate bigger *and* slower than T positive again).
+    """
+    size, speed = 1.0 - p / p_max, 1.0 - i / i_max
+    w = size * speed / e
+    if size <= 0 or speed <= 0:
+        return -abs(w)
+    return w
+
+
+def pareto_front(points: list[tuple[float, ...]]) -> list[bool]:
+    """For each point (all objectives minimised), whether no other point dominates it."""
+    flags = []
+    for a in points:
+        dominated = any(all(bj <= aj for aj, bj in zip(a, b)) and any(bj < aj for aj, bj in zip(a, b)) for b in points)
+        flags.append(not dominated)
+    return flags
