@@ -35,7 +35,8 @@ def main() -> None:
     args = parser.parse_args()
 
     out = Path(args.out)
-    common = dict(corpus=args.corpus, seq_len=128, batch_size=16, lr=1e-3, warmup=0.06, schedule="linear",
+    # A wall-clock budget, not a step count, ends each run: warm up for a fixed number of steps, then hold.
+    common = dict(corpus=args.corpus, seq_len=128, batch_size=16, lr=1e-3, warmup=30, schedule="constant",
                   eval_every=50, save_every=1000, val_batches=8, log_every=10, seed=0, cache_dir=str(out / "cache"),
                   max_steps=100_000)
     if args.teacher:

@@ -15,6 +15,8 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
   bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
   bort search       FPTAS architecture search: W-coefficient ranking, Pareto front
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
+  bort finetune     fine-tuning on GLUE, SuperGLUE and RACE
+  bort evaluate     official metrics and leaderboard submission files
   bort bench        CPU/GPU latency side by side, and Bort's int8 / ONNX / bf16 fast paths
   bort export       an ONNX file (fp32 or int8) of a model directory, parity-checked
   bort quickstart   the whole pipeline on embedded real data, in minutes, on a laptop CPU
@@ -23,12 +25,13 @@ Run `bort COMMAND --help` for a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bort.cli import arch_cmd, bench_cmd, export_cmd, pretrain_cmd, quickstart_cmd, search_cmd
+    from bort.cli import (arch_cmd, bench_cmd, evaluate_cmd, export_cmd, finetune_cmd, pretrain_cmd, quickstart_cmd,
+                          search_cmd)
 
     parser = argparse.ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (arch_cmd, search_cmd, pretrain_cmd, bench_cmd, export_cmd, quickstart_cmd):
+    for module in (arch_cmd, search_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
 

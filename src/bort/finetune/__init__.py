@@ -1,0 +1,1 @@
+"""Fine-tuning on GLUE, SuperGLUE and RACE: plain (and, later, Agora)."""
