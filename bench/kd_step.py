@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from bort.architecture import Arch
 from bort.architecture.build import build_roberta
 from bort.inference.device import device_record
+from bort.util.quiet import quiet_libraries
 from bort.pretrain.losses import kd_loss, training_loss
 from bort.pretrain.masking import IGNORE, mask_tokens, special_tokens_mask
 from bort.pretrain.optim import build_optimizer
@@ -45,6 +46,7 @@ def time_steps(step_fn, n_steps: int, warmup: int) -> float:
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--student", default="4,8,256,1024")
     parser.add_argument("--teacher", default="6,8,512,2048")

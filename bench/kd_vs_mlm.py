@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from bort.inference.device import device_record
+from bort.util.quiet import quiet_libraries
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
 from bort.pretrain.trainer import pretrain
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", default=[str(REPO.parent / "shared" / "data" / "text" / "gutenberg")])
     parser.add_argument("--teacher", help="an MLM teacher directory; trained here when absent")

@@ -22,6 +22,7 @@ from pathlib import Path
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.build import build_roberta
 from bort.inference.device import device_record
+from bort.util.quiet import quiet_libraries
 from bort.search.config import SearchConfig
 from bort.search.runner import search
 from bort.search.spaces import PRESETS
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", default=[str(REPO / "src" / "bort" / "data" / "corpus")])
     parser.add_argument("--teacher-arch", default="6,8,512,2048")

@@ -44,7 +44,7 @@ def test_training_loss_mlm_equals_hf_loss_and_kd_combines():
     student.eval(), teacher.eval()
     parts = training_loss(student, batch, labels)
     hf = student(**batch, labels=labels).loss  # HF's own MLM loss over every position
-    assert float(parts.total.detach()) == pytest.approx(float(hf), rel=1e-5)
+    assert float(parts.total.detach()) == pytest.approx(float(hf.detach()), rel=1e-5)
     assert parts.count == 4 and parts.kd is None
 
     kd = training_loss(student, batch, labels, teacher, alpha=0.1, beta=0.5, temperature=2.0)

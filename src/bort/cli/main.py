@@ -8,6 +8,7 @@ import sys
 
 from bort import __version__
 from bort.errors import BortError
+from bort.util.quiet import quiet_libraries
 
 DESCRIPTION = """\
 bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extraction for BERT).
@@ -36,21 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_libraries() -> None:
-    """bort shows its own progress; the libraries' bars (e.g. one per saved shard) are noise."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-
-
 def main(argv: list[str] | None = None) -> int:
     # Nothing here may reach a model hub: every model, tokenizer and dataset is a local directory.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_libraries()
+    quiet_libraries()
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

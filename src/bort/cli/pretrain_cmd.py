@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bort.pretrain.config import MODES, PRECISIONS, SCHEDULES, PretrainConfig

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from bort.architecture import Arch, Vocab, count_params
+from bort.architecture import Arch, count_params
 from bort.architecture.build import build_roberta
 from bort.architecture.reference import ROBERTA
 from bort.errors import BortError

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
+from bort.util.io import save_figure
 from bort.util.table import format_table
 
 
@@ -84,9 +84,4 @@ def plot(results: dict, path: str | Path) -> Path:
         ax.set_xlim(right=max(values) * 4)
     fig.suptitle(textwrap.fill(setup_line(results), 90 * len(lengths)), fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".partial.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=120)

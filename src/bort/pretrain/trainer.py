@@ -22,7 +22,7 @@ from bort.errors import BortError
 from bort.pretrain import checkpoints
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.corpus import resolve_corpus
-from bort.pretrain.dataset import PackedSplit, build_splits
+from bort.pretrain.dataset import build_splits
 from bort.pretrain.evaluation import MaskedEvalSet
 from bort.pretrain.losses import MaskedPositionsLM, training_loss
 from bort.pretrain.masking import mask_tokens, special_tokens_mask

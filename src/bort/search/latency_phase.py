@@ -8,13 +8,12 @@ measures only what is missing.
 from __future__ import annotations
 
 import gc
-import json
-import os
 from pathlib import Path
 
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.hf_config import arch_of, student_config
 from bort.inference.latency import LatencyProtocol, model_latency
+from bort.util.io import append_jsonl, read_jsonl
 
 
 def protocol_of(cfg) -> LatencyProtocol:
@@ -27,31 +26,11 @@ def key(arch: Arch | None) -> str:
     return "T" if arch is None else ",".join(map(str, arch.as_list()))
 
 
-def read(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    out = {}
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill: measured again
-        out[record["key"]] = record
-    return out
-
-
-def append(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=None) -> dict[str, dict]:
     """î (ms, or FLOPs with ``cfg.latency == "flops"``) of T (key "T") and of each architecture."""
     from transformers import AutoModel
 
-    done = read(path)
+    done = {r["key"]: r for r in read_jsonl(path)}  # a line cut short by a kill is measured again
     protocol = protocol_of(cfg)
     todo = [a for a in [None, *archs] if key(a) not in done]
     iterator = progress(todo) if progress else todo
@@ -67,6 +46,6 @@ def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=Non
                       "device": latency.device.as_dict()}
             del model
             gc.collect()
-        append(path, record)
+        append_jsonl(path, record)
         done[record["key"]] = record
     return done

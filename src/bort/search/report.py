@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 from bort.architecture import Arch
 from bort.architecture.hf_config import student_config
 from bort.search.scoring import pareto_front
 from bort.util.io import write_json_atomic, write_text_atomic
+from bort.util.io import save_figure
 from bort.util.table import format_table
 
 COLUMNS = ["rank", "D", "A", "H", "I", "p", "i", "e", "W", "pareto"]
@@ -58,11 +58,7 @@ def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_max: float, i
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".partial.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path)
 
 
 def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, summary: dict) -> dict:

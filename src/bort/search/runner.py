@@ -8,7 +8,6 @@ whose configuration changed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from bort.search.config import SearchConfig
 from bort.search.scoring import w_coefficient
 from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
-from bort.util.io import write_json_atomic
+from bort.util.io import append_jsonl, read_jsonl, write_json_atomic
 
 
 def kept_candidates(space, epsilon: int) -> list[Arch]:
@@ -48,22 +47,7 @@ def _check_or_save_config(cfg: SearchConfig, out: Path) -> None:
 
 def read_candidates(path: Path) -> dict[str, dict]:
     """Finished candidates by key; a last line cut short by a kill is ignored (that candidate reruns)."""
-    out = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            out[latency_phase.key(Arch(*record["arch"]))] = record
-    return out
-
-
-def _append(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    return {latency_phase.key(Arch(*r["arch"])): r for r in read_jsonl(path)}
 
 
 def _prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, progress) -> dict:
@@ -154,7 +138,7 @@ def search(cfg: SearchConfig, show_progress: bool = True, recompute_teacher: boo
             record = {"arch": arch.as_list(), "p": p, "i": i, "e": result["e_hat"],
                       "W": w_coefficient(p, i, result["e_hat"], p_max, i_max),
                       "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
-            _append(out / "candidates.jsonl", record)
+            append_jsonl(out / "candidates.jsonl", record)
             pbar.update(1)
             pbar.set_postfix(last=str(arch), W=f"{record['W']:.3g}")
     training_seconds = time.perf_counter() - t0
