@@ -175,3 +175,13 @@ def test_bad_input_is_one_line_exit_2(case, corpus, cache, tmp_path, tiny_robert
     if case == "nan":
         assert "last good checkpoint" in err[-1]
         assert not list((out / "checkpoints").glob("*.partial"))
+
+
+def test_bf16_autocast_and_gradient_accumulation(corpus, cache, tmp_path):
+    out = tmp_path / "bf16"
+    result = run_cli(*cli_args(corpus, cache, out, "--max-steps", "3", "--precision", "bf16", "--grad-accum", "2",
+                               "--save-every", "3"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(0 < r["loss"] < 20 for r in records)
+    assert json.loads((out / "pretrain_config.json").read_text())["precision"] == "bf16"

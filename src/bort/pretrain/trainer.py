@@ -119,7 +119,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
     model, optimizer = accelerator.prepare(MaskedPositionsLM(student), optimizer)
     if teacher is not None:
         teacher.to(accelerator.device)
-    eval_set = MaskedEvalSet(val, max(1, cfg.batch_size // world), cfg.val_batches, tokenizer, cfg.mask_prob, cfg.seed)
+    # The main process evaluates alone, on the same batches whatever the process count.
+    eval_set = MaskedEvalSet(val, cfg.batch_size, cfg.val_batches, tokenizer, cfg.mask_prob, cfg.seed)
     baseline = eval_set.most_frequent_baseline(train, tokenizer.all_special_ids)
     special_ids = tokenizer.all_special_ids
 
@@ -129,7 +130,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
     last_checkpoint = existing[-1] if (resume and existing) else None
     window_tokens, window_start = 0, time.perf_counter()
     run_start = time.perf_counter() - (metrics_log.wall_offset if metrics_log else 0.0)
-    record: dict = {}
     model.train()
     last_val: dict = {}
     out_of_time = False
