@@ -78,6 +78,21 @@ def _prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, progres
     return teacher_cache.build(cache_dir, load_teacher(cfg.teacher), train_batches, val_batches)
 
 
+def _recomputing_teacher(cfg, out: Path, teacher_config, jobs, params: dict, recomputed: dict):
+    """For the benchmark only: every candidate waits for the teacher to be loaded and run again over
+    the fixed batches, as a search without the cache would; ``recomputed`` sums the teacher's time."""
+    import shutil
+
+    from bort.search import workers
+
+    for job in jobs:
+        shutil.rmtree(out / "teacher_cache", ignore_errors=True)
+        workers.forget_cache()
+        info = _prepare_teacher_cache(cfg, out, teacher_config, lambda message: None)
+        recomputed["teacher_seconds"] += info["teacher_seconds"]
+        yield from run_candidates([job], out / "teacher_cache", params, 1, None)
+
+
 def search(cfg: SearchConfig, show_progress: bool = True, recompute_teacher: bool = False) -> dict:
     """Run or resume the search; returns a summary. ``recompute_teacher`` (for the benchmark only)
     rebuilds the teacher cache before every candidate, as a search without the cache would."""
@@ -117,19 +132,11 @@ def search(cfg: SearchConfig, show_progress: bool = True, recompute_teacher: boo
                   seed=cfg.seed, threads=cfg.threads_per_worker)
     jobs = [(a, student_config(teacher_config, a).to_dict()) for a in todo]
     t0 = time.perf_counter()
-    teacher_recompute_seconds = 0.0
+    recomputed = {"teacher_seconds": 0.0}
     with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
               disable=not show_progress, dynamic_ncols=True) as pbar:
         if recompute_teacher:
-            results = []
-            for job in jobs:
-                import shutil
-
-                shutil.rmtree(out / "teacher_cache", ignore_errors=True)
-                info = _prepare_teacher_cache(cfg, out, teacher_config, lambda m: None)
-                teacher_recompute_seconds += info["teacher_seconds"]
-                results.extend(run_candidates([job], out / "teacher_cache", params, 1, None))
-            iterator = iter(results)
+            iterator = _recomputing_teacher(cfg, out, teacher_config, jobs, params, recomputed)
         else:
             iterator = run_candidates(jobs, out / "teacher_cache", params, cfg.workers, cfg.ray)
         for arch, result in iterator:
@@ -148,7 +155,7 @@ def search(cfg: SearchConfig, show_progress: bool = True, recompute_teacher: boo
     summary = {
         "candidates_in_space": len(candidates), "candidates_kept": len(kept), "trained_this_run": len(todo),
         "p_T": p_max, "i_T": i_max, "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
-        "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"] + teacher_recompute_seconds,
+        "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"] + recomputed["teacher_seconds"],
         "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
         "device": latencies["T"].get("device"),
     }

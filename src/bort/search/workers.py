@@ -13,7 +13,11 @@ from typing import Iterator
 
 from bort.architecture import Arch
 
-_CACHE: dict = {}
+_CACHE: dict = {}  # cache folder → its loaded batches, once per worker process
+
+
+def forget_cache() -> None:
+    _CACHE.clear()
 
 
 def _train_one(arch_list: list[int], config_dict: dict, cache_dir: str, params: dict) -> tuple[list[int], dict]:
