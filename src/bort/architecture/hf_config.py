@@ -7,7 +7,7 @@ from pathlib import Path
 from transformers import AutoConfig, PretrainedConfig, RobertaConfig
 
 from bort.architecture.arch import Arch
-from bort.architecture.counting import Vocab, ROBERTA_POSITIONS, ROBERTA_TYPE_VOCAB, ROBERTA_VOCAB
+from bort.architecture.counting import Vocab
 from bort.errors import BortError
 
 # Only BERT-like encoders share the fields we rewrite; anything else would need its own mapping.
@@ -76,7 +76,3 @@ def student_config(teacher: PretrainedConfig, arch: Arch) -> PretrainedConfig:
     config.architectures = None
     config._name_or_path = ""
     return config
-
-
-def default_vocab() -> Vocab:
-    return Vocab(ROBERTA_VOCAB, ROBERTA_POSITIONS, ROBERTA_TYPE_VOCAB)
