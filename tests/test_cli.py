@@ -114,3 +114,24 @@ def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
     assert json.loads((tmp_path / "bench.json").read_text())["subject"] == results["subject"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     assert "speed-up" in (tmp_path / "bench.md").read_text()
+
+
+def test_bench_times_an_exported_onnx_file(tiny_roberta_dir, tmp_path, capsys):
+    onnx_file = tmp_path / "tiny.onnx"
+    assert main(["export", str(tiny_roberta_dir), "--onnx", "--out", str(onnx_file)]) == 0
+    capsys.readouterr()
+    assert main(["bench", "--models", "2,4,32,48", "--subject", "2,4,32,48", "--lengths", "16", "--repeats", "2",
+                 "--min-seconds", "0", "--fast-paths", "none", "--onnx", str(onnx_file), "--out", str(tmp_path / "b"),
+                 "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    entry = results["onnx_files"][str(onnx_file)]["16"]
+    eager = results["models"]["⟨2,4,32,48⟩"]["latency"]["16"]["median_ms"]
+    assert entry["speedup"] == pytest.approx(eager / entry["median_ms"])
+
+
+def test_bench_refuses_an_unloadable_onnx_file_before_timing(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00not a graph")
+    code, out, err = run_cli("bench", "--onnx", str(bad), "--out", str(tmp_path / "b"))
+    assert code == 2 and "ONNX Runtime cannot load" in err and str(bad) in err
+    assert len(err.strip().splitlines()) == 1 and "[bench]" not in out + err  # nothing was timed

@@ -38,6 +38,8 @@ def add_parser(subparsers) -> None:
                    help="fast models repeat until this much time is timed (default: %(default)s)")
     p.add_argument("--fast-paths", type=csv_strs, default=d.fast_paths,
                    help=f"subset of {','.join(FAST_PATHS)}; 'none' for none (default: all)")
+    p.add_argument("--onnx", nargs="+", default=[], metavar="FILE",
+                   help="exported ONNX files (bort export) to time beside the rest, against eager --subject")
     p.add_argument("--out", type=out_dir, default="runs/bench", help="output directory (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.set_defaults(run=run)
@@ -45,12 +47,12 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from bort.inference.bench import run_bench
-    from bort.inference.bench_report import fast_path_table, model_table, plot, setup_line
+    from bort.inference.bench_report import fast_path_table, model_table, onnx_file_table, plot, setup_line
 
     config = BenchConfig(
         models=args.models, subject=args.subject, lengths=args.lengths, batch_size=args.batch_size,
         threads=args.threads, warmup=args.warmup, repeats=args.repeats, min_seconds=args.min_seconds,
-        fast_paths=[] if args.fast_paths == ["none"] else args.fast_paths,
+        fast_paths=[] if args.fast_paths == ["none"] else args.fast_paths, onnx_files=args.onnx,
     )
 
     for n in config.lengths:
@@ -58,7 +60,10 @@ def run(args) -> int:
     progress = (lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     results = run_bench(config, work_dir=args.out, progress=progress)
     write_json_atomic(args.out / "bench.json", results)
-    report = "\n\n".join([setup_line(results), model_table(results, markdown=True), fast_path_table(results, markdown=True)])
+    tables = [setup_line(results), model_table(results, markdown=True), fast_path_table(results, markdown=True)]
+    if results["onnx_files"]:
+        tables.append(onnx_file_table(results, markdown=True))
+    report = "\n\n".join(tables)
     write_text_atomic(args.out / "bench.md", report + "\n")
     plot(results, args.out / "bench.png")
     if args.json:
@@ -70,5 +75,8 @@ def run(args) -> int:
         if results["fast_paths"]:
             print()
             print(fast_path_table(results))
+        if results["onnx_files"]:
+            print()
+            print(onnx_file_table(results))
         print(f"\nwrote {args.out / 'bench.json'}, bench.md, bench.png")
     return 0

@@ -80,7 +80,7 @@ def run(args) -> int:
     bench_args = argparse.Namespace(
         models=["roberta-large", "roberta-base", "bort"], subject="bort", lengths=[128], batch_size=1,
         threads=args.threads, warmup=1, repeats=3, min_seconds=1.0,
-        fast_paths=["torch-int8", "onnx-int8"], out=out_dir(str(args.out / "bench")), json=False,
+        fast_paths=["torch-int8", "onnx-int8"], onnx=[], out=out_dir(str(args.out / "bench")), json=False,
     )
     bench_cmd.run(bench_args)
     _done(t)
@@ -88,7 +88,7 @@ def run(args) -> int:
     teacher_dir = args.out / "teacher"
     t = _step(3, steps, f"a teacher ⟨{','.join(map(str, TEACHER_ARCH))}⟩ pre-trained with masked LM on four novels "
                         "(bort pretrain --mode mlm)")
-    _pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=args.teacher_steps)
+    teacher = _pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=args.teacher_steps)
     _done(t)
 
     search_dir = args.out / "search"
@@ -102,7 +102,8 @@ def run(args) -> int:
     _pretrain(student_dir, mode="kd", teacher=str(teacher_dir), student_config=str(search_dir / "best" / "config.json"),
               max_steps=args.student_steps)
     _done(t)
-    curves = plot_curves({"teacher (MLM)": teacher_dir, "student (KD)": student_dir}, args.out / "curves.png")
+    curves = plot_curves({"teacher (MLM)": teacher_dir, "student (KD)": student_dir}, args.out / "curves.png",
+                         baseline=teacher["baseline_most_frequent"]["accuracy"])
     if curves:
         print(f"    validation curves: {curves}")
 

@@ -42,6 +42,7 @@ class BenchConfig:
     repeats: int = 5
     min_seconds: float = 2.0
     fast_paths: list[str] = field(default_factory=lambda: list(FAST_PATHS))
+    onnx_files: list[str] = field(default_factory=list)  # exported models timed beside the rest
     seed: int = 0
 
     def protocol(self, seq_len: int) -> LatencyProtocol:
@@ -80,6 +81,10 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
             raise BortError(f"sequence length {n} is out of range: expected 1..{usable}")
 
     threads = config.threads or torch.get_num_threads()
+    from bort.inference import onnx_runtime
+
+    # Open the ONNX files first: an unloadable one stops the bench before any timing.
+    sessions = {f: onnx_runtime.ort_session(f, threads=threads) for f in config.onnx_files}
     results: dict = {
         "setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
         "models": {},
@@ -117,6 +122,21 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
             results["fast_paths"][path_name] = _bench_fast_path(
                 path_name, subject_model, config, results["models"][subject_name], eager_outputs, Path(tmp), progress
             )
+    results["onnx_files"] = {}
+    for name, session in sessions.items():
+        entry = {}
+        for n in config.lengths:
+            progress(f"onnx file   {Path(name).name:<16} {n:>4} tokens")
+            protocol = config.protocol(n)
+            inputs = fixed_input(ROBERTA.size, protocol)
+            try:
+                latency = measure_latency(lambda: onnx_runtime.ort_run(session, inputs), protocol)
+            except Exception as exc:  # ORT reports shape and index errors with its own types
+                raise BortError(f"ONNX Runtime cannot run {name} on {n} RoBERTa-vocabulary tokens: "
+                                f"{str(exc).splitlines()[0]}")
+            eager_ms = results["models"][subject_name]["latency"][str(n)]["median_ms"]
+            entry[str(n)] = {"median_ms": latency.median_ms, "speedup": eager_ms / latency.median_ms}
+        results["onnx_files"][name] = entry
     return results
 
 

@@ -42,6 +42,16 @@ def fast_path_table(results: dict, markdown: bool = False) -> str:
     return format_table(headers, rows, markdown)
 
 
+def onnx_file_table(results: dict, markdown: bool = False) -> str:
+    lengths = results["setup"]["lengths"]
+    headers = ["ONNX file"]
+    for n in lengths:
+        headers += [f"ms @{n}", f"speed-up vs eager {results['subject']} @{n}"]
+    rows = [[name] + [v for n in lengths for v in (f"{e[str(n)]['median_ms']:.1f}", f"{e[str(n)]['speedup']:.2f}")]
+            for name, e in results.get("onnx_files", {}).items()]
+    return format_table(headers, rows, markdown)
+
+
 def setup_line(results: dict) -> str:
     s = results["setup"]
     d = s["device"]
