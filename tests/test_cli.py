@@ -66,7 +66,7 @@ def test_malformed_argument_exits_2(tmp_path):
 
 
 def test_help_explains_each_command():
-    for command in ("arch", "bench", "export", "quickstart"):
+    for command in ("arch", "search", "pretrain", "finetune", "evaluate", "bench", "export", "quickstart"):
         code, out, _ = run_cli(command, "--help")
         assert code == 0 and len(out) > 300
 
