@@ -7,7 +7,7 @@ import torch
 
 from bort.pretrain.dataset import PackedSplit
 from bort.pretrain.losses import masked_logits
-from bort.pretrain.masking import IGNORE, mask_tokens, special_tokens_mask
+from bort.pretrain.masking import IGNORE, mask_batch
 
 
 class MaskedEvalSet:
@@ -19,13 +19,8 @@ class MaskedEvalSet:
         self.batches = []
         for start in range(0, min(len(split), batch_size * n_batches), batch_size):
             batch = split.batch(np.arange(start, min(start + batch_size, len(split))))
-            special = special_tokens_mask(batch["input_ids"], batch["attention_mask"], tokenizer.all_special_ids)
-            ids, labels = mask_tokens(batch["input_ids"], special, tokenizer.mask_token_id, len(tokenizer), generator, mask_prob)
+            ids, labels = mask_batch(batch, tokenizer, generator, mask_prob)
             self.batches.append(({"input_ids": ids, "attention_mask": batch["attention_mask"]}, labels))
-
-    @property
-    def n_targets(self) -> int:
-        return sum(int((labels != IGNORE).sum()) for _, labels in self.batches)
 
     @torch.inference_mode()
     def evaluate(self, model, device) -> dict:

@@ -41,3 +41,10 @@ def special_tokens_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor, s
     for token in special_ids:
         special |= input_ids == token
     return special
+
+
+def mask_batch(batch: dict[str, torch.Tensor], tokenizer, generator: torch.Generator,
+               mask_prob: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`mask_tokens` for a padded batch (input_ids, attention_mask) and a tokenizer's ids."""
+    special = special_tokens_mask(batch["input_ids"], batch["attention_mask"], tokenizer.all_special_ids)
+    return mask_tokens(batch["input_ids"], special, tokenizer.mask_token_id, len(tokenizer), generator, mask_prob)

@@ -25,7 +25,7 @@ from bort.pretrain.corpus import resolve_corpus
 from bort.pretrain.dataset import build_splits
 from bort.pretrain.evaluation import MaskedEvalSet
 from bort.pretrain.losses import MaskedPositionsLM, training_loss
-from bort.pretrain.masking import mask_tokens, special_tokens_mask
+from bort.pretrain.masking import mask_batch
 from bort.pretrain.optim import build_optimizer
 from bort.pretrain.setup import build_student, build_student_config, check_compatible, choose_tokenizer, load_teacher
 from bort.util.io import write_json_atomic
@@ -122,7 +122,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
     # The main process evaluates alone, on the same batches whatever the process count.
     eval_set = MaskedEvalSet(val, cfg.batch_size, cfg.val_batches, tokenizer, cfg.mask_prob, cfg.seed)
     baseline = eval_set.most_frequent_baseline(train, tokenizer.all_special_ids)
-    special_ids = tokenizer.all_special_ids
 
     last_step = min(cfg.max_steps, start_step + cfg.stop_after) if cfg.stop_after else cfg.max_steps
     bar = tqdm(total=cfg.max_steps, initial=start_step, desc=f"{cfg.mode} pretraining", unit="step",
@@ -137,9 +136,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
         for step in range(start_step + 1, last_step + 1):
             rows = batch_rows(step, len(train), cfg.batch_size, cfg.seed)
             batch = train.batch(rows)
-            special = special_tokens_mask(batch["input_ids"], batch["attention_mask"], special_ids)
-            ids, labels = mask_tokens(batch["input_ids"], special, tokenizer.mask_token_id, len(tokenizer),
-                                      step_generator(cfg.seed, step), cfg.mask_prob)
+            ids, labels = mask_batch(batch, tokenizer, step_generator(cfg.seed, step), cfg.mask_prob)
             mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
             ids, labels, attention = ids[mine], labels[mine], batch["attention_mask"][mine]
 

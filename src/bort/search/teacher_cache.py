@@ -20,7 +20,7 @@ import torch
 from bort.errors import BortError
 from bort.pretrain.dataset import PackedSplit
 from bort.pretrain.losses import masked_logits
-from bort.pretrain.masking import IGNORE, mask_tokens, special_tokens_mask
+from bort.pretrain.masking import IGNORE, mask_batch
 
 
 @dataclass
@@ -45,8 +45,7 @@ def fixed_batches(split: PackedSplit, n_batches: int, batch_size: int, seed: int
         span = np.arange(k * batch_size, (k + 1) * batch_size)
         rows = np.take(order, span, mode="wrap") if shuffle else order[span[0]:span[-1] + 1]
         batch = split.batch(rows)
-        special = special_tokens_mask(batch["input_ids"], batch["attention_mask"], tokenizer.all_special_ids)
-        ids, labels = mask_tokens(batch["input_ids"], special, tokenizer.mask_token_id, len(tokenizer), generator, mask_prob)
+        ids, labels = mask_batch(batch, tokenizer, generator, mask_prob)
         positions = (batch["attention_mask"] > 0) if all_positions else (labels != IGNORE)
         batches.append({"input_ids": ids, "attention_mask": batch["attention_mask"], "positions": positions})
     return batches
