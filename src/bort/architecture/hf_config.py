@@ -54,6 +54,14 @@ def arch_of(config: PretrainedConfig) -> Arch:
     return Arch(config.num_hidden_layers, config.num_attention_heads, config.hidden_size, config.intermediate_size)
 
 
+def usable_positions(config: PretrainedConfig) -> int | None:
+    """Tokens a sequence may hold: RoBERTa offsets positions by padding_idx + 1, so its 514 hold 512."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        return None
+    return positions - (config.pad_token_id + 1 if config.model_type == "roberta" else 0)
+
+
 def vocab_of(config: PretrainedConfig) -> Vocab:
     """The embedding-side sizes V, S, T of a BERT/RoBERTa config."""
     return Vocab(config.vocab_size, config.max_position_embeddings, config.type_vocab_size)

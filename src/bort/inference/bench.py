@@ -16,6 +16,7 @@ import torch
 
 from bort.architecture import Arch, count_params
 from bort.architecture.build import build_roberta
+from bort.architecture.hf_config import roberta_config, usable_positions
 from bort.architecture.reference import ROBERTA
 from bort.errors import BortError
 from bort.inference.device import cpu_has_native_bf16, device_record
@@ -75,7 +76,7 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     resolved = dict(resolve_model(m) for m in config.models)
     subject_name, subject_arch = resolve_model(config.subject)
     resolved.setdefault(subject_name, subject_arch)
-    usable = ROBERTA.positions - 2
+    usable = usable_positions(roberta_config(subject_arch, ROBERTA))
     for n in config.lengths:
         if not 1 <= n <= usable:
             raise BortError(f"sequence length {n} is out of range: expected 1..{usable}")

@@ -145,10 +145,10 @@ def fixed_input(vocab_size: int, protocol: LatencyProtocol) -> dict[str, torch.T
 
 def model_latency(model: torch.nn.Module, protocol: LatencyProtocol = LatencyProtocol()) -> Latency:
     """Latency of a Hugging Face encoder's forward pass on :func:`fixed_input`."""
+    from bort.architecture.hf_config import usable_positions
+
     config = model.config
-    positions = getattr(config, "max_position_embeddings", None)
-    # RoBERTa offsets positions by padding_idx + 1, so 514 positions hold 512 tokens.
-    usable = positions - (config.pad_token_id + 1 if config.model_type == "roberta" else 0) if positions else None
+    usable = usable_positions(config)
     if usable is not None and protocol.seq_len > usable:
         raise BortError(f"latency protocol: seq_len {protocol.seq_len} exceeds the model's {usable} usable positions")
     model = model.to(protocol.device).eval()

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from bort.architecture import Arch
-from bort.architecture.hf_config import roberta_config, student_config
+from bort.architecture.hf_config import roberta_config, student_config, usable_positions
 from bort.checkpoint import check_model_dir
 from bort.errors import BortError
 from bort.pretrain.config import PretrainConfig
@@ -74,8 +74,7 @@ def check_compatible(cfg: PretrainConfig, tokenizer, student_cfg, teacher_cfg) -
             if getattr(student_cfg, field) != getattr(teacher_cfg, field):
                 raise BortError(f"the student's {field} ({getattr(student_cfg, field)}) does not fit the teacher's "
                                 f"({getattr(teacher_cfg, field)})")
-    offset = student_cfg.pad_token_id + 1 if student_cfg.model_type == "roberta" else 0
-    usable = student_cfg.max_position_embeddings - offset
+    usable = usable_positions(student_cfg)
     if cfg.seq_len > usable:
         raise BortError(f"--seq-len {cfg.seq_len} exceeds the model's {usable} usable positions")
 
