@@ -1,7 +1,10 @@
-"""Load a local Hugging Face model directory safely: safetensors, no remote code, clear errors."""
+"""Local Hugging Face model directories: loaded safely (safetensors, no remote code, clear errors)
+and saved so that a reader never finds a half-written one."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -36,3 +39,20 @@ def load_model(path: str | Path) -> torch.nn.Module:
     except (OSError, ValueError, KeyError) as exc:
         raise BortError(f"cannot load a model from {path}: {str(exc).splitlines()[0]}")
     return model.eval()
+
+
+def save_model_dir(model, tokenizer, out: str | Path) -> Path:
+    """Save ``model`` (safetensors) and ``tokenizer`` into ``out`` as an HF directory.
+
+    Everything is written to a staging folder first and moved into place file by file, config.json
+    last, so that a reader never finds a config without its weights.
+    """
+    out = Path(out)
+    staging = out / ".model.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    for f in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
+        os.replace(f, out / f.name)
+    staging.rmdir()
+    return out

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bort.checkpoint import check_model_dir
+from bort.checkpoint import check_model_dir, save_model_dir
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import collate, encode, model_outputs
@@ -138,15 +136,8 @@ def finetune(cfg: FinetuneConfig, show_progress: bool = True) -> dict:
 
 
 def _save(model, tokenizer, out: Path, task, dev: list[Example], outputs: np.ndarray) -> None:
-    """The best model so far as an HF directory (staged, then moved into place) and its dev predictions."""
-    staging = out / ".model.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    (staging / "bort_task.json").write_text(json.dumps({"task": task.name}))
-    for f in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):
-        os.replace(f, out / f.name)
-    staging.rmdir()
+    """The best model so far as an HF directory and its dev predictions."""
+    save_model_dir(model, tokenizer, out)
     pred = predictions(task, dev, outputs)
     lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
              for ex, p, o in zip(dev, pred, outputs)]

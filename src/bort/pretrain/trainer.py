@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bort.checkpoint import save_model_dir
 from bort.errors import BortError
 from bort.pretrain import checkpoints
 from bort.pretrain.config import PretrainConfig
@@ -232,16 +231,6 @@ def _save_checkpoint(accelerator, out: Path, step: int, model, optimizer, schedu
 
 
 def _save_final(model, tokenizer, out: Path, final: dict) -> None:
-    """The run's result as a Hugging Face directory: config, safetensors weights, tokenizer.
-
-    Written into a staging folder first and moved into place file by file, so that a reader never
-    finds a config without its weights.
-    """
-    staging = out / ".final.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    for f in sorted(staging.iterdir(), key=lambda p: p.name == "config.json"):  # config.json last
-        os.replace(f, out / f.name)
-    staging.rmdir()
+    """The run's result as a Hugging Face directory (config, safetensors weights, tokenizer) and its metrics."""
+    save_model_dir(model, tokenizer, out)
     write_json_atomic(out / "final_metrics.json", final)
