@@ -12,7 +12,7 @@ from bort.architecture.hf_config import roberta_config, student_config, usable_p
 from bort.checkpoint import check_model_dir
 from bort.errors import BortError
 from bort.pretrain.config import PretrainConfig
-from bort.tokenizer import load_tokenizer
+from bort.tokenizer import load_tokenizer, tokenizer_for_model
 
 
 def load_teacher(path: str):
@@ -33,9 +33,7 @@ def choose_tokenizer(cfg: PretrainConfig):
     """``--tokenizer``, else the teacher directory's own tokenizer, else RoBERTa's shipped one."""
     if cfg.tokenizer:
         return load_tokenizer(cfg.tokenizer)
-    if cfg.teacher and (Path(cfg.teacher) / "tokenizer_config.json").is_file():
-        return load_tokenizer(cfg.teacher)
-    return load_tokenizer()
+    return tokenizer_for_model(cfg.teacher) if cfg.teacher else load_tokenizer()
 
 
 def build_student_config(cfg: PretrainConfig, teacher_config, tokenizer):

@@ -27,7 +27,7 @@ from bort.pretrain.losses import MaskedPositionsLM, training_loss
 from bort.pretrain.masking import mask_batch
 from bort.pretrain.optim import build_optimizer
 from bort.pretrain.setup import build_student, build_student_config, check_compatible, choose_tokenizer, load_teacher
-from bort.util.io import write_json_atomic
+from bort.util.io import append_jsonl, read_jsonl, write_json_atomic, write_text_atomic
 
 
 def batch_rows(step: int, n_rows: int, batch_size: int, seed: int) -> np.ndarray:
@@ -44,23 +44,16 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 class _Metrics:
-    """metrics.jsonl, appended and flushed as lines arrive; trimmed to the resumed step on resume."""
+    """metrics.jsonl, one durable line per log step; trimmed to the resumed step on resume."""
 
     def __init__(self, path: Path, resume_step: int | None):
         self.path = path
-        self.wall_offset = 0.0  # a resumed run's clock continues from where the kept records end
-        if resume_step is not None and path.is_file():
-            kept = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-            kept = [r for r in kept if r["step"] <= resume_step]
-            path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            self.wall_offset = max((r.get("wall_s", 0.0) for r in kept), default=0.0)
-        elif resume_step is None:
-            path.write_text("")
+        kept = [r for r in read_jsonl(path) if r["step"] <= resume_step] if resume_step is not None else []
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+        self.wall_offset = max((r.get("wall_s", 0.0) for r in kept), default=0.0)
 
     def write(self, record: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        append_jsonl(self.path, record)
 
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = True) -> dict:

@@ -58,9 +58,9 @@ def _prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, progres
     from bort.pretrain.corpus import resolve_corpus
     from bort.pretrain.dataset import build_splits
     from bort.pretrain.setup import load_teacher
-    from bort.tokenizer import load_tokenizer
+    from bort.tokenizer import tokenizer_for_model
 
-    tokenizer = load_tokenizer(cfg.teacher) if (Path(cfg.teacher) / "tokenizer_config.json").is_file() else load_tokenizer()
+    tokenizer = tokenizer_for_model(cfg.teacher)
     if len(tokenizer) != teacher_config.vocab_size:
         raise BortError(f"the teacher's vocabulary ({teacher_config.vocab_size}) differs from its tokenizer's ({len(tokenizer)})")
     files = resolve_corpus(cfg.corpus)

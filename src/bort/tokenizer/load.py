@@ -24,3 +24,10 @@ def load_tokenizer(path: str | Path | None = None):
         return AutoTokenizer.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, TypeError) as exc:
         raise BortError(f"cannot load a tokenizer from {directory}: {str(exc).splitlines()[0]}")
+
+
+def tokenizer_for_model(model_dir: str | Path):
+    """The tokenizer saved beside a model (a teacher directory), else RoBERTa's shipped one."""
+    if (Path(model_dir) / "tokenizer_config.json").is_file():
+        return load_tokenizer(model_dir)
+    return load_tokenizer()
