@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv bench mutate planted clean
 
 venv: $(STAMP)
 
@@ -22,8 +22,20 @@ demo: venv
 test: venv
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
+# Mutation testing of the core formulas (see [tool.mutmut] in pyproject.toml); not part of `make test`.
+BORT_SHARED_DATA ?= $(abspath ../shared/data)
+mutate: venv
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	rm -rf mutants
+	BORT_SHARED_DATA=$(BORT_SHARED_DATA) OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python tools/mutation_score.py
+
+# The known bugs of tools/planted_bugs.py, planted one at a time: each must fail the tests.
+planted: venv
+	HF_HUB_OFFLINE=1 $(BIN)/python tools/planted_bugs.py
+
 bench: venv
 	HF_HUB_OFFLINE=1 $(BIN)/bort bench --out runs/bench
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache mutants

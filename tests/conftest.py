@@ -14,11 +14,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BORT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+def pytest_sessionstart(session) -> None:
+    # Missing data is an error, never a silent skip: a suite that skips its real-data tests is not green.
+    if not (SHARED_DATA / "SOURCES.md").is_file():
+        pytest.exit(f"the real data is missing: expected {SHARED_DATA} (../shared/data beside the checkout, "
+                    "with SOURCES.md); set BORT_SHARED_DATA to where it is", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data (or $BORT_SHARED_DATA): the real GLUE, text and BPE files."""
-    if not (SHARED_DATA / "SOURCES.md").is_file():
-        pytest.skip(f"real data not found at {SHARED_DATA}; set BORT_SHARED_DATA")
     return SHARED_DATA
 
 

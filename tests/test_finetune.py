@@ -1,4 +1,4 @@
-"""Predictions, submissions and fine-tuning with a tiny model."""
+"""Fine-tuning and evaluation with a tiny model, end to end."""
 
 import json
 import os
@@ -11,82 +11,6 @@ import pytest
 
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.plain import finetune
-from bort.tasks import get_task
-from bort.tasks.predict import majority_baseline, score, submission_records
-from bort.tasks.submission import write_submission
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _outputs(preferred: list[int], n_labels: int = 2) -> np.ndarray:
-    out = np.zeros((len(preferred), n_labels))
-    out[np.arange(len(preferred)), preferred] = 1.0
-    return out
-
-
-def test_choice_tasks_pick_the_best_option_per_question():
-    task = get_task("superglue/COPA")
-    dev = task.read(FIXTURES / "superglue/COPA", "dev")  # gold options: 0, 0, 1
-    outputs = np.array([[0, 2], [0, 1], [0, 1], [0, 3], [0, 1], [0, 2]], dtype=float)  # picks 0, 1, 1
-    assert score(task, dev, outputs)["accuracy"] == pytest.approx(2 / 3)
-    records = submission_records(task, dev, outputs)
-    assert records == [{"idx": 0, "label": 0}, {"idx": 1, "label": 1}, {"idx": 2, "label": 1}]
-
-
-def test_record_scores_and_submission():
-    task = get_task("superglue/ReCoRD")
-    dev = task.read(FIXTURES / "superglue/ReCoRD", "dev")
-    margin = [3 if ex.meta["entity"] in ("Rowling", "Harry Potter") else 0 for ex in dev]
-    outputs = np.stack([np.zeros(len(dev)), np.array(margin, float)], axis=1)
-    # query 0 picks "Harry Potter" (first with the top margin): F1 0; query 1 picks "Rowling" vs London: 0
-    assert score(task, dev, outputs) == {"f1": 0.0, "em": 0.0}
-    margin = [3 if ex.meta["entity"] in ("Rowling",) else 0 for ex in dev]
-    outputs = np.stack([np.zeros(len(dev)), np.array(margin, float)], axis=1)
-    assert score(task, dev, outputs)["em"] == pytest.approx(0.5)
-    assert submission_records(task, dev, outputs)[0] == {"idx": 0, "label": "Rowling"}
-
-
-def test_multirc_submission_is_nested(shared_data):
-    task = get_task("superglue/MultiRC")
-    test = task.read(shared_data / "superglue/MultiRC", "test")
-    records = submission_records(task, test, _outputs([1] * len(test)))
-    assert len(records) == 166  # passages
-    first = records[0]
-    assert set(first) == {"idx", "passage"} and set(first["passage"]["questions"][0]) == {"idx", "answers"}
-    assert sum(len(q["answers"]) for r in records for q in r["passage"]["questions"]) == 9693
-
-
-@pytest.mark.parametrize("name, folder, first", [
-    ("glue/STS-B", "glue/STS-B", "0\t2.500"), ("glue/RTE", "glue/RTE", "0\tnot_entailment"), ("glue/CoLA", "glue/CoLA", "0\t1"),
-    ("glue/AX", "glue/diagnostic", "0\tneutral"),
-])
-def test_glue_submission_files(name, folder, first, shared_data, tmp_path):
-    task = get_task(name)
-    examples = task.read(shared_data / folder, "test")
-    outputs = np.full((len(examples), 1), 2.5) if task.kind == "regression" else _outputs([len(task.labels) - 1] * len(examples), task.num_labels)
-    path = write_submission(task, submission_records(task, examples, outputs), tmp_path)
-    lines = path.read_text().splitlines()
-    assert path.name == task.submission and lines[0] == "index\tprediction" and lines[1] == first
-    assert len(lines) == len(examples) + 1
-
-
-def test_superglue_label_spellings(shared_data, tmp_path):
-    wsc = get_task("superglue/WSC")
-    examples = wsc.read(shared_data / "superglue/WSC", "test")
-    path = write_submission(wsc, submission_records(wsc, examples, _outputs([1] * len(examples))), tmp_path)
-    assert json.loads(path.read_text().splitlines()[0]) == {"idx": 0, "label": "True"}
-    boolq = get_task("superglue/BoolQ")
-    examples = boolq.read(shared_data / "superglue/BoolQ", "test")
-    assert submission_records(boolq, examples[:1], _outputs([0]))[0] == {"idx": 0, "label": "false"}
-
-
-def test_majority_baseline_by_hand(shared_data):
-    task = get_task("glue/RTE")
-    train = task.read(shared_data / "glue/RTE", "train")
-    dev = task.read(shared_data / "glue/RTE", "dev")
-    majority = max(set(e.label for e in train), key=[e.label for e in train].count)
-    expected = np.mean([e.label == majority for e in dev])
-    assert majority_baseline(task, train, dev)["accuracy"] == pytest.approx(expected)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +92,30 @@ def test_evaluate_refuses_a_model_without_a_classifier(tiny_roberta_dir, shared_
     result = run_cli("evaluate", "--model", str(tiny_roberta_dir), "--task", "glue/RTE", "--data",
                      str(shared_data / "glue/RTE"))
     assert result.returncode == 2 and "has no classification head" in result.stderr
+
+
+def test_model_outputs_follow_the_examples_order():
+    """Batched, length-sorted outputs equal a per-example forward pass, row for row."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from bort.architecture import Arch
+    from bort.architecture.hf_config import roberta_config
+    from bort.finetune.encode import model_outputs
+    from bort.tasks.example import Example
+    from bort.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    torch.manual_seed(0)
+    # large initial weights, so that every example's logits differ clearly from the others'
+    config = roberta_config(Arch(1, 2, 32, 64), num_labels=3, initializer_range=0.5)
+    model = AutoModelForSequenceClassification.from_config(config).eval()
+    texts = ["a long sentence with many words in it, longer than the rest by far", "short", "medium length one",
+             "x", "another fairly long sentence for the batch", "two words"]
+    examples = [Example(uid=k, text_a=t, text_b="and a second segment" + " more" * k) for k, t in enumerate(texts)]
+    outputs = model_outputs(model, tokenizer, examples, max_len=64, batch_size=4)
+    for k, ex in enumerate(examples):
+        with torch.no_grad():
+            alone = model(**tokenizer(ex.text_a, ex.text_b, return_tensors="pt")).logits[0].numpy()
+        assert np.allclose(outputs[k], alone, atol=1e-4), k
+        assert all(np.abs(outputs[j] - alone).max() > 1e-2 for j in range(len(examples)) if j != k)

@@ -9,7 +9,7 @@ from bort.architecture.build import build_roberta
 from bort.errors import BortError
 from bort.inference import onnx_runtime, quantize
 from bort.inference.latency import LatencyProtocol, fixed_input
-from bort.inference.parity import parity
+from bort.inference.parity import Parity, parity
 
 VOCAB = Vocab(500, 130, 1)
 
@@ -30,6 +30,18 @@ def test_parity_against_numpy():
     assert p.cosine == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
     assert p.max_abs == pytest.approx(1.0)
     assert parity(a, a).cosine == pytest.approx(1.0)
+    # computed in float64 whatever the inputs: float32 rounding would show at this closeness
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200_000).astype(np.float32)
+    y = (x + rng.normal(scale=1e-4, size=x.size)).astype(np.float32)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    assert parity(x, y).cosine == pytest.approx(x64 @ y64 / np.linalg.norm(x64) / np.linalg.norm(y64), abs=1e-12)
+    # zero and empty outputs
+    assert parity(np.zeros(3), np.zeros(3)) == Parity(cosine=1.0, max_abs=0.0)
+    assert parity(np.zeros(3), np.ones(3)) == Parity(cosine=0.0, max_abs=1.0)
+    assert parity(np.zeros(0), np.zeros(0)) == Parity(cosine=1.0, max_abs=0.0)
+    with pytest.raises(ValueError, match=r"outputs differ in size: \(3,\) vs \(4,\)"):
+        parity(np.zeros(3), np.zeros(4))
 
 
 def test_dynamic_int8_replaces_linears_and_stays_close(model, inputs):
@@ -76,3 +88,18 @@ def test_unloadable_onnx_is_a_clear_error(tmp_path):
         onnx_runtime.ort_session(bad)
     with pytest.raises(BortError, match="does not exist"):
         onnx_runtime.ort_session(tmp_path / "missing.onnx")
+
+
+def test_onnx_honours_the_attention_mask(model, tmp_path):
+    """A padded batch through ONNX Runtime equals eager PyTorch with the same mask."""
+    path = onnx_runtime.export_onnx(model, tmp_path / "m.onnx")
+    session = onnx_runtime.ort_session(path, threads=1)
+    inputs = fixed_input(VOCAB.size, LatencyProtocol(batch_size=3, seq_len=20))
+    inputs["attention_mask"][0, 12:] = 0
+    inputs["attention_mask"][2, 5:] = 0
+    inputs["input_ids"][inputs["attention_mask"] == 0] = 1
+    with torch.inference_mode():
+        reference = model(**inputs).last_hidden_state
+        unmasked = model(input_ids=inputs["input_ids"]).last_hidden_state
+    assert parity(reference, unmasked).max_abs > 1e-2  # the mask matters for these inputs
+    assert parity(reference, onnx_runtime.ort_run(session, inputs)).max_abs < 1e-4

@@ -49,27 +49,112 @@ def read_ranking(out):
         return list(csv.DictReader(f))
 
 
+def built_params(config_dict: dict) -> int:
+    """Embeddings + encoder of a model built from its config: numel, independent of bort's counting."""
+    from transformers import AutoModel, RobertaConfig
+
+    model = AutoModel.from_config(RobertaConfig(**config_dict), add_pooling_layer=False)
+    return sum(p.numel() for p in model.parameters())
+
+
+def brute_force_pareto(points: list[tuple[float, float, float]]) -> list[bool]:
+    """Not dominated: no other point is at least as good in all three and strictly better in one."""
+    def dominates(b, a):
+        return b[0] <= a[0] and b[1] <= a[1] and b[2] <= a[2] and (b[0] < a[0] or b[1] < a[1] or b[2] < a[2])
+    return [not any(dominates(b, a) for b in points) for a in points]
+
+
 def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
+    import statistics
+
     out = tmp_path / "s"
     summary = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, latency="measured",
-                            latency_repeats=2), show_progress=False)
+                            latency_repeats=3), show_progress=False)
     for name in ("search_config.json", "latency.jsonl", "candidates.jsonl", "ranking.csv", "pareto.png",
                  "best/config.json", "report.md", "search_summary.json"):
         assert (out / name).is_file(), name
     rows = read_ranking(out)
     assert len(rows) == 16 and [int(r["rank"]) for r in rows] == list(range(1, 17))
-    p_t, i_t = summary["p_T"], summary["i_T"]
+
+    # p(T) and every p are the built models' numel (embeddings + encoder), counted here independently
+    teacher = json.loads((tiny_roberta_dir / "config.json").read_text())
+    p_t = built_params(teacher)
+    assert summary["p_T"] == p_t
+    for r in rows[:4]:
+        arch = {"num_hidden_layers": int(r["D"]), "num_attention_heads": int(r["A"]), "hidden_size": int(r["H"]),
+                "intermediate_size": int(r["I"])}
+        assert int(r["p"]) == built_params({**teacher, **arch})
+
+    # î is the median of the timed samples, for T and for every candidate
+    latency = [json.loads(l) for l in (out / "latency.jsonl").read_text().splitlines()]
+    assert latency[0]["key"] == "T" and latency[0]["device"]["torch"] and len(latency) == 17
+    for record in latency:
+        assert len(record["samples_ms"]) >= 3 and record["value"] == statistics.median(record["samples_ms"])
+    i_t = latency[0]["value"]
+    assert summary["i_T"] == i_t
+    by_key = {l["key"]: l["value"] for l in latency}
     for r in rows:
-        assert float(r["W"]) == pytest.approx(w_coefficient(float(r["p"]), float(r["i"]), float(r["e"]), p_t, i_t), rel=1e-12)
+        assert float(r["i"]) == by_key[",".join(r[k] for k in "DAHI")]
+        size, speed = 1 - float(r["p"]) / p_t, 1 - float(r["i"]) / i_t
+        expected = size * speed / float(r["e"])
+        assert float(r["W"]) == pytest.approx(expected if size > 0 and speed > 0 else -abs(expected), rel=1e-12)
     assert [float(r["W"]) for r in rows] == sorted((float(r["W"]) for r in rows), reverse=True)
-    assert any(r["pareto"] == "1" for r in rows)
+
+    flags = brute_force_pareto([(float(r["p"]), float(r["i"]), float(r["e"])) for r in rows])
+    assert [r["pareto"] == "1" for r in rows] == flags
     best = json.loads((out / "best" / "config.json").read_text())
     assert [best[k] for k in ("num_hidden_layers", "num_attention_heads", "hidden_size", "intermediate_size")] == \
         [int(rows[0][k]) for k in "DAHI"]
     assert best["vocab_size"] == 50265 and best["architectures"] == ["RobertaForMaskedLM"]
-    latency = [json.loads(l) for l in (out / "latency.jsonl").read_text().splitlines()]
-    assert latency[0]["key"] == "T" and latency[0]["device"]["torch"] and len(latency) == 17
     assert "Cost of this search" in (out / "report.md").read_text()
+
+
+def test_soft_cross_entropy_against_numpy():
+    from bort.search.candidate import soft_cross_entropy
+
+    rng = np.random.default_rng(0)
+    s, t, tau = rng.normal(size=(4, 9)), rng.normal(size=(4, 9)), 1.5
+
+    def log_softmax(x):
+        x = x - x.max(-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+    expected = -np.mean(np.sum(np.exp(log_softmax(t / tau)) * log_softmax(s / tau), axis=-1))
+    assert float(soft_cross_entropy(torch.tensor(s), torch.tensor(t), tau)) == pytest.approx(expected, rel=1e-6)
+    assert expected > 0
+
+
+def test_candidate_training_moves_towards_the_teacher(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
+    """ê after s SGD steps is lower than the same freshly initialised model's held-out cross-entropy."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    from bort.architecture import Arch
+    from bort.architecture.hf_config import student_config
+    from bort.search.candidate import candidate_seed, soft_cross_entropy, train_and_score
+
+    # A teacher with an opinion: a random model's distribution is nearly uniform, so give its output a strong prior.
+    teacher = AutoModelForMaskedLM.from_pretrained(tiny_roberta_dir)
+    with torch.no_grad():
+        teacher.lm_head.bias += torch.randn(teacher.lm_head.bias.shape, generator=torch.Generator().manual_seed(0)) * 3
+    teacher.save_pretrained(tmp_path / "teacher")
+    out = tmp_path / "s"
+    search(config(tmp_path / "teacher", corpus, token_cache, out, space_file, epsilon=16), show_progress=False)
+    train, val, _ = load(out / "teacher_cache")
+    arch = Arch(2, 4, 32, 32)
+    cfg = student_config(AutoConfig.from_pretrained(tmp_path / "teacher"), arch)
+    torch.manual_seed(candidate_seed(0, arch))
+    fresh = AutoModelForMaskedLM.from_config(cfg).eval()
+    total = count = 0
+    with torch.no_grad():
+        for b in val:
+            logits = fresh(input_ids=b.input_ids, attention_mask=b.attention_mask).logits[b.positions]
+            n = int(b.positions.sum())
+            total += float(soft_cross_entropy(logits, torch.from_numpy(b.teacher_logits.astype("float32")), 1.0)) * n
+            count += n
+    before = total / count
+    after = train_and_score(arch, cfg, train, val, steps=12, lr=0.5, clip=1.0, warmup=0, temperature=1.0, seed=0)
+    assert after["e_hat"] < before - 0.5, (before, after["e_hat"])
+    assert after["train_losses"][-1] < after["train_losses"][0]
 
 
 def test_teacher_cache_equals_the_live_teacher(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):

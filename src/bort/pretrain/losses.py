@@ -49,21 +49,25 @@ def masked_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mas
     return wrapped(input_ids, attention_mask, positions)
 
 
-def mlm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the masked positions. ``logits`` (n, V), ``targets`` (n,)."""
-    return F.cross_entropy(logits.float(), targets)
+def mlm_loss(logits: torch.Tensor, targets: torch.Tensor, denominator: int | None = None) -> torch.Tensor:
+    """Cross-entropy summed over the masked positions and divided by ``denominator`` (default: their
+    number, i.e. the mean). ``logits`` (n, V), ``targets`` (n,)."""
+    total = F.cross_entropy(logits.float(), targets, reduction="sum")
+    return total / (denominator if denominator is not None else max(len(targets), 1))
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """τ²·KL(softmax(t/τ) ‖ softmax(s/τ)), averaged over positions. Both (n, V).
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+            denominator: int | None = None) -> torch.Tensor:
+    """τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) summed over positions and divided by ``denominator``
+    (default: their number, i.e. the mean). Both (n, V).
 
     The τ² factor keeps the gradient's scale independent of τ (Hinton et al., 2015). One softmax
     per side — the official code applied a second one to the student, which we do not copy.
     """
     log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
-    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
-    return temperature**2 * kl
+    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="sum")
+    return temperature**2 * kl / (denominator if denominator is not None else max(len(student_logits), 1))
 
 
 @dataclass
@@ -75,25 +79,37 @@ class LossParts:
     count: int
 
 
+def loss_positions(labels: torch.Tensor, attention_mask: torch.Tensor, distilling: bool,
+                   kd_all_positions: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each term is computed, both (batch, seq) bool: the masked positions for MLM; for KD the
+    masked ones too, or every real (non-padding) token with ``kd_all_positions``."""
+    masked = labels != IGNORE
+    return masked, (attention_mask > 0) if (distilling and kd_all_positions) else masked
+
+
 def training_loss(student, batch: dict, labels: torch.Tensor, teacher=None, alpha: float = 0.1, beta: float = 0.5,
-                  temperature: float = 2.0, kd_all_positions: bool = False) -> LossParts:
+                  temperature: float = 2.0, kd_all_positions: bool = False,
+                  denominators: tuple[int, int] | None = None) -> LossParts:
     """MLM (no teacher) or α·MLM + β·τ²·KL (with a teacher) for one batch.
 
     ``labels``: (batch, seq), ``IGNORE`` where no prediction is wanted. With ``kd_all_positions``
-    the KL term covers every real token, the MLM term still only the masked ones.
+    the KL term covers every real token, the MLM term still only the masked ones. Each term is a
+    mean over its positions; ``denominators`` (MLM positions, KD positions), counted over a whole
+    global batch, turn them into sums over this slice divided by those counts, so that the slices of
+    several micro-batches and processes add up to the global batch's mean exactly.
     """
-    masked = labels != IGNORE
-    kd_positions = (batch["attention_mask"] > 0) if (teacher is not None and kd_all_positions) else masked
+    masked, kd_positions = loss_positions(labels, batch["attention_mask"], teacher is not None, kd_all_positions)
+    n_mlm, n_kd = denominators if denominators is not None else (None, None)
     logits = masked_logits(student, batch["input_ids"], batch["attention_mask"], kd_positions)
     # Rows of `logits` follow kd_positions; pick the masked ones for the MLM term.
     masked_rows = masked[kd_positions]
     targets = labels[masked]
-    mlm = mlm_loss(logits[masked_rows], targets)
+    mlm = mlm_loss(logits[masked_rows], targets, n_mlm)
     with torch.no_grad():
         correct = int((logits[masked_rows].argmax(-1) == targets).sum())
     if teacher is None:
         return LossParts(mlm, mlm, None, correct, int(targets.numel()))
     with torch.inference_mode():
         teacher_logits = masked_logits(teacher, batch["input_ids"], batch["attention_mask"], kd_positions)
-    kd = kd_loss(logits, teacher_logits.clone(), temperature)  # clone: an ordinary tensor again, usable by autograd
+    kd = kd_loss(logits, teacher_logits.clone(), temperature, n_kd)  # clone: an ordinary tensor again, usable by autograd
     return LossParts(alpha * mlm + beta * kd, mlm, kd, correct, int(targets.numel()))

@@ -23,7 +23,7 @@ from bort.pretrain.config import PretrainConfig
 from bort.pretrain.corpus import resolve_corpus
 from bort.pretrain.dataset import build_splits
 from bort.pretrain.evaluation import MaskedEvalSet
-from bort.pretrain.losses import MaskedPositionsLM, training_loss
+from bort.pretrain.losses import MaskedPositionsLM, loss_positions, training_loss
 from bort.pretrain.masking import mask_batch
 from bort.pretrain.optim import build_optimizer
 from bort.pretrain.setup import build_student, build_student_config, check_compatible, choose_tokenizer, load_teacher
@@ -129,11 +129,13 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
             rows = batch_rows(step, len(train), cfg.batch_size, cfg.seed)
             batch = train.batch(rows)
             ids, labels = mask_batch(batch, tokenizer, step_generator(cfg.seed, step), cfg.mask_prob)
+            denominators = tuple(int(p.sum()) for p in loss_positions(labels, batch["attention_mask"], teacher is not None,
+                                                                       cfg.kd_all_positions))
             mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
             ids, labels, attention = ids[mine], labels[mine], batch["attention_mask"][mine]
 
-            totals = _forward_backward(model, ids, labels, attention, teacher, cfg, accelerator)
-            loss, mlm, kd = (float(totals[i]) / world for i in range(3))
+            totals = _forward_backward(model, ids, labels, attention, teacher, cfg, accelerator, denominators)
+            loss, mlm, kd = (float(totals[i]) for i in range(3))
             if not math.isfinite(loss):
                 where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written yet"
                 raise BortError(f"the loss became {loss} at step {step}; {where}")
@@ -183,12 +185,17 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, show_progress: bool = Tr
     return final
 
 
-def _forward_backward(model, ids, labels, attention, teacher, cfg: PretrainConfig, accelerator) -> torch.Tensor:
+def _forward_backward(model, ids, labels, attention, teacher, cfg: PretrainConfig, accelerator,
+                      denominators: tuple[int, int]) -> torch.Tensor:
     """Gradients of this process's slice of one global batch, in ``cfg.grad_accum`` micro-batches.
 
-    Returns [loss, mlm, kd, correct, count, tokens] summed over the processes (losses as each
-    process's mean, so divide them by the process count).
+    Every micro-batch's loss is a sum over its positions divided by the global batch's position
+    counts (``denominators``), times the process count because DDP averages the processes'
+    gradients: the gradient is then the global batch's mean-loss gradient whatever the number of
+    processes and micro-batches. Returns [loss, mlm, kd, correct, count, tokens] summed over the
+    micro-batches and processes (the losses are then the global batch's means).
     """
+    world = accelerator.num_processes
     micro = len(ids) // cfg.grad_accum
     sums = torch.zeros(6, dtype=torch.float64)
     for k in range(cfg.grad_accum):
@@ -198,11 +205,11 @@ def _forward_backward(model, ids, labels, attention, teacher, cfg: PretrainConfi
         sync = accelerator.no_sync(model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
             parts = training_loss(model, batch, labels[part].to(accelerator.device), teacher, cfg.alpha, cfg.beta,
-                                  cfg.temperature, cfg.kd_all_positions)
-            accelerator.backward(parts.total / cfg.grad_accum)
+                                  cfg.temperature, cfg.kd_all_positions, denominators)
+            accelerator.backward(parts.total * world)
         kd = float(parts.kd.detach()) if parts.kd is not None else 0.0
-        sums += torch.tensor([float(parts.total.detach()) / cfg.grad_accum, float(parts.mlm.detach()) / cfg.grad_accum,
-                              kd / cfg.grad_accum, parts.correct, parts.count, float(attention[part].sum())], dtype=torch.float64)
+        sums += torch.tensor([float(parts.total.detach()), float(parts.mlm.detach()), kd, parts.correct, parts.count,
+                              float(attention[part].sum())], dtype=torch.float64)
     return accelerator.reduce(sums.to(accelerator.device), "sum")
 
 

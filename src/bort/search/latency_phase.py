@@ -43,7 +43,7 @@ def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=Non
             model = AutoModel.from_config(config, add_pooling_layer=False)  # random weights time like trained ones
             latency = model_latency(model, protocol)
             record = {"key": key(arch), "value": latency.median_ms, "p10_ms": latency.p10_ms, "p90_ms": latency.p90_ms,
-                      "device": latency.device.as_dict()}
+                      "samples_ms": list(latency.samples_ms), "device": latency.device.as_dict()}
             del model
             gc.collect()
         append_jsonl(path, record)

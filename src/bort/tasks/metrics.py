@@ -73,9 +73,17 @@ def record_scores(predictions: list[str], answers: list[list[str]]) -> dict[str,
     return {"f1": float(np.mean(f1s)), "em": float(np.mean(ems))}
 
 
-def gender_parity(pair_ids, pred) -> float:
-    """AX-g: the share of minimal pairs (same pair_id) whose predictions agree."""
-    by_pair = collections.defaultdict(set)
-    for pid, p in zip(pair_ids, pred):
-        by_pair[pid].add(int(p))
-    return float(np.mean([len(v) == 1 for v in by_pair.values()]))
+def gender_parity(hypotheses: list[str], pred) -> float:
+    """AX-g (Winogender): the share of minimal pairs whose two predictions agree.
+
+    The pairs are consecutive rows (0 and 1, 2 and 3, ...) that differ only in the pronoun of the
+    premise and share the hypothesis, as the official scorer (jiant's ``GenderParity``) pairs them;
+    the file's ``pair_id`` differs within a pair, so it cannot group them.
+    """
+    if len(hypotheses) % 2:
+        raise ValueError(f"gender parity needs minimal pairs: got an odd number of examples ({len(hypotheses)})")
+    for k in range(0, len(hypotheses), 2):
+        if hypotheses[k] != hypotheses[k + 1]:
+            raise ValueError(f"gender parity: rows {k} and {k + 1} are not a minimal pair (their hypotheses differ)")
+    pred = [int(p) for p in pred]
+    return float(np.mean([pred[k] == pred[k + 1] for k in range(0, len(pred), 2)]))

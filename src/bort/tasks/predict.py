@@ -50,7 +50,7 @@ def score(task: TaskSpec, examples: list[Example], outputs: np.ndarray) -> dict[
     out = {}
     for name in task.metrics:
         if name == "gender_parity":
-            out[name] = M.gender_parity([ex.meta.get("pair_id") for ex in examples], pred)
+            out[name] = M.gender_parity([ex.text_b for ex in examples], pred)
         else:
             out[name] = getattr(M, name)(gold, pred)
     return out
@@ -61,11 +61,8 @@ def majority_baseline(task: TaskSpec, train: list[Example], dev: list[Example]) 
     if task.kind == "regression":
         return {"pearson": 0.0, "spearman": 0.0}
     majority = collections.Counter(ex.label for ex in train).most_common(1)[0][0]
-    n = task.num_labels
-    outputs = np.zeros((len(dev), n))
-    outputs[:, majority] = 1.0
-    if task.kind == "choice":
-        outputs[:, :] = 0.0  # every option ties: the first of each question is chosen
+    outputs = np.zeros((len(dev), task.num_labels))
+    outputs[:, majority] = 1.0  # for choice tasks every option then ties, and the first of each question is chosen
     return score(task, dev, outputs)
 
 

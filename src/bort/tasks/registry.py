@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from bort.errors import BortError
 from bort.tasks.glue import GLUE_TASKS
-from bort.tasks.race import race_reader
+from bort.tasks.race import read_race
 from bort.tasks.spec import TaskSpec
 from bort.tasks.superglue import SUPERGLUE_TASKS
 
 RACE_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
 RACE_TASKS = [
-    TaskSpec("race/middle", "choice", RACE_SPLITS, race_reader("middle"), ("accuracy",), "RACE-M.jsonl"),
-    TaskSpec("race/high", "choice", RACE_SPLITS, race_reader("high"), ("accuracy",), "RACE-H.jsonl"),
+    TaskSpec("race/middle", "choice", RACE_SPLITS, partial(read_race, level="middle"), ("accuracy",), "RACE-M.jsonl"),
+    TaskSpec("race/high", "choice", RACE_SPLITS, partial(read_race, level="high"), ("accuracy",), "RACE-H.jsonl"),
 ]
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in GLUE_TASKS + SUPERGLUE_TASKS + RACE_TASKS}

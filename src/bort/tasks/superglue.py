@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from bort.errors import BortError
@@ -22,12 +23,10 @@ def _label(record: dict, labels, path, line_no, split):
     return label_index(record["label"], list(labels), path, line_no, "label")
 
 
-def _pair(a: str, b: str, labels, uid: str = "idx"):
-    def read(path: Path, split: str) -> list[Example]:
-        return [Example(uid=r[uid], text_a=r[a], text_b=r[b], label=_label(r, labels, path, n, split), meta=dict(
-                    {"pair_id": r["pair_id"]} if "pair_id" in r else {}))
-                for n, r in read_jsonl(path, [a, b, uid])]
-    return read
+def _read_pair(path: Path, split: str, a: str, b: str, labels) -> list[Example]:
+    """A sentence-pair task: text fields ``a`` and ``b``, a ``label`` from ``labels``, the ``idx``."""
+    return [Example(uid=r["idx"], text_a=r[a], text_b=r[b], label=_label(r, labels, path, n, split))
+            for n, r in read_jsonl(path, [a, b, "idx"])]
 
 
 def _boolq(path: Path, split: str) -> list[Example]:
@@ -132,22 +131,27 @@ def _wic(path: Path, split: str) -> list[Example]:
             for n, r in read_jsonl(path, ["word", "sentence1", "sentence2", "start1", "end1", "start2", "end2", "idx"])]
 
 
+# Sentence-pair readers: partials of one module-level function, so that each call looks the reader up anew.
+_premise_hypothesis3 = partial(_read_pair, a="premise", b="hypothesis", labels=NLI3)
+_premise_hypothesis2 = partial(_read_pair, a="premise", b="hypothesis", labels=NLI2)
+_sentence_pair2 = partial(_read_pair, a="sentence1", b="sentence2", labels=NLI2)
+
 SUPERGLUE_TASKS = [
     TaskSpec("superglue/BoolQ", "classification", SPLITS, _boolq, ("accuracy",), "BoolQ.jsonl", BOOL),
-    TaskSpec("superglue/CB", "classification", SPLITS, _pair("premise", "hypothesis", NLI3), ("macro_f1", "accuracy"),
+    TaskSpec("superglue/CB", "classification", SPLITS, _premise_hypothesis3, ("macro_f1", "accuracy"),
              "CB.jsonl", NLI3),
     TaskSpec("superglue/COPA", "choice", SPLITS, _copa, ("accuracy",), "COPA.jsonl"),
     TaskSpec("superglue/MultiRC", "multirc", SPLITS, _multirc, ("f1a", "em"), "MultiRC.jsonl"),
     TaskSpec("superglue/ReCoRD", "choice", SPLITS, _record, ("f1", "em"), "ReCoRD.jsonl"),
-    TaskSpec("superglue/RTE", "classification", SPLITS, _pair("premise", "hypothesis", NLI2), ("accuracy",), "RTE.jsonl",
+    TaskSpec("superglue/RTE", "classification", SPLITS, _premise_hypothesis2, ("accuracy",), "RTE.jsonl",
              NLI2),
     TaskSpec("superglue/WiC", "classification", SPLITS, _wic, ("accuracy",), "WiC.jsonl", BOOL),
     TaskSpec("superglue/WSC", "classification", SPLITS, _wsc, ("accuracy",), "WSC.jsonl", BOOL,
              submission_labels=("False", "True")),
     TaskSpec("superglue/AX-b", "classification", {"dev": "AX-b.jsonl", "test": "AX-b.jsonl"},
-             _pair("sentence1", "sentence2", NLI2), ("mcc",), "AX-b.jsonl", NLI2, scored_by="superglue/RTE",
+             _sentence_pair2, ("mcc",), "AX-b.jsonl", NLI2, scored_by="superglue/RTE",
              test_only=True),
     TaskSpec("superglue/AX-g", "classification", {"dev": "AX-g.jsonl", "test": "AX-g.jsonl"},
-             _pair("premise", "hypothesis", NLI2), ("gender_parity", "accuracy"), "AX-g.jsonl", NLI2,
+             _premise_hypothesis2, ("gender_parity", "accuracy"), "AX-g.jsonl", NLI2,
              scored_by="superglue/RTE", test_only=True),
 ]

@@ -1,0 +1,122 @@
+"""Plant known bugs one at a time and check that the test suite catches each of them.
+
+Each entry is a small edit of the source that a real bug could make (a sign, an index, a forgotten
+mask); the tests named beside it must fail while it is in place. The source is restored after
+each run, whatever happens. Run from the repository root:
+
+    .venv/bin/python tools/planted_bugs.py            # every bug
+    .venv/bin/python tools/planted_bugs.py masking    # the bugs whose name contains "masking"
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src" / "bort"
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    file: str  # under src/bort
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids or files that must fail
+
+
+BUGS = (
+    Bug("metrics: MultiRC EM with question groups shifted by one", "tasks/metrics.py",
+        "for g, y, p in zip(groups, gold, pred):", "for g, y, p in zip(list(groups[1:]) + list(groups[:1]), gold, pred):",
+        ("tests/test_metrics.py", "tests/test_submissions.py")),
+    Bug("predict: MultiRC submission labels flipped", "tasks/predict.py",
+        '"label": int(p)}', '"label": int(1 - p)}', ("tests/test_submissions.py",)),
+    Bug("predict: STS-B predictions not clipped to [0, 5]", "tasks/predict.py",
+        'f"{min(5.0, max(0.0, p)):.3f}"', 'f"{p:.3f}"', ("tests/test_submissions.py",)),
+    Bug("race: answer letters shifted by one", "tasks/race.py",
+        '"letter": LETTERS[k]}', '"letter": LETTERS[(k + 1) % 4]}', ("tests/test_submissions.py",)),
+    Bug("metrics: gender parity grouped by pair_id", "tasks/metrics.py",
+        "return float(np.mean([pred[k] == pred[k + 1] for k in range(0, len(pred), 2)]))", "return 1.0",
+        ("tests/test_metrics.py",)),
+    Bug("masking: random replacements drawn from the special tokens only", "pretrain/masking.py",
+        "random_ids = torch.randint(0, vocab_size, shape, generator=generator)",
+        "random_ids = torch.randint(0, 4, shape, generator=generator)", ("tests/test_masking.py",)),
+    Bug("evaluation: validation accuracy with argmin", "pretrain/evaluation.py",
+        "correct += int((logits.argmax(-1) == targets).sum())", "correct += int((logits.argmin(-1) == targets).sum())",
+        ("tests/test_evaluation.py",)),
+    Bug("losses: KD over every position, padding included", "pretrain/losses.py",
+        "return masked, (attention_mask > 0) if (distilling and kd_all_positions) else masked",
+        "return masked, torch.ones_like(masked) if (distilling and kd_all_positions) else masked",
+        ("tests/test_losses.py",)),
+    Bug("trainer: DDP gradient synchronisation off", "pretrain/trainer.py",
+        "sync = accelerator.no_sync(model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()",
+        "sync = accelerator.no_sync(model)", ("tests/test_pretrain.py::test_two_processes_agree_with_one",)),
+    Bug("candidate: soft cross-entropy's sign flipped", "search/candidate.py",
+        "return -(target * F.log_softmax(", "return (target * F.log_softmax(",
+        ("tests/test_search.py::test_soft_cross_entropy_against_numpy",
+         "tests/test_search.py::test_candidate_training_moves_towards_the_teacher")),
+    Bug("runner: p(T) taken as encoder-only parameters", "search/runner.py",
+        "p_max = count_params(arch_of(teacher_config), vocab).total",
+        "p_max = count_params(arch_of(teacher_config), vocab).effective",
+        ("tests/test_search.py::test_search_writes_every_report_and_w_recomputes",)),
+    Bug("latency phase: min recorded instead of median", "search/latency_phase.py",
+        '"value": latency.median_ms', '"value": latency.min_ms',
+        ("tests/test_search.py::test_search_writes_every_report_and_w_recomputes",)),
+    Bug("report: Pareto flags inverted", "search/report.py",
+        'rows = [{**r, "pareto": f} for r, f in zip(records, flags)]',
+        'rows = [{**r, "pareto": not f} for r, f in zip(records, flags)]',
+        ("tests/test_search.py::test_search_writes_every_report_and_w_recomputes",)),
+    Bug("encode: outputs written in length-sorted order", "finetune/encode.py",
+        "out[rows] = model(**batch)", "out[start:start + len(rows)] = model(**batch)",
+        ("tests/test_finetune.py::test_model_outputs_follow_the_examples_order",)),
+    Bug("onnx: the exported model ignores attention_mask", "inference/onnx_runtime.py",
+        "return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)[0]",
+        "return self.model(input_ids=input_ids, attention_mask=torch.ones_like(attention_mask), return_dict=True)[0]",
+        ("tests/test_inference.py::test_onnx_honours_the_attention_mask",)),
+    Bug("export: parity compares the reference with itself", "cli/export_cmd.py",
+        "check = parity(reference, onnx_runtime.ort_run(session, inputs))", "check = parity(reference, reference)",
+        ("tests/test_cli.py::test_export_int8_with_parity",)),
+    Bug("latency: the model fed 4 tokens whatever the protocol says", "inference/latency.py",
+        "inputs = fixed_input(config.vocab_size, protocol)",
+        "inputs = fixed_input(config.vocab_size, LatencyProtocol(batch_size=protocol.batch_size, seq_len=4))",
+        ("tests/test_latency.py::test_model_latency_feeds_the_protocols_shape",)),
+    Bug("latency: min_seconds ignored", "inference/latency.py",
+        "while len(samples) < protocol.repeats or (timed < protocol.min_seconds and len(samples) < protocol.max_repeats):",
+        "while len(samples) < protocol.repeats:", ("tests/test_latency.py::test_min_seconds_extends_fast_runs",)),
+)
+
+
+def run(bug: Bug) -> tuple[bool, float]:
+    """Plant ``bug``, run its tests, restore the file; True when the tests failed (the bug was caught)."""
+    path = SRC / bug.file
+    original = path.read_text(encoding="utf-8")
+    if original.count(bug.old) != 1:
+        raise SystemExit(f"{bug.name}: expected the text to plant over exactly once in {path}, "
+                         f"found it {original.count(bug.old)} times: {bug.old!r}")
+    started = time.perf_counter()
+    try:
+        path.write_text(original.replace(bug.old, bug.new), encoding="utf-8")
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *bug.tests],
+                                cwd=REPO, capture_output=True, text=True)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    return result.returncode != 0, time.perf_counter() - started
+
+
+def main() -> int:
+    wanted = [b for b in BUGS if not sys.argv[1:] or any(w in b.name for w in sys.argv[1:])]
+    caught = 0
+    for bug in wanted:
+        ok, seconds = run(bug)
+        caught += ok
+        print(f"{'caught  ' if ok else 'SURVIVED'} {seconds:5.1f} s  {bug.name}", flush=True)
+    print(f"\n{caught} of {len(wanted)} planted bugs caught")
+    return 0 if caught == len(wanted) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
