@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.plain import finetune
-from bort.inference.device import device_record
+from bort.measure.device import device_record
 from bort.util.quiet import quiet_libraries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def main() -> None:
         started = time.perf_counter()
         result = finetune(FinetuneConfig(
             model=args.model, task=name, data=str(Path(args.data) / name.split("/")[1]),
-            out=str(Path(args.out) / name.split("/")[1]), epochs=args.epochs, batch_size=32, lr=args.lr, warmup=0.06,
+            out=str(Path(args.out) / name.split("/")[1]), epochs=args.epochs, batch_size=32, lr=args.lr, warmup_ratio=0.06,
             max_len=128, patience=3,
             max_train_examples=args.sst2_train if name == "glue/SST-2" else None, seed=0), show_progress=False)
         seconds = time.perf_counter() - started

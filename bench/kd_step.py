@@ -20,11 +20,11 @@ import torch.nn.functional as F
 
 from bort.architecture import Arch
 from bort.architecture.build import build_roberta
-from bort.inference.device import device_record
+from bort.measure.device import device_record
+from bort.mlm.losses import kd_loss, training_loss
+from bort.mlm.masking import IGNORE, mask_tokens, special_tokens_mask
+from bort.training.optim import build_optimizer
 from bort.util.quiet import quiet_libraries
-from bort.pretrain.losses import kd_loss, training_loss
-from bort.pretrain.masking import IGNORE, mask_tokens, special_tokens_mask
-from bort.pretrain.optim import build_optimizer
 
 
 def naive_kd_loss(student, teacher, batch, labels, alpha=0.1, beta=0.5, temperature=2.0):

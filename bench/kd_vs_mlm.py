@@ -15,11 +15,11 @@ import json
 import shutil
 from pathlib import Path
 
-from bort.inference.device import device_record
-from bort.util.quiet import quiet_libraries
+from bort.measure.device import device_record
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
 from bort.pretrain.trainer import pretrain
+from bort.util.quiet import quiet_libraries
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def main() -> None:
 
     out = Path(args.out)
     # A wall-clock budget, not a step count, ends each run: warm up for a fixed number of steps, then hold.
-    common = dict(corpus=args.corpus, seq_len=128, batch_size=16, lr=1e-3, warmup=30, schedule="constant",
+    common = dict(corpus=args.corpus, seq_len=128, batch_size=16, lr=1e-3, warmup_steps=30, schedule="constant",
                   eval_every=50, save_every=1000, val_batches=8, log_every=10, seed=0, cache_dir=str(out / "cache"),
                   max_steps=100_000)
     if args.teacher:

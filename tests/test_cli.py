@@ -46,7 +46,7 @@ def test_arch_vocab_overrides_and_like(capsys, tiny_roberta_dir):
     [
         (["arch", "4,7,1024,768"], "not divisible"),
         (["arch", "4,8,x,768"], "four positive integers"),
-        (["arch", "2,2,8,8", "--like", "/nonexistent/teacher"], "no config.json"),
+        (["arch", "2,2,8,8", "--like", "/nonexistent/teacher"], "/nonexistent/teacher does not exist"),
         (["export", "/nonexistent/model", "--onnx", "--out", "x.onnx"], "does not exist"),
         (["bench", "--models", "gpt-9", "--out", "{tmp}"], "unknown model"),
         (["bench", "--lengths", "600", "--out", "{tmp}"], "out of range"),
@@ -90,9 +90,9 @@ def _independent_parity(model_dir, onnx_file):
     import torch
     from transformers import AutoModelForMaskedLM
 
-    from bort.inference.latency import LatencyProtocol, fixed_input
     from bort.inference.onnx_runtime import ort_run, ort_session
     from bort.inference.parity import parity
+    from bort.measure.latency import LatencyProtocol, fixed_input
 
     model = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
     inputs = fixed_input(model.config.vocab_size, LatencyProtocol(batch_size=2, seq_len=64))

@@ -1,7 +1,7 @@
 import pytest
 
 from bort.errors import BortError
-from bort.pretrain.corpus import documents, read_text, resolve_corpus, strip_gutenberg, wikitext_articles
+from bort.mlm.corpus import documents, read_text, resolve_corpus, strip_gutenberg, wikitext_articles
 
 
 def test_gutenberg_header_and_footer_are_stripped(shared_data):

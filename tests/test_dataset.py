@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from bort.errors import BortError
-from bort.pretrain import dataset
-from bort.pretrain.corpus import resolve_corpus
-from bort.pretrain.dataset import build_splits, pack, split_documents, tokenize_corpus
+from bort.mlm import dataset
+from bort.mlm.corpus import resolve_corpus
+from bort.mlm.dataset import build_splits, pack, split_documents, tokenize_corpus
 from bort.tokenizer import load_tokenizer
 
 

@@ -8,9 +8,9 @@ import torch
 
 from bort.architecture import Arch, Vocab
 from bort.architecture.build import build_roberta
-from bort.pretrain.dataset import PackedSplit
-from bort.pretrain.evaluation import MaskedEvalSet
-from bort.pretrain.masking import IGNORE
+from bort.mlm.dataset import PackedSplit
+from bort.mlm.evaluation import MaskedEvalSet
+from bort.mlm.masking import IGNORE
 
 V, FAVOURITE = 20, 7  # a 20-token vocabulary; the model always predicts token 7
 

@@ -4,7 +4,8 @@ import pytest
 from transformers import BertConfig
 
 from bort.architecture import Arch
-from bort.architecture.hf_config import arch_of, load_teacher_config, roberta_config, student_config, vocab_of
+from bort.architecture.hf_config import arch_of, roberta_config, student_config, vocab_of
+from bort.checkpoint import load_config
 from bort.errors import BortError
 
 
@@ -24,7 +25,7 @@ def test_student_from_roberta_teacher_directory(tmp_path):
     teacher = roberta_config(Arch(24, 16, 1024, 4096))
     teacher.architectures = ["RobertaForMaskedLM"]
     teacher.save_pretrained(tmp_path)
-    loaded = load_teacher_config(tmp_path)
+    loaded = load_config(tmp_path)
     student = student_config(loaded, Arch(4, 8, 1024, 768))
     assert (student.vocab_size, student.max_position_embeddings, student.type_vocab_size) == (50265, 514, 1)
     assert student.architectures is None
@@ -32,7 +33,10 @@ def test_student_from_roberta_teacher_directory(tmp_path):
 
 def test_teacher_directory_errors(tmp_path):
     with pytest.raises(BortError, match="no config.json"):
-        load_teacher_config(tmp_path)
+        load_config(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(BortError, match="not supported"):
-        load_teacher_config(tmp_path)
+        load_config(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "bert", ')
+    with pytest.raises(BortError, match=r"cannot load a model configuration from .*config.json: Expecting"):
+        load_config(tmp_path)

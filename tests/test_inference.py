@@ -8,8 +8,8 @@ from bort.architecture import Arch, Vocab
 from bort.architecture.build import build_roberta
 from bort.errors import BortError
 from bort.inference import onnx_runtime, quantize
-from bort.inference.latency import LatencyProtocol, fixed_input
 from bort.inference.parity import Parity, parity
+from bort.measure.latency import LatencyProtocol, fixed_input
 
 VOCAB = Vocab(500, 130, 1)
 

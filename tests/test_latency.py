@@ -6,7 +6,7 @@ from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.build import build_roberta
 from bort.architecture.counting import Vocab
 from bort.errors import BortError
-from bort.inference.latency import LatencyProtocol, fixed_input, measure_latency, model_latency, summarise
+from bort.measure.latency import LatencyProtocol, fixed_input, measure_latency, model_latency, summarise
 
 
 def test_summary_statistics_against_hand_values():
@@ -29,7 +29,7 @@ def test_summary_statistics_against_hand_values():
 
 def test_measure_reads_the_clock_around_each_call(monkeypatch):
     """With a fake clock: each sample is the clock's advance during one call, in milliseconds."""
-    from bort.inference import latency
+    from bort.measure import latency
 
     now = [100.0]
     monkeypatch.setattr(latency.time, "perf_counter", lambda: now[0])
@@ -38,7 +38,7 @@ def test_measure_reads_the_clock_around_each_call(monkeypatch):
     def forward():
         now[0] += next(durations)
 
-    protocol = LatencyProtocol(warmup=1, repeats=3)
+    protocol = LatencyProtocol(warmup_runs=1, repeats=3)
     lat = measure_latency(forward, protocol)
     assert lat.samples_ms == pytest.approx((3.0, 2.0, 4.0)) and lat.median_ms == pytest.approx(3.0)
     assert lat.protocol is protocol
@@ -51,7 +51,7 @@ def test_measure_counts_runs_and_times_the_call():
         calls.append(1)
         time.sleep(0.005)
 
-    lat = measure_latency(forward, LatencyProtocol(warmup=2, repeats=4))
+    lat = measure_latency(forward, LatencyProtocol(warmup_runs=2, repeats=4))
     assert len(calls) == 6 and len(lat.samples_ms) == 4
     assert lat.min_ms >= 5.0  # a sleep of 5 ms cannot take less
     assert lat.device.device == "cpu" and lat.device.torch
@@ -61,10 +61,10 @@ def test_min_seconds_extends_fast_runs():
     def forward():
         time.sleep(0.002)
 
-    lat = measure_latency(forward, LatencyProtocol(warmup=0, repeats=3, min_seconds=0.05, max_repeats=1000))
+    lat = measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3, min_seconds=0.05, max_repeats=1000))
     assert sum(lat.samples_ms) >= 50.0 and 3 < len(lat.samples_ms) <= 26  # kept going until 50 ms were timed, then stopped
-    assert len(measure_latency(forward, LatencyProtocol(warmup=0, repeats=3)).samples_ms) == 3
-    capped = measure_latency(forward, LatencyProtocol(warmup=0, repeats=3, min_seconds=10.0, max_repeats=8))
+    assert len(measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3)).samples_ms) == 3
+    capped = measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3, min_seconds=10.0, max_repeats=8))
     assert len(capped.samples_ms) == 8
 
 
@@ -73,7 +73,7 @@ def test_model_latency_feeds_the_protocols_shape():
     seen = []
     model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(tuple(kwargs["input_ids"].shape)),
                                     with_kwargs=True)
-    model_latency(model, LatencyProtocol(batch_size=3, seq_len=37, warmup=1, repeats=2))
+    model_latency(model, LatencyProtocol(batch_size=3, seq_len=37, warmup_runs=1, repeats=2))
     assert seen == [(3, 37)] * 3
 
 
@@ -84,14 +84,14 @@ def test_threads_are_set_and_restored():
     torch.set_num_threads(2)
     try:
         seen = []
-        measure_latency(lambda: seen.append(torch.get_num_threads()), LatencyProtocol(threads=1, warmup=0, repeats=1))
+        measure_latency(lambda: seen.append(torch.get_num_threads()), LatencyProtocol(threads=1, warmup_runs=0, repeats=1))
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    assert measure_latency(lambda: None, LatencyProtocol(threads=1, warmup=0, repeats=1)).device.threads == 1
+    assert measure_latency(lambda: None, LatencyProtocol(threads=1, warmup_runs=0, repeats=1)).device.threads == 1
 
 
-@pytest.mark.parametrize("field, value", [("repeats", 0), ("batch_size", 0), ("seq_len", 0), ("warmup", -1), ("threads", 0)])
+@pytest.mark.parametrize("field, value", [("repeats", 0), ("batch_size", 0), ("seq_len", 0), ("warmup_runs", -1), ("threads", 0)])
 def test_protocol_validation(field, value):
     with pytest.raises(BortError, match=field):
         LatencyProtocol(**{field: value})
@@ -117,7 +117,7 @@ def test_latency_ordering_follows_flops_for_clearly_different_models():
     vocab = Vocab(1000, 130, 1)
     small, large = Arch(1, 2, 64, 64), Arch(6, 8, 512, 2048)
     assert flops_per_sequence(large, 128) > 100 * flops_per_sequence(small, 128)
-    protocol = LatencyProtocol(seq_len=128, warmup=1, repeats=5, threads=1)
+    protocol = LatencyProtocol(seq_len=128, warmup_runs=1, repeats=5, threads=1)
     t_small = model_latency(build_roberta(small, vocab), protocol).median_ms
     t_large = model_latency(build_roberta(large, vocab), protocol).median_ms
     assert t_large > t_small

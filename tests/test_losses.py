@@ -4,8 +4,9 @@ import torch
 
 from bort.architecture import Arch, Vocab
 from bort.architecture.build import build_roberta
-from bort.pretrain.losses import kd_loss, masked_logits, mlm_loss, training_loss
-from bort.pretrain.masking import IGNORE
+from bort.mlm.head import masked_logits
+from bort.mlm.losses import kd_loss, mlm_loss, training_loss
+from bort.mlm.masking import IGNORE
 
 
 def test_kd_loss_against_a_hand_computed_kl():
@@ -132,7 +133,7 @@ def test_bert_models_and_wrapped_models_give_the_same_logits():
     from transformers import BertConfig, BertForMaskedLM
 
     from bort.errors import BortError
-    from bort.pretrain.losses import MaskedPositionsLM, lm_head
+    from bort.mlm.head import MaskedPositionsLM, lm_head
 
     torch.manual_seed(0)
     bert = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

@@ -1,6 +1,6 @@
 import torch
 
-from bort.pretrain.masking import IGNORE, mask_tokens, special_tokens_mask
+from bort.mlm.masking import IGNORE, mask_tokens, special_tokens_mask
 
 MASK, VOCAB = 99, 100
 
@@ -75,7 +75,7 @@ def test_replacements_cover_every_id_of_a_small_vocabulary():
 
 def test_mask_batch_with_the_real_tokenizer():
     """Special tokens and padding are never chosen; 15% of the ordinary tokens by default."""
-    from bort.pretrain.masking import mask_batch
+    from bort.mlm.masking import mask_batch
     from bort.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer()

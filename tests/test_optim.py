@@ -4,7 +4,7 @@ import pytest
 
 from bort.architecture import Arch, Vocab
 from bort.architecture.build import build_roberta
-from bort.pretrain.optim import build_optimizer, lr_factor, param_groups
+from bort.training.optim import build_optimizer, lr_factor, param_groups
 
 
 def test_no_decay_on_biases_and_layernorm():

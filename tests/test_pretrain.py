@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from bort.errors import BortError
-from bort.pretrain import checkpoints
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.trainer import pretrain
+from bort.training import train_state
 
 ARCH = "1,2,32,64"
 
@@ -30,7 +30,7 @@ def cache(tmp_path_factory):
 
 def cli_args(corpus, cache, out, *extra):
     return ["pretrain", "--mode", "mlm", "--arch", ARCH, "--corpus", corpus, "--out", str(out), "--seq-len", "32",
-            "--batch-size", "4", "--lr", "1e-3", "--warmup", "2", "--log-every", "1", "--eval-every", "3",
+            "--batch-size", "4", "--lr", "1e-3", "--warmup-steps", "2", "--log-every", "1", "--eval-every", "3",
             "--val-batches", "2", "--cache-dir", cache, *extra]
 
 
@@ -46,7 +46,7 @@ def losses(out):
 
 def config(corpus, cache, out, **overrides):
     values = dict(mode="mlm", arch=[1, 2, 32, 64], corpus=[corpus], out=str(out), seq_len=32, batch_size=4, max_steps=6,
-                  lr=1e-3, warmup=2, save_every=3, eval_every=3, val_batches=2, log_every=1, cache_dir=cache, seed=0)
+                  lr=1e-3, warmup_steps=2, save_every=3, eval_every=3, val_batches=2, log_every=1, cache_dir=cache, seed=0)
     return PretrainConfig(**{**values, **overrides})
 
 
@@ -66,7 +66,7 @@ def test_mlm_run_writes_a_loadable_checkpoint(corpus, cache, tmp_path):
     assert {"loss", "mlm_loss", "lr", "tokens_per_s"} <= set(records[0])
     assert "val_mlm_accuracy" in records[2] and "val_mlm_loss" in records[5]
     assert json.loads((out / "pretrain_config.json").read_text())["arch"] == [1, 2, 32, 64]
-    assert [p.name for p in checkpoints.list_checkpoints(out)] == ["step-0000003", "step-0000006"]
+    assert [p.name for p in train_state.list_checkpoints(out)] == ["step-0000003", "step-0000006"]
 
 
 def test_resume_is_exact(corpus, cache, tmp_path):
@@ -75,7 +75,7 @@ def test_resume_is_exact(corpus, cache, tmp_path):
     split = tmp_path / "split"
     first = pretrain(config(corpus, cache, split, dropout=0.1, stop_after=3), show_progress=False)
     assert first["step"] == 3 and not first["finished"]
-    pretrain(config(corpus, cache, split, dropout=0.1), resume=True, show_progress=False)
+    pretrain(config(corpus, cache, split, dropout=0.1, resume=True), show_progress=False)
     assert losses(split) == losses(straight)  # bit for bit, dropout included
     from safetensors.torch import load_file
 
@@ -89,7 +89,7 @@ def test_refuses_to_overwrite_or_resume_a_changed_run(corpus, cache, tmp_path):
     with pytest.raises(BortError, match="--resume"):
         pretrain(config(corpus, cache, out), show_progress=False)
     with pytest.raises(BortError, match="changed in \\['lr'\\]"):
-        pretrain(config(corpus, cache, out, lr=5e-4), resume=True, show_progress=False)
+        pretrain(config(corpus, cache, out, lr=5e-4, resume=True), show_progress=False)
 
 
 def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(corpus, cache, tmp_path):
@@ -98,14 +98,14 @@ def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(corpus, cache, tm
     proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     deadline = time.time() + 300
-    while time.time() < deadline and len(checkpoints.list_checkpoints(out)) < 2:
+    while time.time() < deadline and len(train_state.list_checkpoints(out)) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    saved = checkpoints.list_checkpoints(out)
+    saved = train_state.list_checkpoints(out)
     assert len(saved) >= 2
     before = {json.loads(l)["step"]: json.loads(l)["loss"] for l in (out / "metrics.jsonl").read_text().splitlines()}
-    last = checkpoints.step_of(saved[-1])
+    last = train_state.step_of(saved[-1])
 
     result = run_cli(*cli_args(corpus, cache, out, "--max-steps", "100000", "--save-every", "2", "--keep-checkpoints",
                                "3", "--resume", "--stop-after", "2"))
@@ -191,7 +191,7 @@ def test_bad_input_is_one_line_exit_2(case, corpus, cache, tmp_path, tiny_robert
         message = "differs from the tokenizer"
     elif case == "corrupt":
         assert run_cli(*args, "--stop-after", "2").returncode == 0
-        (checkpoints.list_checkpoints(out)[-1] / "optimizer.pt").write_bytes(b"truncated")
+        (train_state.list_checkpoints(out)[-1] / "optimizer.pt").write_bytes(b"truncated")
         args = args + ["--resume"]
         message = "damaged or incomplete"
     elif case == "nan":

@@ -14,7 +14,6 @@ import torch
 
 from bort.search.config import SearchConfig
 from bort.search.runner import search
-from bort.search.scoring import w_coefficient
 from bort.search.teacher_cache import load
 
 SPACE = {"depths": [1, 2], "heads": [2, 4], "hiddens": [16, 32], "intermediates": [16, 32]}  # 16 tuples
@@ -83,24 +82,24 @@ def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, t
     for r in rows[:4]:
         arch = {"num_hidden_layers": int(r["D"]), "num_attention_heads": int(r["A"]), "hidden_size": int(r["H"]),
                 "intermediate_size": int(r["I"])}
-        assert int(r["p"]) == built_params({**teacher, **arch})
+        assert int(r["params"]) == built_params({**teacher, **arch})
 
     # î is the median of the timed samples, for T and for every candidate
     latency = [json.loads(l) for l in (out / "latency.jsonl").read_text().splitlines()]
     assert latency[0]["key"] == "T" and latency[0]["device"]["torch"] and len(latency) == 17
     for record in latency:
         assert len(record["samples_ms"]) >= 3 and record["value"] == statistics.median(record["samples_ms"])
-    i_t = latency[0]["value"]
-    assert summary["i_T"] == i_t
+    latency_t = latency[0]["value"]
+    assert summary["latency_T"] == latency_t
     by_key = {l["key"]: l["value"] for l in latency}
     for r in rows:
-        assert float(r["i"]) == by_key[",".join(r[k] for k in "DAHI")]
-        size, speed = 1 - float(r["p"]) / p_t, 1 - float(r["i"]) / i_t
-        expected = size * speed / float(r["e"])
+        assert float(r["latency"]) == by_key[",".join(r[k] for k in "DAHI")]
+        size, speed = 1 - float(r["params"]) / p_t, 1 - float(r["latency"]) / latency_t
+        expected = size * speed / float(r["error"])
         assert float(r["W"]) == pytest.approx(expected if size > 0 and speed > 0 else -abs(expected), rel=1e-12)
     assert [float(r["W"]) for r in rows] == sorted((float(r["W"]) for r in rows), reverse=True)
 
-    flags = brute_force_pareto([(float(r["p"]), float(r["i"]), float(r["e"])) for r in rows])
+    flags = brute_force_pareto([(float(r["params"]), float(r["latency"]), float(r["error"])) for r in rows])
     assert [r["pareto"] == "1" for r in rows] == flags
     best = json.loads((out / "best" / "config.json").read_text())
     assert [best[k] for k in ("num_hidden_layers", "num_attention_heads", "hidden_size", "intermediate_size")] == \
@@ -110,7 +109,7 @@ def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, t
 
 
 def test_soft_cross_entropy_against_numpy():
-    from bort.search.candidate import soft_cross_entropy
+    from bort.mlm.losses import soft_cross_entropy
 
     rng = np.random.default_rng(0)
     s, t, tau = rng.normal(size=(4, 9)), rng.normal(size=(4, 9)), 1.5
@@ -130,7 +129,8 @@ def test_candidate_training_moves_towards_the_teacher(tiny_roberta_dir, corpus, 
 
     from bort.architecture import Arch
     from bort.architecture.hf_config import student_config
-    from bort.search.candidate import candidate_seed, soft_cross_entropy, train_and_score
+    from bort.mlm.losses import soft_cross_entropy
+    from bort.search.candidate import candidate_seed, train_and_score
 
     # A teacher with an opinion: a random model's distribution is nearly uniform, so give its output a strong prior.
     teacher = AutoModelForMaskedLM.from_pretrained(tiny_roberta_dir)
@@ -152,7 +152,7 @@ def test_candidate_training_moves_towards_the_teacher(tiny_roberta_dir, corpus, 
             total += float(soft_cross_entropy(logits, torch.from_numpy(b.teacher_logits.astype("float32")), 1.0)) * n
             count += n
     before = total / count
-    after = train_and_score(arch, cfg, train, val, steps=12, lr=0.5, clip=1.0, warmup=0, temperature=1.0, seed=0)
+    after = train_and_score(arch, cfg, train, val, steps=12, lr=0.5, clip=1.0, warmup_steps=0, temperature=1.0, seed=0)
     assert after["e_hat"] < before - 0.5, (before, after["e_hat"])
     assert after["train_losses"][-1] < after["train_losses"][0]
 
@@ -192,7 +192,8 @@ def test_kill_and_resume_gives_the_same_ranking(tiny_roberta_dir, corpus, token_
     done_before = len(path.read_text().splitlines())
     assert 3 <= done_before < 16, "the search finished before it could be killed"
 
-    result = subprocess.run([sys.executable, "-m", "bort.cli.main", *args], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "bort.cli.main", *args, "--resume"], capture_output=True, text=True,
+                            env=env)
     assert result.returncode == 0, result.stderr
     assert len(path.read_text().splitlines()) == 16  # the finished ones were not trained again
     assert read_ranking(killed) == read_ranking(straight)
@@ -203,10 +204,14 @@ def test_changed_config_is_refused(tiny_roberta_dir, corpus, token_cache, space_
 
     out = tmp_path / "s"
     search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
+    with pytest.raises(BortError, match="already holds a search; pass --resume"):
+        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
     with pytest.raises(BortError, match="steps changed"):
-        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5), show_progress=False)
+        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5, resume=True),
+               show_progress=False)
     # execution settings may change
-    search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, workers=2), show_progress=False)
+    search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, workers=2, resume=True),
+           show_progress=False)
 
 
 def test_worker_processes_and_ray_agree_with_serial(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
@@ -226,7 +231,7 @@ def test_worker_processes_and_ray_agree_with_serial(tiny_roberta_dir, corpus, to
 
 
 @pytest.mark.parametrize("case, message", [
-    ("not-mlm", "not a masked LM"), ("epsilon", "--epsilon must be at least 1"), ("steps", "--steps (s) must be at least 1"),
+    ("not-mlm", "not a masked LM"), ("epsilon", "--epsilon must be at least 1"), ("steps", "--steps must be at least 1"),
     ("space", "no valid architecture"), ("small", "the corpus is too small"),
 ])
 def test_bad_input_is_one_line_exit_2(case, message, tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):

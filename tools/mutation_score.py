@@ -48,7 +48,7 @@ def main() -> int:
         total.update(c)
         checked = c["killed"] + c["survived"] + c["no tests"]
         rows.append((module, c["killed"], c["survived"], c["no tests"], c["not run"], checked))
-    print(f"| module | killed | survived | no test | score |\n|---|---:|---:|---:|---:|")
+    print("| module | killed | survived | no test | score |\n|---|---:|---:|---:|---:|")
     for module, killed, survived, no_tests, not_run, checked in rows:
         score = f"{100 * killed / checked:.1f}%" if checked else "–"
         print(f"| `{module}` | {killed} | {survived} | {no_tests} | {score}{' (' + str(not_run) + ' not run)' if not_run else ''} |")

@@ -1,14 +1,19 @@
-"""Local Hugging Face model directories: loaded safely (safetensors, no remote code, clear errors)
-and saved so that a reader never finds a half-written one."""
+"""Local Hugging Face model directories: every loader bort has, and the one saver.
+
+Loading is safe (safetensors only, never code from the directory, never a hub) and fails with one
+line naming the directory and what is wrong with it; saving never leaves a half-written directory.
+Training state (optimizer, scheduler, RNG) lives elsewhere: :mod:`bort.training.train_state`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
 
-import torch
-
+from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES
 from bort.errors import BortError
 
 
@@ -22,22 +27,104 @@ def check_model_dir(path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path) -> torch.nn.Module:
-    """The model in ``path``, with the head its config names (masked LM, classifier, or bare encoder)."""
-    import transformers
-    from transformers import AutoConfig, AutoModel
+@contextlib.contextmanager
+def _loading(what: str, path: Path):
+    """Turn whatever a damaged or foreign directory raises (JSON, safetensors, shape, missing-file
+    errors, each library with its own types) into one line that names the directory."""
+    try:
+        yield
+    except BortError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — a user's file, whatever is wrong with it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BortError(f"cannot load {what} from {path}: {first}")
+
+
+def load_config(path: str | Path):
+    """The ``config.json`` of a BERT or RoBERTa directory (a teacher, a student, a fine-tuned model)."""
+    from transformers import AutoConfig
 
     path = check_model_dir(path)
-    try:
+    with _loading("a model configuration", path / "config.json"):
+        json.loads((path / "config.json").read_text(encoding="utf-8"))  # a clear message for a file that is not JSON
         config = AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
-        names = config.architectures or []
-        cls = getattr(transformers, names[0], None) if names else None
-        if cls is None or not hasattr(cls, "from_pretrained"):
-            cls = AutoModel
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise BortError(f"{path / 'config.json'}: model_type {config.model_type!r} is not supported; "
+                        f"expected one of {SUPPORTED_MODEL_TYPES}")
+    return config
+
+
+def has_masked_lm_head(config) -> bool:
+    return any(name.endswith("ForMaskedLM") for name in (config.architectures or []))
+
+
+def require_masked_lm(path: str | Path, config) -> None:
+    """A teacher must have a masked-LM head: distillation and the search learn its distribution."""
+    if not has_masked_lm_head(config):
+        raise BortError(f"{path} is not a masked LM (config.json architectures: {config.architectures or 'none'}); "
+                        "a teacher needs its masked-LM head — train one with `bort pretrain --mode mlm --init DIR`")
+
+
+def load_model(path: str | Path):
+    """The model in ``path`` with the head its config names (masked LM, classifier, or bare encoder)."""
+    import transformers
+    from transformers import AutoModel
+
+    config = load_config(path)
+    names = config.architectures or []
+    cls = getattr(transformers, names[0], None) if names else None
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        cls = AutoModel
+    with _loading("a model", Path(path)):
         # use_safetensors: refuse pickled weights, which can run code when loaded.
         model = cls.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise BortError(f"cannot load a model from {path}: {str(exc).splitlines()[0]}")
+    return model.eval()
+
+
+def load_masked_lm(path: str | Path):
+    """A masked-LM teacher, frozen and in eval mode; refused when the directory has no MLM head."""
+    from transformers import AutoModelForMaskedLM
+
+    config = load_config(path)
+    require_masked_lm(path, config)
+    with _loading("a masked-LM teacher", Path(path)):
+        teacher = AutoModelForMaskedLM.from_pretrained(str(path), config=config, local_files_only=True,
+                                                       use_safetensors=True, trust_remote_code=False)
+    teacher.eval().requires_grad_(False)
+    return teacher
+
+
+def classifier_from_encoder(path: str | Path, num_labels: int, labels: tuple[str, ...] = (), regression: bool = False,
+                            dropout: float = 0.1):
+    """A sequence classifier (or regressor, ``num_labels`` 1) on any local encoder checkpoint; the head
+    is new, the encoder's weights are the checkpoint's."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = load_config(path)
+    config.num_labels = num_labels
+    config.problem_type = "regression" if regression else "single_label_classification"
+    if labels:
+        config.id2label = dict(enumerate(labels))
+        config.label2id = {v: k for k, v in config.id2label.items()}
+    config.hidden_dropout_prob = dropout
+    config.classifier_dropout = dropout
+    config.architectures = None
+    with _loading("an encoder for sequence classification", Path(path)):
+        return AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
+                                                                  use_safetensors=True)
+
+
+def load_classifier(path: str | Path):
+    """A fine-tuned sequence classifier (a `bort finetune` run or any HF classification directory)."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = load_config(path)
+    if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
+        raise BortError(f"{path} has no classification head (config.json architectures: {config.architectures}); "
+                        "fine-tune it first with `bort finetune`")
+    with _loading("a classifier", Path(path)):
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
+                                                                   use_safetensors=True)
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""The BERT family's architecture tuple ⟨D, A, H, I⟩ (SPEC §2)."""
+"""The BERT family's architecture tuple ⟨D, A, H, I⟩ (Bort paper §2)."""
 
 from __future__ import annotations
 

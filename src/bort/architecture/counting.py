@@ -1,4 +1,4 @@
-"""Exact parameter counts (Lemma 2) and FLOPs per sequence (Lemma 1), SPEC §2.
+"""Exact parameter counts (Lemma 2) and FLOPs per sequence (Lemma 1), Bort paper Appendix B.
 
 The counts follow Hugging Face's BERT/RoBERTa layout and are checked against ``numel`` of built
 models in the tests. They do not depend on the number of heads A.

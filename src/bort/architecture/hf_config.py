@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from transformers import AutoConfig, PretrainedConfig, RobertaConfig
+from transformers import PretrainedConfig, RobertaConfig
 
 from bort.architecture.arch import Arch
 from bort.architecture.counting import Vocab
@@ -30,23 +28,6 @@ def roberta_config(arch: Arch, vocab: Vocab = Vocab(), **overrides) -> RobertaCo
         layer_norm_eps=1e-5,
         **overrides,
     )
-
-
-def load_teacher_config(teacher_dir: str | Path) -> PretrainedConfig:
-    """Read a teacher's ``config.json`` from a local directory; a clear error otherwise."""
-    path = Path(teacher_dir)
-    if not (path / "config.json").is_file():
-        raise BortError(f"teacher directory {path} has no config.json (expected a Hugging Face model directory)")
-    try:
-        config = AutoConfig.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
-    except (ValueError, OSError) as exc:
-        raise BortError(f"cannot read {path / 'config.json'}: {exc}".splitlines()[0])
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise BortError(
-            f"{path / 'config.json'}: model_type {config.model_type!r} is not supported; "
-            f"expected one of {SUPPORTED_MODEL_TYPES}"
-        )
-    return config
 
 
 def arch_of(config: PretrainedConfig) -> Arch:

@@ -1,4 +1,4 @@
-"""The architectures the paper compares against (SPEC §2, recovered-numbers §3.4)."""
+"""The architectures the paper compares against (Bort paper §3.4, Tables 1 and 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A search space Ξ: four sets of depths, heads, hidden and intermediate sizes (SPEC §3)."""
+"""A search space Ξ: four sets of depths, heads, hidden and intermediate sizes (Bort paper §3)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class SearchSpace:
         return len(self.candidates())
 
 
-# The paper's space (SPEC §3): 6 × 4 × 3 × 5 = 360 tuples, 300 valid.
+# The paper's space (Bort paper §3.3): 6 × 4 × 3 × 5 = 360 tuples, 300 valid.
 PAPER_SPACE = SearchSpace(
     depths=(2, 4, 6, 8, 10, 12),
     heads=(4, 8, 12, 16),

@@ -1,4 +1,9 @@
-"""The ``bort`` console command: subcommands, and one-line errors for a user's mistakes."""
+"""The ``bort`` console command: subcommands, and one-line errors for a user's mistakes.
+
+Each subcommand module defines ``add_parser`` (its flags generated from its config dataclass) and
+``run(config)``; this module parses, builds the config and turns a :class:`BortError` into one line
+on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +30,29 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
 Run `bort COMMAND --help` for a command's options."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from bort.cli import (arch_cmd, bench_cmd, evaluate_cmd, export_cmd, finetune_cmd, pretrain_cmd, quickstart_cmd,
-                          search_cmd)
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line reported in one line (no usage block)."""
 
-    parser = argparse.ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    def error(self, message: str):
+        self.exit(2, f"bort: error: {self.prog.removeprefix('bort ')}: {message}\n" if self.prog != "bort"
+                  else f"bort: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bort.cli import (
+        arch_cmd,
+        bench_cmd,
+        evaluate_cmd,
+        export_cmd,
+        finetune_cmd,
+        pretrain_cmd,
+        quickstart_cmd,
+        search_cmd,
+    )
+
+    parser = ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=ArgumentParser)
     for module in (arch_cmd, search_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
@@ -43,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_libraries()
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    quiet_libraries()
     try:
-        return int(args.run(args) or 0)
+        return int(args.run(args.config_class.from_args(args)) or 0)
     except BortError as exc:
         # One line, whatever the message: a user's mistake never shows a traceback.
         print("bort: error: " + " ".join(str(exc).split()), file=sys.stderr)

@@ -1,41 +1,55 @@
-"""A fine-tuning run's configuration, saved as finetune_config.json in the run directory."""
+"""Fine-tuning's and evaluation's configurations; a run's is saved as finetune_config.json."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from bort.errors import BortError
+from bort.config import Config, option
+
+METHODS = ("plain",)
+RUN = "run"
+TRAINING = "training"
 
 
-@dataclass
-class FinetuneConfig:
-    model: str = ""
-    task: str = ""
-    data: str = ""
-    out: str = "runs/finetune"
-    method: str = "plain"
-    epochs: int = 3
-    batch_size: int = 16
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup: float = 0.1  # a fraction of the total steps
-    clip: float = 1.0
-    max_len: int = 128
-    dropout: float = 0.1
-    head_init: float | None = None  # a: the head's weights drawn from U(−a, a) (the paper: 0.5)
-    patience: int = 2  # epochs without a better dev metric before stopping
-    max_train_examples: int | None = None  # a seeded subset of the training set
-    balance: bool = False  # discard negatives of binary-cast QA tasks to balance the labels (the paper's way)
-    seed: int = 0
+@dataclass(kw_only=True)
+class FinetuneConfig(Config):
+    model: str = option(help="a local Hugging Face encoder checkpoint (any BERT or RoBERTa directory)",
+                        metavar="MODEL_DIR", group=RUN)
+    task: str = option(help="e.g. glue/RTE, superglue/CB, race/high (see `bort evaluate --list`)", group=RUN)
+    data: str = option(help="the task's official folder (…/glue/RTE, …/superglue/CB, …/RACE)", metavar="TASK_DIR",
+                       group=RUN)
+    out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
+    method: str = option("plain", "plain fine-tuning", choices=METHODS, group=RUN)
+    epochs: int = option(3, "at most this many epochs", minimum=1, group=TRAINING)
+    batch_size: int = option(16, "examples per step", minimum=1, group=TRAINING)
+    lr: float = option(5e-5, "peak learning rate", above=0, group=TRAINING)
+    weight_decay: float = option(0.01, "AdamW weight decay (none on biases and LayerNorms)", minimum=0, group=TRAINING)
+    warmup_ratio: float = option(0.1, "linear warm-up over this share of the steps, then linear decay", minimum=0,
+                                 group=TRAINING)
+    clip: float = option(1.0, "gradient-norm clipping; 0 turns it off", minimum=0, group=TRAINING)
+    max_len: int = option(128, "tokens per example (longer ones are truncated)", minimum=8, group=TRAINING)
+    dropout: float = option(0.1, "dropout of the encoder and the classifier", minimum=0, group=TRAINING)
+    head_init: float | None = option(None, "a: draw the head's weights from U(-a, a) (the paper: 0.5)", above=0,
+                                     group=TRAINING)
+    patience: int = option(2, "epochs without a better dev metric before stopping", minimum=1, group=TRAINING)
+    max_train_examples: int | None = option(None, "train on a seeded subset of this size", minimum=1, group=TRAINING)
+    balance: bool = option(False, "balance binary-cast QA and multiple-choice tasks by discarding negatives (the "
+                           "paper's way)", group=TRAINING)
+    seed: int = option(0, "seed of the head's initialisation, the data order and dropout", group=TRAINING)
 
-    def __post_init__(self) -> None:
-        if self.method not in ("plain", "agora"):
-            raise BortError(f"--method must be plain or agora, got {self.method!r}")
-        for name in ("epochs", "batch_size", "max_len", "patience"):
-            if getattr(self, name) < 1:
-                raise BortError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise BortError(f"--lr must be positive, got {self.lr}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+@dataclass(kw_only=True)
+class EvaluateConfig(Config):
+    model: str | None = option(None, "a fine-tuned model directory (with --all: a folder holding one per task)",
+                               metavar="RUN_DIR")
+    task: str | None = option(None, "e.g. glue/RTE (see --list)")
+    data: str | None = option(None, "the task's official folder (with --all: the benchmark's)", metavar="TASK_DIR")
+    split: str = option("dev", "dev, test or train", choices=("dev", "test", "train"))
+    submission: str | None = option(None, "write the leaderboard file(s) into this folder", metavar="OUT_DIR")
+    all: str | None = option(None, "every task of a benchmark: its complete submission set", choices=("glue", "superglue"),
+                             metavar="BENCHMARK")
+    out: str | None = option(None, "where to save the metrics (default: RUN_DIR/eval-TASK-SPLIT.json)",
+                             metavar="FILE.json")
+    batch_size: int = option(32, "examples per forward pass", minimum=1)
+    max_len: int | None = option(None, "tokens per example (default: the run's own)", minimum=8)
+    list: bool = option(False, "list the tasks, their metrics and submission files")

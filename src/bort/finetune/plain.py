@@ -1,4 +1,10 @@
-"""Plain fine-tuning: AdamW, linear warm-up and decay, clipping, early stopping on the dev metric."""
+"""The plain fine-tuning recipe: AdamW, linear warm-up and decay, clipping, early stopping on the dev metric.
+
+Read it top to bottom: :meth:`FineTuning.setup` (the task's data, the classifier on the encoder,
+the optimiser), :meth:`FineTuning.train` (epochs; after each, the dev metric decides whether the
+model is the best so far and whether to stop), :meth:`FineTuning.finish` (``metrics.json``).
+Agora trains each of its hyperparameter sets with this same recipe, on data it passes in.
+"""
 
 from __future__ import annotations
 
@@ -10,41 +16,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bort.checkpoint import check_model_dir, save_model_dir
+from bort.checkpoint import classifier_from_encoder, save_model_dir
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import collate, encode, model_outputs
-from bort.pretrain.optim import build_optimizer
 from bort.tasks import get_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
+from bort.tokenizer import load_tokenizer
+from bort.training.optim import build_optimizer
 from bort.util.io import write_json_atomic, write_text_atomic
 
-
-def load_for_task(model_dir: str, task, dropout: float):
-    """An HF sequence classifier from any local encoder checkpoint, with the task's label count."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    path = check_model_dir(model_dir)
-    config = AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
-    config.num_labels = task.num_labels
-    config.problem_type = "regression" if task.kind == "regression" else "single_label_classification"
-    if task.labels and task.kind == "classification":
-        config.id2label = dict(enumerate(task.labels))
-        config.label2id = {v: k for k, v in config.id2label.items()}
-    config.hidden_dropout_prob = dropout
-    config.classifier_dropout = dropout
-    config.architectures = None
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
-                                                                  use_safetensors=True)
-    except (OSError, ValueError) as exc:
-        raise BortError(f"cannot load {path} for sequence classification: {str(exc).splitlines()[0]}")
+CONFIG_FILE = "finetune_config.json"
 
 
-def _head_modules(model) -> list[torch.nn.Module]:
-    head = getattr(model, "classifier", None)
-    return [m for m in head.modules() if isinstance(m, torch.nn.Linear)] if head is not None else []
+def finetune(cfg: FinetuneConfig, show_progress: bool = True, train: list[Example] | None = None,
+             dev: list[Example] | None = None) -> dict:
+    """Fine-tune ``cfg.model`` on ``cfg.task``; returns the metrics (also saved as metrics.json).
+
+    ``train`` / ``dev``: examples to use instead of the task files' train and dev splits.
+    """
+    run = FineTuning(cfg, show_progress, train, dev)
+    run.setup()
+    run.train()
+    return run.finish()
 
 
 def balance(examples: list[Example], seed: int) -> list[Example]:
@@ -56,89 +51,124 @@ def balance(examples: list[Example], seed: int) -> list[Example]:
     return [e for e in examples if e.label == 1 or id(e) in keep]
 
 
-def finetune(cfg: FinetuneConfig, show_progress: bool = True) -> dict:
-    from tqdm.auto import tqdm
-    from transformers import AutoTokenizer
+def _head_layers(model) -> list[torch.nn.Linear]:
+    head = getattr(model, "classifier", None)
+    return [m for m in head.modules() if isinstance(m, torch.nn.Linear)] if head is not None else []
 
-    task = get_task(cfg.task)
-    if task.test_only:
-        raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
-                        f"evaluate {task.name} with that model")
-    data_dir = Path(cfg.data)
-    train = task.read(data_dir, "train")
-    dev = task.read(data_dir, "dev")
-    if cfg.balance and task.kind in ("choice", "multirc"):
-        train = balance(train, cfg.seed)
-    if cfg.max_train_examples and len(train) > cfg.max_train_examples:
-        train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
 
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(check_model_dir(cfg.model)), local_files_only=True)
-    model = load_for_task(cfg.model, task, cfg.dropout)
-    if cfg.head_init is not None:
-        for layer in _head_modules(model):
-            torch.nn.init.uniform_(layer.weight, -cfg.head_init, cfg.head_init)
-            torch.nn.init.zeros_(layer.bias)
+class FineTuning:
+    def __init__(self, cfg: FinetuneConfig, show_progress: bool = True, train: list[Example] | None = None,
+                 dev: list[Example] | None = None):
+        self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
+        self.train_examples, self.dev_examples = train, dev
 
-    enc_train = encode(tokenizer, train, cfg.max_len)
-    enc_dev = encode(tokenizer, dev, cfg.max_len)
-    labels = torch.tensor([ex.label for ex in train], dtype=torch.float if task.kind == "regression" else torch.long)
-    steps_per_epoch = -(-len(train) // cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    optimizer, scheduler = build_optimizer(model, cfg.lr, cfg.weight_decay, "linear",
-                                           max(1, round(cfg.warmup * total)), total)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "finetune_config.json", cfg.to_dict())
-    primary = task.metrics[0]
-    best, best_epoch, history, stale = -float("inf"), 0, [], 0
-    generator = torch.Generator().manual_seed(cfg.seed)
-    started = time.perf_counter()
-    bar = tqdm(total=total, desc=f"fine-tuning {task.name}", unit="step", disable=not show_progress, dynamic_ncols=True)
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = torch.randperm(len(train), generator=generator).tolist()
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        cfg = self.cfg
+        # The task's data: its official train and dev files (or what the caller passed), balanced and subset.
+        self.task = task = get_task(cfg.task)
+        if task.test_only:
+            raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
+                            f"evaluate {task.name} with that model")
+        train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data), "train")
+        self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data), "dev")
+        if cfg.balance and task.kind in ("choice", "multirc"):
+            train = balance(train, cfg.seed)
+        if cfg.max_train_examples and len(train) > cfg.max_train_examples:
+            train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
+        self.train_set = train
+
+        # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.tokenizer = load_tokenizer(cfg.model)
+        self.model = classifier_from_encoder(cfg.model, task.num_labels,
+                                             task.labels if task.kind == "classification" else (),
+                                             task.kind == "regression", cfg.dropout)
+        if cfg.head_init is not None:
+            for layer in _head_layers(self.model):
+                torch.nn.init.uniform_(layer.weight, -cfg.head_init, cfg.head_init)
+                torch.nn.init.zeros_(layer.bias)
+
+        # Inputs encoded once; AdamW with linear warm-up and decay over every step of every epoch.
+        self.enc_train = encode(self.tokenizer, train, cfg.max_len)
+        self.enc_dev = encode(self.tokenizer, self.dev, cfg.max_len)
+        self.labels = torch.tensor([ex.label for ex in train],
+                                   dtype=torch.float if task.kind == "regression" else torch.long)
+        self.steps_per_epoch = -(-len(train) // cfg.batch_size)
+        total = self.steps_per_epoch * cfg.epochs
+        self.optimizer, self.scheduler = build_optimizer(self.model, cfg.lr, cfg.weight_decay, "linear",
+                                                         max(1, round(cfg.warmup_ratio * total)), total)
+        self.out.mkdir(parents=True, exist_ok=True)
+        cfg.save(self.out / CONFIG_FILE)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.primary = task.metrics[0]  # the metric early stopping follows
+        self.best, self.best_epoch, self.stale, self.history = -float("inf"), 0, 0, []
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------------ train
+    def train(self) -> None:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        bar = tqdm(total=self.steps_per_epoch * cfg.epochs, desc=f"fine-tuning {self.task.name}", unit="step",
+                   disable=not self.show_progress, dynamic_ncols=True)
+        try:
+            for epoch in range(1, cfg.epochs + 1):
+                self.train_epoch(epoch, bar)
+                # Evaluate on dev; keep the best model so far; stop after --patience epochs without progress.
+                outputs = model_outputs(self.model, self.tokenizer, self.dev, cfg.max_len, encoded=self.enc_dev)
+                metrics = score(self.task, self.dev, outputs)
+                self.history.append({"epoch": epoch, **metrics, "seconds": time.perf_counter() - self.started})
+                if metrics[self.primary] > self.best:
+                    self.best, self.best_epoch, self.stale = metrics[self.primary], epoch, 0
+                    self.save_best(outputs)
+                else:
+                    self.stale += 1
+                bar.set_postfix(**{f"dev_{self.primary}": f"{metrics[self.primary]:.3f}", "best": f"{self.best:.3f}"})
+                if self.stale >= cfg.patience:
+                    break
+        finally:
+            bar.close()
+
+    def train_epoch(self, epoch: int, bar) -> None:
+        cfg = self.cfg
+        self.model.train()
+        order = torch.randperm(len(self.train_set), generator=self.generator).tolist()
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start:start + cfg.batch_size]
-            batch = collate(enc_train, rows, tokenizer.pad_token_id)
-            loss = model(**batch, labels=labels[rows]).loss
+            # Forward: the task's loss (cross-entropy, or MSE for STS-B) on one shuffled batch.
+            batch = collate(self.enc_train, rows, self.tokenizer.pad_token_id)
+            loss = self.model(**batch, labels=self.labels[rows]).loss
             if not torch.isfinite(loss):
                 raise BortError(f"the loss became {float(loss)} in epoch {epoch}; lower --lr")
+            # Backward and the optimizer step: clip, update, advance the schedule.
             loss.backward()
             if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", **({f"dev_{primary}": f"{best:.3f}"} if history else {}))
-        outputs = model_outputs(model, tokenizer, dev, cfg.max_len, encoded=enc_dev)
-        metrics = score(task, dev, outputs)
-        history.append({"epoch": epoch, **metrics, "seconds": time.perf_counter() - started})
-        if metrics[primary] > best:
-            best, best_epoch, stale = metrics[primary], epoch, 0
-            _save(model, tokenizer, out, task, dev, outputs)
-        else:
-            stale += 1
-        bar.set_postfix(**{f"dev_{primary}": f"{metrics[primary]:.3f}", "best": f"{best:.3f}"})
-        if stale >= cfg.patience:
-            break
-    bar.close()
-    result = {
-        "task": task.name, "best_epoch": best_epoch, "dev": history[best_epoch - 1], "history": history,
-        "majority_baseline": majority_baseline(task, train, dev), "train_examples": len(train),
-        "dev_examples": len(dev), "seconds": time.perf_counter() - started,
-    }
-    write_json_atomic(out / "metrics.json", result)
-    return result
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
+                            **({f"dev_{self.primary}": f"{self.best:.3f}"} if self.history else {}))
 
+    def save_best(self, outputs: np.ndarray) -> None:
+        """The best model so far as an HF directory, and its dev predictions."""
+        save_model_dir(self.model, self.tokenizer, self.out)
+        pred = predictions(self.task, self.dev, outputs)
+        lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
+                 for ex, p, o in zip(self.dev, pred, outputs)]
+        write_text_atomic(self.out / "dev_predictions.jsonl", "\n".join(lines) + "\n")
 
-def _save(model, tokenizer, out: Path, task, dev: list[Example], outputs: np.ndarray) -> None:
-    """The best model so far as an HF directory and its dev predictions."""
-    save_model_dir(model, tokenizer, out)
-    pred = predictions(task, dev, outputs)
-    lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
-             for ex, p, o in zip(dev, pred, outputs)]
-    write_text_atomic(out / "dev_predictions.jsonl", "\n".join(lines) + "\n")
+    # ------------------------------------------------------------------ finish
+    def finish(self) -> dict:
+        result = {
+            "task": self.task.name, "best_epoch": self.best_epoch, "dev": self.history[self.best_epoch - 1],
+            "history": self.history, "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
+            "train_examples": len(self.train_set), "dev_examples": len(self.dev),
+            "seconds": time.perf_counter() - self.started,
+        }
+        write_json_atomic(self.out / "metrics.json", result)
+        return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -19,43 +19,16 @@ from bort.architecture.build import build_roberta
 from bort.architecture.hf_config import roberta_config, usable_positions
 from bort.architecture.reference import ROBERTA
 from bort.errors import BortError
-from bort.inference.device import cpu_has_native_bf16, device_record
-from bort.inference.latency import LatencyProtocol, fixed_input, measure_latency
+from bort.inference.config import FAST_PATHS, NAMED_MODELS, BenchConfig
 from bort.inference.parity import parity
-
-NAMED_MODELS = {
-    "roberta-large": Arch(24, 16, 1024, 4096),
-    "roberta-base": Arch(12, 12, 768, 3072),
-    "bort": Arch(4, 8, 1024, 768),
-    "bort-printed": Arch(4, 8, 768, 1024),
-}
-FAST_PATHS = ("torch-int8", "onnx-fp32", "onnx-int8", "bf16")
-
-
-@dataclass
-class BenchConfig:
-    models: list[str] = field(default_factory=lambda: ["roberta-large", "roberta-base", "bort"])
-    subject: str = "bort"  # the model the ratios are taken against, and the one the fast paths speed up
-    lengths: list[int] = field(default_factory=lambda: [128, 512])
-    batch_size: int = 1
-    threads: int | None = None
-    warmup: int = 1
-    repeats: int = 5
-    min_seconds: float = 2.0
-    fast_paths: list[str] = field(default_factory=lambda: list(FAST_PATHS))
-    onnx_files: list[str] = field(default_factory=list)  # exported models timed beside the rest
-    seed: int = 0
-
-    def protocol(self, seq_len: int) -> LatencyProtocol:
-        return LatencyProtocol(batch_size=self.batch_size, seq_len=seq_len, threads=self.threads,
-                               warmup=self.warmup, repeats=self.repeats, min_seconds=self.min_seconds,
-                               seed=self.seed)
+from bort.measure.device import cpu_has_native_bf16, device_record
+from bort.measure.latency import fixed_input, measure_latency
 
 
 def resolve_model(name: str) -> tuple[str, Arch]:
     """A known name (``roberta-large``, ``bort``, ...) or ``D,A,H,I``."""
     if name in NAMED_MODELS:
-        return name, NAMED_MODELS[name]
+        return name, Arch(*NAMED_MODELS[name])
     try:
         arch = Arch.parse(name)
     except BortError:
@@ -85,7 +58,7 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     from bort.inference import onnx_runtime
 
     # Open the ONNX files first: an unloadable one stops the bench before any timing.
-    sessions = {f: onnx_runtime.ort_session(f, threads=threads) for f in config.onnx_files}
+    sessions = {f: onnx_runtime.ort_session(f, threads=threads) for f in config.onnx}
     results: dict = {
         "setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
         "models": {},

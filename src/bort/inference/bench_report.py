@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from bort.util.io import save_figure
+from bort.util.io import save_figure, write_json_atomic, write_text_atomic
 from bort.util.table import format_table
 
 
@@ -56,7 +56,7 @@ def setup_line(results: dict) -> str:
     s = results["setup"]
     d = s["device"]
     return (f"{d['device_name']}, {s['threads']} threads, batch {s['batch_size']}, median of ≥{s['repeats']} runs "
-            f"after {s['warmup']} warm-up; torch {d['torch']}, transformers {d['transformers']}, "
+            f"after {s['warmup_runs']} warm-up; torch {d['torch']}, transformers {d['transformers']}, "
             f"onnxruntime {d['onnxruntime']}")
 
 
@@ -95,3 +95,21 @@ def plot(results: dict, path: str | Path) -> Path:
     fig.suptitle(textwrap.fill(setup_line(results), 90 * len(lengths)), fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)
+
+
+def write_reports(results: dict, out: str | Path) -> str:
+    """bench.json, bench.md and bench.png in ``out``; returns the tables as plain text for the terminal."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "bench.json", results)
+    tables = [setup_line(results), model_table(results, markdown=True), fast_path_table(results, markdown=True)]
+    if results["onnx_files"]:
+        tables.append(onnx_file_table(results, markdown=True))
+    write_text_atomic(out / "bench.md", "\n\n".join(tables) + "\n")
+    plot(results, out / "bench.png")
+    text = [setup_line(results), model_table(results)]
+    if results["fast_paths"]:
+        text.append(fast_path_table(results))
+    if results["onnx_files"]:
+        text.append(onnx_file_table(results))
+    return "\n\n".join(text)

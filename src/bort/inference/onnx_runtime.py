@@ -90,7 +90,7 @@ def ort_session(path: str | Path, threads: int | None = None):
     """An ONNX Runtime CPU session with thread spinning off.
 
     Spinning threads keep busy-waiting after a run and slow whatever is timed next in the same
-    process (SPEC §7), so they are turned off for fair side-by-side numbers.
+    process, so they are turned off for fair side-by-side numbers.
     """
     import onnxruntime as ort
 

@@ -2,64 +2,86 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass
 
+from bort.architecture.arch import Arch
+from bort.config import Config, option
 from bort.errors import BortError
 
 MODES = ("kd", "mlm")
 SCHEDULES = ("noam", "linear", "constant")
 PRECISIONS = ("fp32", "bf16")
 
+RUN = "run"
+DATA = "data"
+OPTIMISATION = "optimisation"
+DISTILLATION = "distillation"
+BOOKKEEPING = "bookkeeping"
 
-@dataclass
-class PretrainConfig:
-    mode: str = "kd"
-    corpus: list[str] = field(default_factory=list)
-    out: str = "runs/pretrain"
-    teacher: str | None = None
-    arch: list[int] | None = None  # [D, A, H, I]; or student_config
-    student_config: str | None = None  # an HF config.json (e.g. a search's best/config.json)
-    tokenizer: str | None = None  # default: the teacher's, else RoBERTa's shipped one
+
+def parse_arch(text: str) -> list[int]:
+    """``"4,8,1024,768"`` → [4, 8, 1024, 768], validated as an architecture."""
+    return Arch.parse(text).as_list()
+
+
+@dataclass(kw_only=True)
+class PretrainConfig(Config):
+    mode: str = option("kd", "kd: distil from --teacher; mlm: masked LM alone (also how to make a teacher)",
+                       choices=MODES, group=RUN)
+    corpus: list[str] = option(help="text files, folders or globs", metavar="PATH", group=RUN)
+    out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
+    teacher: str | None = option(None, "a local Hugging Face masked-LM directory (needed by --mode kd)",
+                                 metavar="TEACHER_DIR", group=RUN)
+    arch: list[int] | None = option(None, "the student's architecture, e.g. 4,8,1024,768", parse=parse_arch,
+                                    metavar="D,A,H,I", group=RUN)
+    student_config: str | None = option(None, "the student's HF config instead of --arch (e.g. a search's "
+                                        "best/config.json)", flag="--config", metavar="CONFIG.json", group=RUN)
+    tokenizer: str | None = option(None, "a local tokenizer directory (default: the teacher's, else RoBERTa's)",
+                                   metavar="DIR", group=RUN)
+    resume: bool = option(False, "continue from the run directory's last checkpoint", group=RUN, resumable=True)
     # data
-    seq_len: int = 512
-    val_fraction: float = 0.05
-    doc_words: int = 1000
-    mask_prob: float = 0.15
-    cache_dir: str | None = None
+    seq_len: int = option(512, "tokens per sequence", minimum=8, group=DATA)
+    val_fraction: float = option(0.05, "share of the documents held out for validation", above=0, group=DATA)
+    doc_words: int = option(1000, "words per document when splitting plain text (the unit of the train/validation "
+                            "split)", minimum=1, group=DATA)
+    mask_prob: float = option(0.15, "share of the tokens masked (80% <mask>, 10% random, 10% kept)", above=0,
+                              group=DATA)
+    cache_dir: str | None = option(None, "tokenization cache (default: RUN_DIR/token_cache)", group=DATA,
+                                   resumable=True)
     # optimisation
-    max_steps: int = 1000
-    batch_size: int = 8  # sequences per optimizer step, over all processes
-    grad_accum: int = 1
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup: float = 0.01  # a fraction of max_steps (< 1) or a number of steps (≥ 1)
-    schedule: str = "noam"
-    clip: float = 1.0
-    precision: str = "fp32"
-    dropout: float | None = None  # override the student's dropout (0 for exact comparisons)
+    max_steps: int = option(1000, "optimizer steps", minimum=1, group=OPTIMISATION)
+    batch_size: int = option(8, "sequences per optimizer step, over all processes", minimum=1, group=OPTIMISATION)
+    grad_accum: int = option(1, "micro-batches per optimizer step", minimum=1, group=OPTIMISATION)
+    lr: float = option(1e-4, "peak learning rate", above=0, group=OPTIMISATION)
+    weight_decay: float = option(0.01, "AdamW weight decay (none on biases and LayerNorms)", minimum=0,
+                                 group=OPTIMISATION)
+    warmup_steps: int = option(10, "linear warm-up steps (the official scripts: 1% of the steps)", minimum=0,
+                               group=OPTIMISATION)
+    schedule: str = option("noam", "learning-rate schedule after the warm-up: noam (inverse square root), linear "
+                           "(decay to 0 at --max-steps) or constant", choices=SCHEDULES, group=OPTIMISATION)
+    clip: float = option(1.0, "gradient-norm clipping; 0 turns it off", minimum=0, group=OPTIMISATION)
+    precision: str = option("fp32", "fp32, or bf16 autocast", choices=PRECISIONS, group=OPTIMISATION)
+    dropout: float | None = option(None, "override the student's dropout (0 for exact comparisons)", minimum=0,
+                                   group=OPTIMISATION)
+    seed: int = option(0, "seed of the initialisation, the batches and the masks", group=OPTIMISATION)
     # distillation
-    alpha: float = 0.1
-    beta: float = 0.5
-    temperature: float = 2.0
-    kd_all_positions: bool = False
+    alpha: float = option(0.1, "α, the weight of the MLM term", minimum=0, group=DISTILLATION)
+    beta: float = option(0.5, "β, the weight of the distillation term", minimum=0, group=DISTILLATION)
+    temperature: float = option(2.0, "τ, the softmax temperature of both distributions", above=0, group=DISTILLATION)
+    kd_all_positions: bool = option(False, "distil at every token, not only the masked ones", group=DISTILLATION)
     # bookkeeping
-    seed: int = 0
-    save_every: int = 200
-    keep_checkpoints: int = 2
-    eval_every: int = 100
-    val_batches: int = 20
-    log_every: int = 10
-    stop_after: int | None = None  # end this invocation after this many steps (checkpointed; resume later)
-    max_minutes: float | None = None  # a wall-clock budget: the run ends, evaluated and saved, when it is spent
+    save_every: int = option(200, "checkpoint interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
+    keep_checkpoints: int = option(2, "checkpoints kept", minimum=1, group=BOOKKEEPING, resumable=True)
+    eval_every: int = option(100, "validation interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
+    val_batches: int = option(20, "validation batches", minimum=1, group=BOOKKEEPING)
+    log_every: int = option(10, "metrics.jsonl interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
+    stop_after: int | None = option(None, "end this invocation after N steps (checkpointed; --resume later)", minimum=1,
+                                    group=BOOKKEEPING, resumable=True)
+    max_minutes: float | None = option(None, "a wall-clock budget: the run ends, evaluated and saved, when it is spent",
+                                       above=0, group=BOOKKEEPING, resumable=True)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise BortError(f"--mode must be one of {MODES}, got {self.mode!r}")
-        if self.schedule not in SCHEDULES:
-            raise BortError(f"--schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.precision not in PRECISIONS:
-            raise BortError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
+        super().__post_init__()
         if self.mode == "kd" and not self.teacher:
             raise BortError("--mode kd needs --teacher TEACHER_DIR (or use --mode mlm)")
         if not self.corpus:
@@ -68,41 +90,7 @@ class PretrainConfig:
             raise BortError("give the student's architecture with --arch D,A,H,I or --config CONFIG.json")
         if self.arch is not None and self.student_config is not None:
             raise BortError("give either --arch or --config, not both")
-        for name in ("max_steps", "batch_size", "grad_accum", "seq_len", "save_every", "eval_every", "val_batches",
-                     "keep_checkpoints", "log_every"):
-            if getattr(self, name) < 1:
-                raise BortError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.seq_len < 8:
-            raise BortError(f"--seq-len must be at least 8, got {self.seq_len}")
-        if not 0 < self.mask_prob < 1:
-            raise BortError(f"--mask-prob must be in (0, 1), got {self.mask_prob}")
-        if not 0 < self.val_fraction < 1:
-            raise BortError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
-        if self.temperature <= 0:
-            raise BortError(f"--temperature must be positive, got {self.temperature}")
-        if self.lr <= 0:
-            raise BortError(f"--lr must be positive, got {self.lr}")
-
-    @property
-    def warmup_steps(self) -> int:
-        return max(1, round(self.warmup * self.max_steps)) if self.warmup < 1 else int(self.warmup)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PretrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def save(self, path: Path) -> None:
-        from bort.util.io import write_json_atomic
-
-        write_json_atomic(path, self.to_dict())
-
-    # Fields that may change between a run and its resumption without changing its results.
-    RESUMABLE_CHANGES = ("stop_after", "max_minutes", "save_every", "keep_checkpoints", "eval_every", "log_every", "out", "cache_dir")
-
-    def differences(self, other: "PretrainConfig") -> list[str]:
-        a, b = self.to_dict(), other.to_dict()
-        return [k for k in a if a[k] != b[k] and k not in self.RESUMABLE_CHANGES]
+        if not self.mask_prob < 1:
+            raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")
+        if not self.val_fraction < 1:
+            raise BortError(f"--val-fraction must be below 1, got {self.val_fraction}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bort.util.io import read_jsonl, save_figure
+from bort.util.io import read_log, save_figure
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    return read_jsonl(Path(run_dir) / "metrics.jsonl")
+    return read_log(Path(run_dir) / "metrics.jsonl")
 
 
 def plot_curves(runs: dict[str, Path], path: Path, baseline: float | None = None) -> Path | None:

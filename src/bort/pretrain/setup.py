@@ -9,24 +9,9 @@ import torch
 
 from bort.architecture import Arch
 from bort.architecture.hf_config import roberta_config, student_config, usable_positions
-from bort.checkpoint import check_model_dir
 from bort.errors import BortError
 from bort.pretrain.config import PretrainConfig
 from bort.tokenizer import load_tokenizer, tokenizer_for_model
-
-
-def load_teacher(path: str):
-    """A masked-LM teacher from a local directory, frozen, in eval mode."""
-    from transformers import AutoModelForMaskedLM
-
-    path = check_model_dir(path)
-    try:
-        teacher = AutoModelForMaskedLM.from_pretrained(str(path), local_files_only=True, use_safetensors=True,
-                                                       trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as exc:
-        raise BortError(f"cannot load a masked-LM teacher from {path}: {str(exc).splitlines()[0]}")
-    teacher.eval().requires_grad_(False)
-    return teacher
 
 
 def choose_tokenizer(cfg: PretrainConfig):

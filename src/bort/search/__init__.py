@@ -1,1 +1,1 @@
-"""The FPTAS for optimal subarchitecture extraction (SPEC §3): W-coefficient ranking and Pareto front."""
+"""The FPTAS for optimal subarchitecture extraction (Bort paper §3): W-coefficient ranking and Pareto front."""

@@ -6,10 +6,10 @@ import time
 import zlib
 
 import torch
-import torch.nn.functional as F
 
 from bort.architecture import Arch
-from bort.pretrain.losses import MaskedPositionsLM
+from bort.mlm.head import MaskedPositionsLM
+from bort.mlm.losses import soft_cross_entropy
 from bort.search.teacher_cache import CachedBatch
 
 
@@ -18,18 +18,12 @@ def candidate_seed(seed: int, arch: Arch) -> int:
     return (seed * 1_000_003 + zlib.crc32(str(arch.as_list()).encode())) % 2**31
 
 
-def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """−Σ softmax(t/τ)·log softmax(s/τ), averaged over positions. Both (n, vocab)."""
-    target = F.softmax(teacher_logits.float() / temperature, dim=-1)
-    return -(target * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1).mean()
-
-
 def _logits(model, batch: CachedBatch) -> torch.Tensor:
     return model(batch.input_ids, batch.attention_mask, batch.positions)
 
 
 def train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: list[CachedBatch], steps: int, lr: float,
-                    clip: float, warmup: int, temperature: float, seed: int, threads: int | None = None) -> dict:
+                    clip: float, warmup_steps: int, temperature: float, seed: int, threads: int | None = None) -> dict:
     """Train a freshly initialised ``arch`` for ``steps`` SGD steps on the fixed batches (cycling),
     then return ê, the soft cross-entropy with the teacher on the held-out batches."""
     from transformers import AutoModelForMaskedLM
@@ -44,7 +38,7 @@ def train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: l
     for step in range(steps):
         batch = train[step % len(train)]
         for group in optimizer.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
+            group["lr"] = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
         loss = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")), temperature)
         loss.backward()
         if clip > 0:

@@ -2,75 +2,71 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 
+from bort.config import Config, option
 from bort.errors import BortError
+from bort.search.spaces import PRESETS
 
 LATENCY_SOURCES = ("measured", "flops")
 
 
-@dataclass
-class SearchConfig:
-    teacher: str = ""
-    corpus: list[str] = field(default_factory=list)
-    out: str = "runs/search"
-    space: str = "cpu-small"
+RUN = "run"
+FPTAS = "the FPTAS (training and scoring each candidate)"
+LATENCY = "latency protocol (î)"
+EXECUTION = "execution"
+
+
+@dataclass(kw_only=True)
+class SearchConfig(Config):
+    teacher: str = option(help="the maximum point T: a local Hugging Face masked-LM directory", metavar="TEACHER_DIR",
+                          group=RUN)
+    corpus: list[str] = option(help="text files, folders or globs the fixed batches are drawn from", metavar="PATH",
+                               group=RUN)
+    out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
+    space: str = option("cpu-small", f"the search space Ξ: a preset ({', '.join(PRESETS)}) or a YAML/JSON file "
+                        "with depths, heads, hiddens, intermediates (and even_depth)", group=RUN)
+    resume: bool = option(False, "continue the search in --out: finished candidates and latencies are kept",
+                          group=RUN, resumable=True)
     # the FPTAS
-    steps: int = 3  # s: SGD steps per candidate
-    epsilon: int = 1  # keep every ε-th candidate after sorting by parameter count
-    lr: float = 1e-2
-    batch_size: int = 8
-    clip: float = 1.0
-    warmup: int = 0  # steps of linear warm-up within the s steps
-    temperature: float = 1.0
-    all_positions: bool = False  # the loss over every token instead of the masked ones
-    seq_len: int = 512
-    val_batches: int = 4  # held-out batches for ê
-    mask_prob: float = 0.15
+    steps: int = option(3, "s: SGD steps per candidate (the paper: 3)", minimum=1, group=FPTAS)
+    epsilon: int = option(1, "ε: keep every ε-th candidate after sorting by parameter count (1: all)", minimum=1,
+                          group=FPTAS)
+    lr: float = option(1e-2, "SGD learning rate", above=0, group=FPTAS)
+    batch_size: int = option(8, "sequences per batch", minimum=1, group=FPTAS)
+    clip: float = option(1.0, "gradient-norm clipping; 0 turns it off", minimum=0, group=FPTAS)
+    warmup_steps: int = option(0, "linear learning-rate warm-up steps within the s steps", minimum=0, group=FPTAS)
+    temperature: float = option(1.0, "softmax temperature of both the teacher's and the candidate's distribution",
+                                above=0, group=FPTAS)
+    all_positions: bool = option(False, "compute ê's cross-entropy over every token, not only the masked ones",
+                                 group=FPTAS)
+    seq_len: int = option(512, "training sequence length in tokens", minimum=8, group=FPTAS)
+    val_batches: int = option(4, "held-out batches ê is measured on", minimum=1, group=FPTAS)
+    mask_prob: float = option(0.15, "share of the tokens masked in the fixed batches", above=0, group=FPTAS)
     # latency protocol
-    latency: str = "measured"  # or "flops": Lemma 1's count, deterministic (2010.08512's surrogate)
-    latency_device: str = "cpu"
-    latency_batch: int = 1
-    latency_seq_len: int = 128
-    latency_threads: int | None = None
-    latency_repeats: int = 5
-    latency_warmup: int = 1
+    latency: str = option("measured", "î measured on this device, or Lemma 1's FLOPs (deterministic)",
+                          choices=LATENCY_SOURCES, group=LATENCY)
+    latency_device: str = option("cpu", "device latency is measured on: cpu or cuda", group=LATENCY)
+    latency_batch: int = option(1, "batch size of the timed input", minimum=1, group=LATENCY)
+    latency_seq_len: int = option(128, "tokens per sequence of the timed input", minimum=1, group=LATENCY)
+    latency_threads: int | None = option(None, "intra-op threads while timing (default: all cores torch sees)", minimum=1,
+                                         group=LATENCY)
+    latency_repeats: int = option(5, "timed runs per model; î is their median", minimum=1, group=LATENCY)
+    latency_warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0, group=LATENCY)
     # execution
-    workers: int = 1
-    ray: str | None = None  # "local" or a cluster address
-    threads_per_worker: int | None = None
-    seed: int = 0
-    cache_dir: str | None = None
+    workers: int = option(1, "candidates trained in parallel (local processes)", minimum=1, group=EXECUTION,
+                          resumable=True)
+    ray: str | None = option(None, "'local' (a private Ray on loopback) or a Ray cluster address HOST:PORT",
+                             metavar="ADDRESS", group=EXECUTION, resumable=True)
+    threads_per_worker: int | None = option(None, "torch threads in each worker (default: torch's choice)", minimum=1,
+                                            group=EXECUTION, resumable=True)
+    seed: int = option(0, "seed of the fixed batches, their masks and every candidate's initialisation", group=EXECUTION)
+    cache_dir: str | None = option(None, "tokenization cache (default: RUN_DIR/token_cache)", group=EXECUTION,
+                                   resumable=True)
 
     def __post_init__(self) -> None:
-        if not self.teacher:
-            raise BortError("--teacher TEACHER_DIR is required")
+        super().__post_init__()
         if not self.corpus:
             raise BortError("--corpus is required: text files, folders or globs")
-        if self.steps < 1:
-            raise BortError(f"--steps (s) must be at least 1, got {self.steps}")
-        if self.epsilon < 1:
-            raise BortError(f"--epsilon must be at least 1, got {self.epsilon}")
-        for name in ("batch_size", "seq_len", "val_batches", "workers", "latency_batch", "latency_seq_len",
-                     "latency_repeats"):
-            if getattr(self, name) < 1:
-                raise BortError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.latency not in LATENCY_SOURCES:
-            raise BortError(f"--latency must be one of {LATENCY_SOURCES}, got {self.latency!r}")
-        if self.lr <= 0 or self.temperature <= 0:
-            raise BortError("--lr and --temperature must be positive")
-
-    # Fields that do not change any candidate's result: they may differ when a search is resumed.
-    EXECUTION_ONLY = ("out", "workers", "ray", "threads_per_worker", "cache_dir")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SearchConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def differences(self, other: "SearchConfig") -> list[str]:
-        a, b = self.to_dict(), other.to_dict()
-        return [k for k in a if a[k] != b[k] and k not in self.EXECUTION_ONLY]
+        if not self.mask_prob < 1:
+            raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.hf_config import arch_of, student_config
-from bort.inference.latency import LatencyProtocol, model_latency
-from bort.util.io import append_jsonl, read_jsonl
+from bort.measure.latency import LatencyProtocol, model_latency
+from bort.util.io import append_log, read_log
 
 
 def protocol_of(cfg) -> LatencyProtocol:
     return LatencyProtocol(batch_size=cfg.latency_batch, seq_len=cfg.latency_seq_len, threads=cfg.latency_threads,
-                           warmup=cfg.latency_warmup, repeats=cfg.latency_repeats, device=cfg.latency_device,
+                           warmup_runs=cfg.latency_warmup_runs, repeats=cfg.latency_repeats, device=cfg.latency_device,
                            seed=cfg.seed)
 
 
@@ -30,7 +30,7 @@ def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=Non
     """î (ms, or FLOPs with ``cfg.latency == "flops"``) of T (key "T") and of each architecture."""
     from transformers import AutoModel
 
-    done = {r["key"]: r for r in read_jsonl(path)}  # a line cut short by a kill is measured again
+    done = {r["key"]: r for r in read_log(path)}  # a line cut short by a kill is measured again
     protocol = protocol_of(cfg)
     todo = [a for a in [None, *archs] if key(a) not in done]
     iterator = progress(todo) if progress else todo
@@ -46,6 +46,6 @@ def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=Non
                       "samples_ms": list(latency.samples_ms), "device": latency.device.as_dict()}
             del model
             gc.collect()
-        append_jsonl(path, record)
+        append_log(path, record)
         done[record["key"]] = record
     return done

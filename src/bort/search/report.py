@@ -9,16 +9,15 @@ from pathlib import Path
 from bort.architecture import Arch
 from bort.architecture.hf_config import student_config
 from bort.search.scoring import pareto_front
-from bort.util.io import write_json_atomic, write_text_atomic
-from bort.util.io import save_figure
+from bort.util.io import save_figure, write_json_atomic, write_text_atomic
 from bort.util.table import format_table
 
-COLUMNS = ["rank", "D", "A", "H", "I", "p", "i", "e", "W", "pareto"]
+COLUMNS = ["rank", "D", "A", "H", "I", "params", "latency", "error", "W", "pareto"]
 
 
 def rank(records: list[dict]) -> list[dict]:
     """Candidates sorted by W (ties by parameter count, then the tuple), with the Pareto flag."""
-    flags = pareto_front([(r["p"], r["i"], r["e"]) for r in records])
+    flags = pareto_front([(r["p"], r["latency"], r["error"]) for r in records])
     rows = [{**r, "pareto": f} for r, f in zip(records, flags)]
     rows.sort(key=lambda r: (-r["W"], r["p"], r["arch"]))
     return rows
@@ -29,12 +28,11 @@ def ranking_csv(rows: list[dict]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for n, r in enumerate(rows, 1):
-        d, a, h, i = r["arch"]
-        writer.writerow([n, d, a, h, i, r["p"], repr(r["i"]), repr(r["e"]), repr(r["W"]), int(r["pareto"])])
+        writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), repr(r["error"]), repr(r["W"]), int(r["pareto"])])
     return buffer.getvalue()
 
 
-def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_max: float, i_max: float) -> Path:
+def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: float, latency_teacher: float) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,19 +40,20 @@ def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_max: float, i
 
     fig, ax = plt.subplots(figsize=(7.5, 5))
     p = [r["p"] / 1e6 for r in rows]
-    i = [r["i"] for r in rows]
-    e = [r["e"] for r in rows]
-    points = ax.scatter(p, i, c=e, cmap="viridis_r", s=36, edgecolors="none")
+    latency = [r["latency"] for r in rows]
+    error = [r["error"] for r in rows]
+    points = ax.scatter(p, latency, c=error, cmap="viridis_r", s=36, edgecolors="none")
     fig.colorbar(points, ax=ax, label="surrogate error ê (lower is better)")
     front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["p"])
-    ax.scatter([r["p"] / 1e6 for r in front], [r["i"] for r in front], s=90, facecolors="none", edgecolors="crimson",
+    ax.scatter([r["p"] / 1e6 for r in front], [r["latency"] for r in front], s=90, facecolors="none", edgecolors="crimson",
                label="Pareto front over (p, î, ê)")
     best = rows[0]
-    ax.scatter([best["p"] / 1e6], [best["i"]], marker="*", s=300, color="gold", edgecolors="black",
+    ax.scatter([best["p"] / 1e6], [best["latency"]], marker="*", s=300, color="gold", edgecolors="black",
                label=f"best W: ⟨{','.join(map(str, best['arch']))}⟩, W={best['W']:.3g}", zorder=5)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel(f"latency î ({latency_unit})")
-    ax.set_title(f"FPTAS candidates; teacher T: {p_max / 1e6:.1f}M parameters, î(T) = {i_max:.4g} {latency_unit}", fontsize=9)
+    ax.set_title(f"FPTAS candidates; teacher T: {p_teacher / 1e6:.1f}M parameters, "
+                 f"î(T) = {latency_teacher:.4g} {latency_unit}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
@@ -65,25 +64,25 @@ def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, sum
     """Write every report file from the finished candidates; returns the best candidate."""
     rows = rank(list(finished.values()))
     write_text_atomic(out / "ranking.csv", ranking_csv(rows))
-    plot_pareto(rows, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["i_T"])
+    plot_pareto(rows, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["latency_T"])
     best = rows[0]
     config = student_config(teacher_config, Arch(*best["arch"]))
     config.architectures = [teacher_config.architectures[0]] if teacher_config.architectures else None
     (out / "best").mkdir(exist_ok=True)
     write_json_atomic(out / "best" / "config.json", config.to_dict())
     write_text_atomic(out / "report.md", _report(cfg, rows, summary))
-    return {k: best[k] for k in ("arch", "p", "i", "e", "W")}
+    return {k: best[k] for k in ("arch", "p", "latency", "error", "W")}
 
 
 def _report(cfg, rows: list[dict], summary: dict) -> str:
     unit = summary["latency_unit"]
-    top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['i']:.4g}", f"{r['e']:.4f}",
+    top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['latency']:.4g}", f"{r['error']:.4f}",
             f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
     device = summary.get("device") or {}
     lines = [
         "# FPTAS search report",
         "",
-        f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, î(T) = {summary['i_T']:.4g} {unit}.",
+        f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, î(T) = {summary['latency_T']:.4g} {unit}.",
         f"Space `{cfg.space}`: {summary['candidates_in_space']} valid architectures, {summary['candidates_kept']} kept "
         f"(ε = {cfg.epsilon}); s = {cfg.steps} SGD steps (lr {cfg.lr}, batch {cfg.batch_size}, clip {cfg.clip}), "
         f"sequence length {cfg.seq_len}, τ = {cfg.temperature}.",

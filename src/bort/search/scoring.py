@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 
-def w_coefficient(p: float, i: float, e: float, p_max: float, i_max: float) -> float:
+def w_coefficient(p: float, latency: float, error: float, p_teacher: float, latency_teacher: float) -> float:
     """W = (1 − p/p(T)) · (1 − î/î(T)) / ê; larger is better.
 
     A candidate as big as or bigger than T, or as slow or slower, gets W ≤ 0 (the formula alone
     would make a candidate bigger *and* slower than T positive again).
     """
-    size, speed = 1.0 - p / p_max, 1.0 - i / i_max
-    w = size * speed / e
+    size, speed = 1.0 - p / p_teacher, 1.0 - latency / latency_teacher
+    w = size * speed / error
     if size <= 0 or speed <= 0:
         return -abs(w)
     return w

@@ -10,7 +10,7 @@ from bort.architecture.counting import Vocab
 from bort.errors import BortError
 
 PRESETS: dict[str, SearchSpace] = {
-    # The paper's: 6 × 4 × 3 × 5 = 360 tuples, 300 valid, even depths (SPEC §3).
+    # The paper's: 6 × 4 × 3 × 5 = 360 tuples, 300 valid, even depths.
     "paper": PAPER_SPACE,
     # Laptop-sized spaces: the same shape of question at a scale a CPU answers in minutes.
     "cpu-small": SearchSpace(depths=(2, 4), heads=(4, 8), hiddens=(128, 256), intermediates=(256, 512, 1024), even_depth=True),

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from bort.errors import BortError
-from bort.pretrain.dataset import PackedSplit
-from bort.pretrain.losses import masked_logits
-from bort.pretrain.masking import IGNORE, mask_batch
+from bort.mlm.dataset import PackedSplit
+from bort.mlm.head import masked_logits
+from bort.mlm.masking import IGNORE, mask_batch
 
 
 @dataclass

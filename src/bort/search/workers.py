@@ -12,24 +12,22 @@ from pathlib import Path
 from typing import Iterator
 
 from bort.architecture import Arch
+from bort.search import teacher_cache
+from bort.search.candidate import train_and_score
 
-_CACHE: dict = {}  # cache folder → its loaded batches, once per worker process
-
-
-def forget_cache() -> None:
-    _CACHE.clear()
+_LOADED: dict = {}  # (cache folder, its build time) → its batches: each worker process maps a cache once
 
 
 def _train_one(arch_list: list[int], config_dict: dict, cache_dir: str, params: dict) -> tuple[list[int], dict]:
     """Worker entry point: everything it needs travels as plain data."""
     from transformers import AutoConfig
 
-    from bort.search import teacher_cache
-    from bort.search.candidate import train_and_score
-
-    if cache_dir not in _CACHE:  # each worker maps the cache once
-        _CACHE[cache_dir] = teacher_cache.load(Path(cache_dir))
-    train, val, _ = _CACHE[cache_dir]
+    # Keyed by the cache's build time too, so that a cache rebuilt in the same folder is never served stale.
+    info = Path(cache_dir) / "info.json"
+    key = (cache_dir, info.stat().st_mtime_ns if info.exists() else None)
+    if key not in _LOADED:
+        _LOADED[key] = teacher_cache.load(Path(cache_dir))
+    train, val, _ = _LOADED[key]
     model_type = config_dict["model_type"]
     config = AutoConfig.for_model(model_type, **{k: v for k, v in config_dict.items() if k != "model_type"})
     return arch_list, train_and_score(Arch(*arch_list), config, train, val, **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bort.errors import BortError
 from bort.tasks.example import Example
 from bort.tasks.io import label_index, read_tsv
 from bort.tasks.spec import TaskSpec
@@ -36,8 +37,6 @@ def _pair_reader(a: str, b: str | None, label: str | None, labels: tuple[str, ..
                     try:
                         gold = float(row[label])
                     except ValueError:
-                        from bort.errors import BortError
-
                         raise BortError(f"{path}, line {line_no}: field {label!r} must be a number, got {row[label]!r}")
                 else:
                     gold = label_index(row[label], list(labels), path, line_no, label)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from bort.errors import BortError
 from bort.tasks.example import Example
 
 KINDS = ("classification", "regression", "choice", "multirc")
@@ -48,8 +49,6 @@ class TaskSpec:
         return self.name.split("/")[0]
 
     def path(self, data_dir: Path, split: str) -> Path:
-        from bort.errors import BortError
-
         if split not in self.files:
             raise BortError(f"task {self.name} has no {split!r} split; it has {sorted(self.files)}")
         return Path(data_dir) / self.files[split]

@@ -1,4 +1,4 @@
-"""Build RoBERTa's byte-level BPE tokenizer from the original fairseq/GPT-2 files (SPEC §8).
+"""Build RoBERTa's byte-level BPE tokenizer from the original fairseq/GPT-2 files (Liu et al. 2019, RoBERTa).
 
 RoBERTa's vocabulary is GPT-2's BPE re-indexed by fairseq's ``dict.txt``: ``<s>``=0, ``<pad>``=1,
 ``</s>``=2, ``<unk>``=3, then id = 4 + line index of ``dict.txt`` (each line holds a GPT-2 id whose

@@ -1,4 +1,5 @@
-"""Atomic writes: a file is either complete or absent, never half-written."""
+"""Atomic writes (a file is either complete or absent, never half-written) and JSON-lines logs
+that survive a kill (each record durable before the next; a torn last line repaired on the next append)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,30 @@ def write_json_atomic(path: str | Path, obj) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
-def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one JSON line and make it durable (flushed and fsync'd) before returning."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+def append_log(path: str | Path, record: dict) -> None:
+    """Append one JSON line to a log and make it durable (flushed and fsync'd) before returning.
+
+    A last line cut short by a kill (no newline at the end of the file) is an incomplete record:
+    it is cut off first, so that the new record starts a line of its own.
+    """
+    path = Path(path)
+    with open(path, "a+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                f.seek(0)
+                data = f.read()
+                f.truncate(data.rfind(b"\n") + 1)  # 0 when the fragment is the only line
+        f.seek(0, os.SEEK_END)
+        f.write((json.dumps(record) + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The records of a JSON-lines log; a last line cut short by a kill is skipped."""
+def read_log(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines log written by :func:`append_log`; a missing file is an empty log,
+    and a last line cut short by a kill is skipped."""
     path = Path(path)
     if not path.is_file():
         return []

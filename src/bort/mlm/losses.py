@@ -1,8 +1,4 @@
-"""Masked-LM and distillation losses, with the LM head computed only at the masked positions.
-
-Computing a 50k-way softmax at every position is most of a CPU step's cost; only ~15% of the
-positions are predicted, so the encoder's hidden states are gathered there first.
-"""
+"""Masked-LM and distillation losses over the masked positions, and the search's soft cross-entropy."""
 
 from __future__ import annotations
 
@@ -11,42 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bort.errors import BortError
-from bort.pretrain.masking import IGNORE
-
-
-def lm_head(model: torch.nn.Module) -> torch.nn.Module:
-    """The masked-LM head of an HF ``*ForMaskedLM`` model (RoBERTa's ``lm_head``, BERT's ``cls``)."""
-    for name in ("lm_head", "cls"):
-        head = getattr(model, name, None)
-        if head is not None:
-            return head
-    raise BortError(f"{model.__class__.__name__} has no masked-LM head (expected a *ForMaskedLM model)")
-
-
-class MaskedPositionsLM(torch.nn.Module):
-    """An HF masked LM whose forward returns logits only where asked: (n_selected, vocab).
-
-    A module of its own (rather than a function) so that DDP wraps it and its forward, which
-    DDP needs to synchronise the gradients.
-    """
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.lm = model
-        self.head = lm_head(model)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """``input_ids``, ``attention_mask``, ``positions`` (True where a prediction is wanted): (batch, seq)."""
-        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(hidden[positions])
-
-
-def masked_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                  positions: torch.Tensor) -> torch.Tensor:
-    """Logits of an HF masked LM (or a :class:`MaskedPositionsLM`) at ``positions`` only: (n, vocab)."""
-    wrapped = model if isinstance(model, (MaskedPositionsLM, torch.nn.parallel.DistributedDataParallel)) else MaskedPositionsLM(model)
-    return wrapped(input_ids, attention_mask, positions)
+from bort.mlm.head import masked_logits
+from bort.mlm.masking import IGNORE
 
 
 def mlm_loss(logits: torch.Tensor, targets: torch.Tensor, denominator: int | None = None) -> torch.Tensor:
@@ -68,6 +30,12 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
     kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="sum")
     return temperature**2 * kl / (denominator if denominator is not None else max(len(student_logits), 1))
+
+
+def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """−Σ softmax(t/τ)·log softmax(s/τ), averaged over positions. Both (n, vocab)."""
+    target = F.softmax(teacher_logits.float() / temperature, dim=-1)
+    return -(target * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1).mean()
 
 
 @dataclass

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from bort.errors import BortError
-from bort.pretrain.corpus import CorpusFile, documents
+from bort.mlm.corpus import CorpusFile, documents
 
+TOKEN_CACHE = "token_cache"  # the tokenization cache's folder in a run directory, unless --cache-dir says otherwise
 TOKENIZE_BATCH = 256  # documents per call to the fast tokenizer
 MIN_SEQUENCE_TOKENS = 16  # a document's short tail below this is dropped: it would be mostly padding
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 from bort.errors import BortError
-from bort.inference.device import DeviceRecord, device_record
+from bort.measure.device import DeviceRecord, device_record
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class LatencyProtocol:
     batch_size: int = 1
     seq_len: int = 128
     threads: int | None = None  # None: leave torch's current setting alone
-    warmup: int = 2
+    warmup_runs: int = 2  # untimed runs first
     repeats: int = 10  # at least this many timed runs ...
     min_seconds: float = 0.0  # ... and, for fast models, keep going until this much time is timed
     max_repeats: int = 1000
@@ -36,8 +36,8 @@ class LatencyProtocol:
         for name in ("batch_size", "seq_len", "repeats"):
             if getattr(self, name) < 1:
                 raise BortError(f"latency protocol: {name} must be at least 1, got {getattr(self, name)}")
-        if self.warmup < 0:
-            raise BortError(f"latency protocol: warmup must be 0 or more, got {self.warmup}")
+        if self.warmup_runs < 0:
+            raise BortError(f"latency protocol: warmup_runs must be 0 or more, got {self.warmup_runs}")
         if self.threads is not None and self.threads < 1:
             raise BortError(f"latency protocol: threads must be at least 1, got {self.threads}")
 
@@ -117,7 +117,7 @@ def measure_latency(forward: Callable[[], Any], protocol: LatencyProtocol = Late
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     samples: list[float] = []
     with torch_threads(protocol.threads), torch.inference_mode():
-        for _ in range(protocol.warmup):
+        for _ in range(protocol.warmup_runs):
             forward()
         sync()
         timed = 0.0
@@ -145,6 +145,7 @@ def fixed_input(vocab_size: int, protocol: LatencyProtocol) -> dict[str, torch.T
 
 def model_latency(model: torch.nn.Module, protocol: LatencyProtocol = LatencyProtocol()) -> Latency:
     """Latency of a Hugging Face encoder's forward pass on :func:`fixed_input`."""
+    # Here, not at the top: hf_config imports transformers, which timing a bare callable does not need.
     from bort.architecture.hf_config import usable_positions
 
     config = model.config

@@ -1,0 +1,74 @@
+"""Scoring a fine-tuned classifier on a task's split, and writing leaderboard files.
+
+Used by ``bort evaluate`` and by anything that needs a model's official scores on a split
+(fine-tuning's held-out report, Agora's Socrates check).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bort.checkpoint import load_classifier
+from bort.errors import BortError
+from bort.finetune.config import FinetuneConfig
+from bort.finetune.encode import model_outputs
+from bort.tasks import get_task
+from bort.tasks.layout import benchmark_tasks, run_name, task_folder
+from bort.tasks.predict import score, submission_records
+from bort.tasks.spec import TaskSpec
+from bort.tasks.submission import write_submission
+from bort.tokenizer import load_tokenizer
+
+DEFAULT_MAX_LEN = 256  # for a classifier that bort did not fine-tune (no finetune_config.json beside it)
+
+
+def saved_max_len(model_dir: str | Path) -> int:
+    """The tokens per example the model was fine-tuned with, when bort fine-tuned it."""
+    saved = Path(model_dir) / "finetune_config.json"
+    return FinetuneConfig.load(saved).max_len if saved.is_file() else DEFAULT_MAX_LEN
+
+
+def load_for_task(model_dir: str | Path, task: TaskSpec):
+    """A fine-tuned classifier and its tokenizer, checked against the task's number of labels."""
+    model = load_classifier(model_dir)
+    if model.config.num_labels != task.num_labels:
+        raise BortError(f"{model_dir} predicts {model.config.num_labels} labels; {task.name} needs {task.num_labels}")
+    return model, load_tokenizer(model_dir)
+
+
+def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split: str = "dev",
+             submission: str | Path | None = None, batch_size: int = 32, max_len: int | None = None) -> dict:
+    """Every official metric of ``task`` on a labelled split, and/or its leaderboard file in ``submission``."""
+    examples = task.read(Path(data_dir), split)
+    model, tokenizer = load_for_task(model_dir, task)
+    outputs = model_outputs(model, tokenizer, examples, max_len or saved_max_len(model_dir), batch_size)
+    result = {"task": task.name, "split": split, "examples": len(examples)}
+    if all(ex.label is not None for ex in examples):
+        result["metrics"] = score(task, examples, outputs)
+    if submission:
+        result["submission"] = str(write_submission(task, submission_records(task, examples, outputs), Path(submission)))
+    return result
+
+
+def evaluate_benchmark(benchmark: str, runs_dir: str | Path, benchmark_dir: str | Path, split: str,
+                       submission: str | Path, batch_size: int = 32, max_len: int | None = None) -> list[dict]:
+    """The leaderboard files of every task of ``benchmark`` (glue or superglue) that has a model and data.
+
+    ``runs_dir`` holds one fine-tuned model per task, named as the task (RTE, MNLI, STS-B, ...);
+    diagnostic sets use the model of the task that scores them. Returns one row per task with its
+    status (written or skipped, and why).
+    """
+    rows = []
+    for task in benchmark_tasks(benchmark):
+        scorer = get_task(task.scored_by) if task.scored_by else task
+        model_dir = Path(runs_dir) / run_name(scorer)
+        folder = task_folder(task, Path(benchmark_dir))
+        data = task.path(folder, split)
+        if not (model_dir / "config.json").is_file():
+            rows.append({"task": task.name, "status": "skipped", "detail": f"no model at {model_dir}"})
+        elif not data.exists():
+            rows.append({"task": task.name, "status": "skipped", "detail": f"no {data}"})
+        else:
+            result = evaluate(model_dir, task, folder, split, submission, batch_size, max_len)
+            rows.append({"task": task.name, "status": "written", "detail": result["submission"]})
+    return rows

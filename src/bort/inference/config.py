@@ -1,0 +1,83 @@
+"""The bench's and the export's configurations (light: no torch until a model is built)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from bort.config import Config, option
+
+NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
+    "roberta-large": (24, 16, 1024, 4096),
+    "roberta-base": (12, 12, 768, 3072),
+    "bort": (4, 8, 1024, 768),
+    "bort-printed": (4, 8, 768, 1024),
+}
+FAST_PATHS = ("torch-int8", "onnx-fp32", "onnx-int8", "bf16")
+
+
+def csv_ints(text: str) -> list[int]:
+    """``"128,512"`` → [128, 512]."""
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def fast_path_list(text: str) -> list[str]:
+    """``"torch-int8,onnx-int8"`` → the list; ``"none"`` → no fast path."""
+    values = [x.strip() for x in text.split(",") if x.strip()]
+    if values == ["none"]:
+        return []
+    unknown = sorted(set(values) - set(FAST_PATHS))
+    if not values or unknown:
+        raise argparse.ArgumentTypeError(f"expected some of {','.join(FAST_PATHS)} (comma-separated) or 'none', "
+                                         f"got {text!r}")
+    return values
+
+
+@dataclass(kw_only=True)
+class BenchConfig(Config):
+    models: list[str] = option(default_factory=lambda: ["roberta-large", "roberta-base", "bort"],
+                               help=f"models by name ({', '.join(NAMED_MODELS)}) or D,A,H,I, space-separated",
+                               metavar="MODEL")
+    subject: str = option("bort", "the model the ratios refer to and the fast paths speed up")
+    lengths: list[int] = option(default_factory=lambda: [128, 512], help="sequence lengths, comma-separated",
+                                parse=csv_ints)
+    batch_size: int = option(1, "batch size", minimum=1)
+    threads: int | None = option(None, "intra-op threads (default: all cores torch sees)", minimum=1)
+    warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0)
+    repeats: int = option(5, "at least this many timed runs per model", minimum=1)
+    min_seconds: float = option(2.0, "fast models repeat until this much time is timed", minimum=0)
+    fast_paths: list[str] = option(default_factory=lambda: list(FAST_PATHS),
+                                   help=f"the subject's fast paths to time: some of {','.join(FAST_PATHS)}, or 'none'",
+                                   parse=fast_path_list)
+    onnx: list[str] = option(default_factory=list, help="exported ONNX files (bort export) to time beside the rest, "
+                             "against eager --subject", metavar="FILE")
+    seed: int = option(0, "seed of the random weights and the fixed input")
+    out: str = option("runs/bench", "output directory: bench.json, bench.md, bench.png", metavar="DIR")
+    json: bool = option(False, "print the results as JSON instead of tables")
+
+    def protocol(self, seq_len: int):
+        """The latency protocol of one sequence length."""
+        # Here, not at the top: latency imports torch, and the CLI builds its parsers from this module.
+        from bort.measure.latency import LatencyProtocol
+
+        return LatencyProtocol(batch_size=self.batch_size, seq_len=seq_len, threads=self.threads,
+                               warmup_runs=self.warmup_runs, repeats=self.repeats, min_seconds=self.min_seconds,
+                               seed=self.seed)
+
+
+@dataclass(kw_only=True)
+class ExportConfig(Config):
+    model_dir: str = option(help="a local Hugging Face model directory (any BERT/RoBERTa encoder, with or without a "
+                            "head)", positional=True, metavar="MODEL_DIR")
+    onnx: bool = option(False, "export to ONNX (the one format for now)", required=True)
+    int8: bool = option(False, "quantize the matrix multiplications to int8 (ONNX Runtime dynamic quantization)")
+    out: str = option(help="the .onnx file to write", metavar="FILE")
+    min_cosine: float | None = option(None, "refuse the export below this parity with PyTorch (default: 0.9999 "
+                                      "fp32, 0.99 int8)")
+    opset: int = option(18, "ONNX opset (18 or newer)", minimum=18)

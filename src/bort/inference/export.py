@@ -1,0 +1,48 @@
+"""``bort export``'s work: an ONNX file of a model directory, checked for parity before it is written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from bort.checkpoint import load_model
+from bort.errors import BortError
+from bort.inference import onnx_runtime
+from bort.inference.config import ExportConfig
+from bort.inference.parity import Parity, parity
+from bort.measure.latency import LatencyProtocol, fixed_input
+
+DEFAULT_MIN_COSINE = {False: 0.9999, True: 0.99}  # fp32, int8
+CHECK_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is measured on
+
+
+def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity:
+    """Export, quantize (``cfg.int8``), compare with PyTorch on a fixed batch, and only then move the file to
+    ``cfg.out``; a file below ``cfg.min_cosine`` is not written. Returns the parity."""
+    out = Path(cfg.out)
+    if out.is_dir():
+        raise BortError(f"--out {out} is a directory; expected a file path such as model.onnx")
+    model = load_model(cfg.model_dir)
+    min_cosine = cfg.min_cosine if cfg.min_cosine is not None else DEFAULT_MIN_COSINE[cfg.int8]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
+        path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)
+        if cfg.int8:
+            progress("quantizing to int8 ...")
+            path = onnx_runtime.quantize_onnx_int8(path, Path(tmp) / "model.int8.onnx")
+        session = onnx_runtime.ort_session(path)
+        inputs = fixed_input(model.config.vocab_size, CHECK_PROTOCOL)
+        with torch.inference_mode():
+            reference = model(**inputs)[0]
+        check = parity(reference, onnx_runtime.ort_run(session, inputs))
+        progress(f"parity with PyTorch on a fixed batch ({CHECK_PROTOCOL.batch_size} × {CHECK_PROTOCOL.seq_len} "
+                 f"tokens): {check}")
+        if check.cosine < min_cosine:
+            raise BortError(f"parity check failed: cosine {check.cosine:.6f} < {min_cosine}; {out} not written")
+        os.replace(path, out)
+    return check

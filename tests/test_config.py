@@ -1,0 +1,97 @@
+"""Each option is defined once: every config field is a flag of its command, every flag a config field."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from bort.cli.main import build_parser, main
+from bort.config import Config, HelpFormatter, add_options, option
+from bort.errors import BortError
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subparsers.choices)
+
+
+@pytest.mark.parametrize("command", sorted(subcommand_parsers()))
+def test_every_field_is_a_flag_and_every_flag_a_field(command):
+    sub = subcommand_parsers()[command]
+    config_class = sub.get_default("config_class")
+    assert config_class is not None and issubclass(config_class, Config), f"bort {command} has no config class"
+    dests = {a.dest for a in sub._actions if not isinstance(a, argparse._HelpAction)}
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    assert dests == fields, f"flags without a field: {dests - fields}; fields without a flag: {fields - dests}"
+    # The flag's default is the field's default: one definition, read back unchanged.
+    for f in dataclasses.fields(config_class):
+        if f.default is not dataclasses.MISSING:
+            assert sub.get_default(f.name) == f.default, f"bort {command} {f.name}"
+
+
+@pytest.mark.parametrize("command", sorted(subcommand_parsers()))
+def test_help_shows_each_default_once(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.count("(default: (default") == 0
+    sub = subcommand_parsers()[command]
+    for f in dataclasses.fields(sub.get_default("config_class")):
+        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool) and not f.metadata["positional"]:
+            flag = f.metadata["flag"] or "--" + f.name.replace("_", "-")
+            # argparse wraps lines; collapse whitespace before looking for the flag's default.
+            flat = " ".join(text.split())
+            assert f"(default: {f.default})" in flat, f"bort {command} {flag}: default {f.default} not shown"
+
+
+@dataclass(kw_only=True)
+class Toy(Config):
+    name: str = option(help="required")
+    steps: int = option(3, "steps", minimum=1)
+    rate: float = option(0.5, "rate", above=0)
+    kind: str = option("a", "kind", choices=("a", "b"))
+    sizes: list[int] = option(help="sizes", default_factory=lambda: [1, 2])
+    out: str = option("x", "where", resumable=True)
+
+
+def toy_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    add_options(parser, Toy)
+    return parser
+
+
+def test_flags_parse_into_the_config_and_round_trip(tmp_path):
+    cfg = Toy.from_args(toy_parser().parse_args(["--name", "n", "--steps", "7", "--sizes", "4", "5", "--kind", "b"]))
+    assert cfg == Toy(name="n", steps=7, sizes=[4, 5], kind="b")
+    assert Toy.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert Toy.load(cfg.save(tmp_path / "c.json")) == cfg
+
+
+def test_differences_ignore_resumable_fields():
+    a = Toy(name="n")
+    assert a.differences(Toy(name="n", out="elsewhere")) == []
+    assert a.differences(Toy(name="n", steps=4, rate=0.25)) == ["steps", "rate"]
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(steps=0), "--steps must be at least 1"), (dict(rate=0.0), "--rate must be greater than 0"),
+    (dict(kind="c"), "--kind"),
+])
+def test_bounds_and_choices_are_checked_when_built(values, message):
+    with pytest.raises(BortError, match=message):
+        Toy(name="n", **values)
+
+
+def test_a_saved_config_missing_a_required_key_or_not_an_object_is_a_one_line_error(tmp_path):
+    assert Toy.from_dict({"name": "n", "from_a_later_version": 1}) == Toy(name="n")
+    with pytest.raises(BortError, match="lacks name"):
+        Toy.from_dict({"steps": 2})
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(BortError, match="bad.json"):
+        Toy.load(tmp_path / "bad.json")

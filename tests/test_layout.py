@@ -1,0 +1,55 @@
+"""Imports point down the pipeline: no stage imports a sibling stage, no library module the CLI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bort"
+
+# Lower numbers sit lower; a module may import its own unit and anything strictly below it.
+LEVELS = {
+    "errors": 0, "util": 0, "config": 1, "architecture": 2, "tokenizer": 2, "data": 2,
+    "mlm": 3, "training": 3, "tasks": 3, "measure": 3, "checkpoint": 3,
+    "search": 4, "pretrain": 4, "finetune": 4, "inference": 4,
+    "quickstart": 5, "cli": 6,
+}
+
+
+def unit_of(path: Path) -> str:
+    """``search`` for src/bort/search/runner.py, ``checkpoint`` for src/bort/checkpoint.py."""
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0].removesuffix(".py")
+
+
+def bort_imports(path: Path) -> set[str]:
+    """The bort units a module imports, at the top or inside functions alike."""
+    units = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module == "bort" else [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "bort" and len(parts) > 1:
+                units.add(parts[1])
+    return units
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if unit_of(p) != "__init__")
+
+
+def test_every_unit_has_a_level():
+    assert {unit_of(p) for p in MODULES} <= set(LEVELS), {unit_of(p) for p in MODULES} - set(LEVELS)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    unit = unit_of(path)
+    upward = sorted(u for u in bort_imports(path) - {unit, "__version__"}
+                    if u in LEVELS and LEVELS[u] >= LEVELS[unit])
+    assert not upward, f"{path.relative_to(PACKAGE)} ({unit}, level {LEVELS[unit]}) imports {upward}"
