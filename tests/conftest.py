@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,42 @@ def tiny_roberta_dir(tmp_path) -> Path:
     model = build_roberta(Arch(2, 4, 32, 48), head="mlm", seed=0)
     model.save_pretrained(tmp_path / "tiny")
     return tmp_path / "tiny"
+
+
+@pytest.fixture(scope="session")
+def prepared_inputs(tmp_path_factory, shared_data) -> dict[str, str]:
+    """The prepared inputs, good and bad, built once: tiny models, corpora, task data, blocked paths."""
+    from bort.architecture import Arch, Vocab
+    from bort.architecture.build import build_roberta
+    from bort.checkpoint import classifier_from_encoder, save_model_dir
+    from bort.tokenizer import load_tokenizer
+
+    root = tmp_path_factory.mktemp("inputs")
+    tokenizer = load_tokenizer()
+    paths = {"missing": root / "missing", "a_file": root / "a_file", "empty_dir": root / "empty_dir",
+             "locked": Path("/proc/bort-nowhere"), "rte": shared_data / "glue" / "RTE"}
+    save_model_dir(build_roberta(Arch(1, 2, 32, 64), head="mlm", seed=0), tokenizer, root / "mlm")
+    save_model_dir(build_roberta(Arch(1, 2, 32, 64), head="base", seed=0), tokenizer, root / "encoder")
+    save_model_dir(build_roberta(Arch(1, 2, 32, 64), Vocab(size=1000), head="mlm", seed=0), tokenizer,
+                   root / "small_vocab")
+    classifier = classifier_from_encoder(root / "mlm", 2, ("entailment", "not_entailment"))
+    save_model_dir(classifier, tokenizer, root / "classifier")
+    for name, source in (("truncated", "mlm"), ("truncated_classifier", "classifier"), ("not_json", "mlm")):
+        shutil.copytree(root / source, root / name)
+    for name in ("truncated", "truncated_classifier"):
+        weights = root / name / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    (root / "not_json" / "config.json").write_text("{not json")
+    # The first 200 kB of Pride and Prejudice: enough for a few batches of 32 tokens.
+    (root / "text.txt").write_bytes((shared_data / "text" / "gutenberg" / "1342-0.txt").read_bytes()[:200_000])
+    (root / "empty.txt").write_text("")
+    (root / "binary.bin").write_bytes(bytes(range(256)) * 64)
+    (root / "a_file").write_text("a file, not a directory\n")
+    (root / "empty_dir").mkdir()
+    (root / "space.yaml").write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [64, 128]\n")
+    (root / "invalid_space.yaml").write_text("depths: [1]\nheads: [3]\nhiddens: [32]\nintermediates: [64]\n")
+    paths.update({name: root / name for name in ("mlm", "encoder", "small_vocab", "classifier", "truncated",
+                                                 "truncated_classifier", "not_json")})
+    paths.update(text=root / "text.txt", empty=root / "empty.txt", binary=root / "binary.bin",
+                 space=root / "space.yaml", invalid_space=root / "invalid_space.yaml", root=root)
+    return {k: str(v) for k, v in paths.items()}

@@ -11,10 +11,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bort"
 
 # Lower numbers sit lower; a module may import its own unit and anything strictly below it.
 LEVELS = {
-    "errors": 0, "util": 0, "config": 1, "architecture": 2, "tokenizer": 2, "data": 2,
-    "mlm": 3, "training": 3, "tasks": 3, "measure": 3, "checkpoint": 3,
-    "search": 4, "pretrain": 4, "finetune": 4, "inference": 4,
-    "quickstart": 5, "cli": 6,
+    "errors": 0, "util": 1, "config": 2, "architecture": 3, "tokenizer": 3, "data": 3,
+    "mlm": 4, "training": 4, "tasks": 4, "measure": 4, "checkpoint": 4,
+    "search": 5, "pretrain": 5, "finetune": 5, "inference": 5,
+    "quickstart": 6, "cli": 7,
 }
 
 

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES
+from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES, usable_positions
 from bort.errors import BortError
 
 
@@ -54,6 +54,40 @@ def load_config(path: str | Path):
     return config
 
 
+def check_weights(path: str | Path) -> None:
+    """The directory's safetensors weights exist and their headers read: a truncated or foreign file is
+    refused by name before any model is built."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    index = path / "model.safetensors.index.json"
+    with _loading("the weights index", index):
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() \
+            else ["model.safetensors"]
+    for name in names:
+        weights = path / name
+        if not weights.is_file():
+            pickled = " (bort loads safetensors only: pickled weights can run code when loaded)" \
+                if (path / "pytorch_model.bin").is_file() else ""
+            raise BortError(f"{weights} does not exist{pickled}")
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except Exception as exc:  # noqa: BLE001 — safetensors raises its own error types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BortError(f"{weights} is damaged or not a safetensors file: {first}")
+
+
+def check_fits(path: str | Path, config, tokenizer, max_len: int, flag: str = "--max-len") -> None:
+    """The tokenizer's ids must index the model's embedding, and ``max_len`` tokens fit its positions."""
+    if config.vocab_size < len(tokenizer):
+        raise BortError(f"{path}: the model's vocabulary ({config.vocab_size} embedding rows) is smaller than its "
+                        f"tokenizer's ({len(tokenizer)} tokens); give the tokenizer the model was trained with")
+    usable = usable_positions(config)
+    if usable is not None and max_len > usable:
+        raise BortError(f"{flag} {max_len} exceeds the model's {usable} usable positions ({path / 'config.json'})")
+
+
 def has_masked_lm_head(config) -> bool:
     return any(name.endswith("ForMaskedLM") for name in (config.architectures or []))
 
@@ -75,6 +109,7 @@ def load_model(path: str | Path):
     cls = getattr(transformers, names[0], None) if names else None
     if cls is None or not hasattr(cls, "from_pretrained"):
         cls = AutoModel
+    check_weights(path)
     with _loading("a model", Path(path)):
         # use_safetensors: refuse pickled weights, which can run code when loaded.
         model = cls.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
@@ -87,6 +122,7 @@ def load_masked_lm(path: str | Path):
 
     config = load_config(path)
     require_masked_lm(path, config)
+    check_weights(path)
     with _loading("a masked-LM teacher", Path(path)):
         teacher = AutoModelForMaskedLM.from_pretrained(str(path), config=config, local_files_only=True,
                                                        use_safetensors=True, trust_remote_code=False)
@@ -109,6 +145,7 @@ def classifier_from_encoder(path: str | Path, num_labels: int, labels: tuple[str
     config.hidden_dropout_prob = dropout
     config.classifier_dropout = dropout
     config.architectures = None
+    check_weights(path)
     with _loading("an encoder for sequence classification", Path(path)):
         return AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
                                                                   use_safetensors=True)
@@ -122,6 +159,7 @@ def load_classifier(path: str | Path):
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
         raise BortError(f"{path} has no classification head (config.json architectures: {config.architectures}); "
                         "fine-tune it first with `bort finetune`")
+    check_weights(path)
     with _loading("a classifier", Path(path)):
         model = AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
                                                                    use_safetensors=True)

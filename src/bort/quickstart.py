@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bort.config import Config, option
+from bort.util.run_dir import check_output_dir
 
 TEACHER_ARCH = [4, 4, 128, 512]
 STEPS = 6
@@ -44,7 +45,7 @@ def _done(started: float) -> None:
 def quickstart(cfg: QuickstartConfig) -> None:
     from bort.pretrain.curves import plot_curves
 
-    out = Path(cfg.out)
+    out = check_output_dir(cfg.out)
     started = time.perf_counter()
 
     t = _stage(1, "architectures: exact parameter counts and FLOPs (bort arch)")

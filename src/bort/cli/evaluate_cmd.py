@@ -28,9 +28,10 @@ def add_parser(subparsers) -> None:
 
 def run(cfg: EvaluateConfig) -> int:
     from bort.errors import BortError
-    from bort.finetune.evaluate import evaluate, evaluate_benchmark
+    from bort.finetune.evaluate import check_outputs, evaluate, evaluate_benchmark
     from bort.tasks import TASKS, get_task
     from bort.util.io import write_json_atomic
+    from bort.util.run_dir import make_dirs
     from bort.util.table import format_table
 
     if cfg.list:
@@ -39,6 +40,7 @@ def run(cfg: EvaluateConfig) -> int:
         return 0
     if not cfg.model or not cfg.data:
         raise BortError("--model and --data are required (or --list)")
+    check_outputs(cfg.out, cfg.submission)
     if cfg.all:
         if not cfg.submission:
             raise BortError("--all writes a submission set: give --submission OUT_DIR")
@@ -52,6 +54,7 @@ def run(cfg: EvaluateConfig) -> int:
     if "metrics" in result:
         print(format_table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in result["metrics"].items()]))
         out = Path(cfg.out) if cfg.out else Path(cfg.model) / f"eval-{task.name.replace('/', '-')}-{cfg.split}.json"
+        make_dirs(out.parent)
         write_json_atomic(out, result)
         print(f"saved {out}")
     if "submission" in result:

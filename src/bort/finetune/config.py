@@ -20,6 +20,7 @@ class FinetuneConfig(Config):
                        group=RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
     method: str = option("plain", "plain fine-tuning", choices=METHODS, group=RUN)
+    resume: bool = option(False, "continue the run in --out from its last finished epoch", group=RUN, resumable=True)
     epochs: int = option(3, "at most this many epochs", minimum=1, group=TRAINING)
     batch_size: int = option(16, "examples per step", minimum=1, group=TRAINING)
     lr: float = option(5e-5, "peak learning rate", above=0, group=TRAINING)

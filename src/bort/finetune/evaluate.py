@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bort.checkpoint import load_classifier
+from bort.checkpoint import check_fits, load_classifier
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import model_outputs
@@ -18,6 +18,7 @@ from bort.tasks.predict import score, submission_records
 from bort.tasks.spec import TaskSpec
 from bort.tasks.submission import write_submission
 from bort.tokenizer import load_tokenizer
+from bort.util.run_dir import check_output_dir, check_output_file
 
 DEFAULT_MAX_LEN = 256  # for a classifier that bort did not fine-tune (no finetune_config.json beside it)
 
@@ -36,12 +37,22 @@ def load_for_task(model_dir: str | Path, task: TaskSpec):
     return model, load_tokenizer(model_dir)
 
 
+def check_outputs(out: str | Path | None, submission: str | Path | None) -> None:
+    """Where evaluation writes, checked before any model is loaded."""
+    if out:
+        check_output_file(out)
+    if submission:
+        check_output_dir(submission, "--submission")
+
+
 def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split: str = "dev",
              submission: str | Path | None = None, batch_size: int = 32, max_len: int | None = None) -> dict:
     """Every official metric of ``task`` on a labelled split, and/or its leaderboard file in ``submission``."""
     examples = task.read(Path(data_dir), split)
     model, tokenizer = load_for_task(model_dir, task)
-    outputs = model_outputs(model, tokenizer, examples, max_len or saved_max_len(model_dir), batch_size)
+    max_len = max_len or saved_max_len(model_dir)
+    check_fits(Path(model_dir), model.config, tokenizer, max_len)
+    outputs = model_outputs(model, tokenizer, examples, max_len, batch_size)
     result = {"task": task.name, "split": split, "examples": len(examples)}
     if all(ex.label is not None for ex in examples):
         result["metrics"] = score(task, examples, outputs)

@@ -2,7 +2,8 @@
 
 Read it top to bottom: :meth:`FineTuning.setup` (the task's data, the classifier on the encoder,
 the optimiser), :meth:`FineTuning.train` (epochs; after each, the dev metric decides whether the
-model is the best so far and whether to stop), :meth:`FineTuning.finish` (``metrics.json``).
+model is the best so far and whether to stop; a checkpoint that ``--resume`` continues from),
+:meth:`FineTuning.finish` (``metrics.json``).
 Agora trains each of its hyperparameter sets with this same recipe, on data it passes in.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bort.checkpoint import classifier_from_encoder, save_model_dir
+from bort.checkpoint import check_fits, classifier_from_encoder, load_config, save_model_dir
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import collate, encode, model_outputs
@@ -24,8 +25,10 @@ from bort.tasks import get_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
 from bort.tokenizer import load_tokenizer
+from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import write_json_atomic, write_text_atomic
+from bort.util.run_dir import RunDirectory
 
 CONFIG_FILE = "finetune_config.json"
 
@@ -37,9 +40,12 @@ def finetune(cfg: FinetuneConfig, show_progress: bool = True, train: list[Exampl
     ``train`` / ``dev``: examples to use instead of the task files' train and dev splits.
     """
     run = FineTuning(cfg, show_progress, train, dev)
-    run.setup()
-    run.train()
-    return run.finish()
+    try:
+        run.setup()
+        run.train()
+        return run.finish()
+    finally:
+        run.run_dir.release()
 
 
 def balance(examples: list[Example], seed: int) -> list[Example]:
@@ -61,15 +67,19 @@ class FineTuning:
                  dev: list[Example] | None = None):
         self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
         self.train_examples, self.dev_examples = train, dev
+        self.run_dir = RunDirectory(self.out)  # checked now; claimed once the inputs are
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
-        cfg = self.cfg
-        # The task's data: its official train and dev files (or what the caller passed), balanced and subset.
+        cfg, out = self.cfg, self.out
+        # Inputs first, before anything is written: the task's data (its official train and dev files, or what
+        # the caller passed), the encoder, and whether the tokenizer and --max-len fit it.
         self.task = task = get_task(cfg.task)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
                             f"evaluate {task.name} with that model")
+        if cfg.resume and not (out / CONFIG_FILE).is_file():
+            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
         train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data), "train")
         self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data), "dev")
         if cfg.balance and task.kind in ("choice", "multirc"):
@@ -77,12 +87,13 @@ class FineTuning:
         if cfg.max_train_examples and len(train) > cfg.max_train_examples:
             train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
         self.train_set = train
+        self.tokenizer = load_tokenizer(cfg.model)
+        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, cfg.max_len)
 
         # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
-        self.tokenizer = load_tokenizer(cfg.model)
         self.model = classifier_from_encoder(cfg.model, task.num_labels,
                                              task.labels if task.kind == "classification" else (),
                                              task.kind == "regression", cfg.dropout)
@@ -100,42 +111,68 @@ class FineTuning:
         total = self.steps_per_epoch * cfg.epochs
         self.optimizer, self.scheduler = build_optimizer(self.model, cfg.lr, cfg.weight_decay, "linear",
                                                          max(1, round(cfg.warmup_ratio * total)), total)
-        self.out.mkdir(parents=True, exist_ok=True)
-        cfg.save(self.out / CONFIG_FILE)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
         self.primary = task.metrics[0]  # the metric early stopping follows
-        self.best, self.best_epoch, self.stale, self.history = -float("inf"), 0, 0, []
-        self.started = time.perf_counter()
+        self.progress = {"epoch": 0, "best": -float("inf"), "best_epoch": 0, "stale": 0, "stopped": False,
+                         "history": []}
+
+        # The run directory, held by this run alone: a new run, or the resumption of one with the same settings.
+        with self.run_dir.setting_up():
+            if (out / CONFIG_FILE).is_file():
+                if not cfg.resume:
+                    raise BortError(f"{out} already holds a fine-tuning run; pass --resume to continue it, or choose "
+                                    "another --out")
+                changed = FinetuneConfig.load(out / CONFIG_FILE).differences(cfg)
+                if changed:
+                    raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
+                                    f"{out / CONFIG_FILE} holds the original")
+            existing = train_state.list_checkpoints(out)
+            if cfg.resume and existing:
+                self.progress = train_state.load(existing[-1], self.model, self.optimizer, self.scheduler, rank=0)
+            cfg.save(out / CONFIG_FILE)
+        self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
+                                              else 0.0)
 
     # ------------------------------------------------------------------ train
     def train(self) -> None:
         from tqdm.auto import tqdm
 
-        cfg = self.cfg
-        bar = tqdm(total=self.steps_per_epoch * cfg.epochs, desc=f"fine-tuning {self.task.name}", unit="step",
-                   disable=not self.show_progress, dynamic_ncols=True)
+        cfg, progress = self.cfg, self.progress
+        bar = tqdm(total=self.steps_per_epoch * cfg.epochs, initial=self.steps_per_epoch * progress["epoch"],
+                   desc=f"fine-tuning {self.task.name}", unit="step", disable=not self.show_progress,
+                   dynamic_ncols=True)
         try:
-            for epoch in range(1, cfg.epochs + 1):
+            for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
+                if progress["stopped"]:
+                    break
                 self.train_epoch(epoch, bar)
                 # Evaluate on dev; keep the best model so far; stop after --patience epochs without progress.
                 outputs = model_outputs(self.model, self.tokenizer, self.dev, cfg.max_len, encoded=self.enc_dev)
                 metrics = score(self.task, self.dev, outputs)
-                self.history.append({"epoch": epoch, **metrics, "seconds": time.perf_counter() - self.started})
-                if metrics[self.primary] > self.best:
-                    self.best, self.best_epoch, self.stale = metrics[self.primary], epoch, 0
+                progress["history"].append({"epoch": epoch, **metrics, "seconds": time.perf_counter() - self.started})
+                if metrics[self.primary] > progress["best"]:
+                    progress.update(best=metrics[self.primary], best_epoch=epoch, stale=0)
                     self.save_best(outputs)
                 else:
-                    self.stale += 1
-                bar.set_postfix(**{f"dev_{self.primary}": f"{metrics[self.primary]:.3f}", "best": f"{self.best:.3f}"})
-                if self.stale >= cfg.patience:
-                    break
+                    progress["stale"] += 1
+                progress.update(epoch=epoch, stopped=progress["stale"] >= cfg.patience)
+                # The epoch's checkpoint: model, optimizer, schedule, RNG and the early-stopping state.
+                self.save_checkpoint(epoch)
+                bar.set_postfix(**{f"dev_{self.primary}": f"{metrics[self.primary]:.3f}",
+                                   "best": f"{progress['best']:.3f}"})
         finally:
             bar.close()
+
+    def save_checkpoint(self, epoch: int) -> None:
+        step = epoch * self.steps_per_epoch
+        train_state.write_rank_rng(self.out, step, rank=0)
+        train_state.write_main(self.out, step, self.model, self.optimizer, self.scheduler, self.progress, keep=1)
 
     def train_epoch(self, epoch: int, bar) -> None:
         cfg = self.cfg
         self.model.train()
-        order = torch.randperm(len(self.train_set), generator=self.generator).tolist()
+        # The epoch's order is a function of (seed, epoch): a resumed run sees the batches an uninterrupted one does.
+        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(
+            cfg.seed * 1_000_003 + epoch)).tolist()
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start:start + cfg.batch_size]
             # Forward: the task's loss (cross-entropy, or MSE for STS-B) on one shuffled batch.
@@ -152,7 +189,7 @@ class FineTuning:
             self.optimizer.zero_grad(set_to_none=True)
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
-                            **({f"dev_{self.primary}": f"{self.best:.3f}"} if self.history else {}))
+                            **({"best": f"{self.progress['best']:.3f}"} if self.progress["history"] else {}))
 
     def save_best(self, outputs: np.ndarray) -> None:
         """The best model so far as an HF directory, and its dev predictions."""
@@ -164,9 +201,10 @@ class FineTuning:
 
     # ------------------------------------------------------------------ finish
     def finish(self) -> dict:
+        progress = self.progress
         result = {
-            "task": self.task.name, "best_epoch": self.best_epoch, "dev": self.history[self.best_epoch - 1],
-            "history": self.history, "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
+            "task": self.task.name, "best_epoch": progress["best_epoch"],
+            "dev": progress["history"][progress["best_epoch"] - 1], "history": progress["history"], "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
             "train_examples": len(self.train_set), "dev_examples": len(self.dev),
             "seconds": time.perf_counter() - self.started,
         }

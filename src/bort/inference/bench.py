@@ -23,6 +23,7 @@ from bort.inference.config import FAST_PATHS, NAMED_MODELS, BenchConfig
 from bort.inference.parity import parity
 from bort.measure.device import cpu_has_native_bf16, device_record
 from bort.measure.latency import fixed_input, measure_latency
+from bort.util.run_dir import check_output_dir
 
 
 def resolve_model(name: str) -> tuple[str, Arch]:
@@ -31,7 +32,9 @@ def resolve_model(name: str) -> tuple[str, Arch]:
         return name, Arch(*NAMED_MODELS[name])
     try:
         arch = Arch.parse(name)
-    except BortError:
+    except BortError as exc:
+        if "," in name:  # meant as D,A,H,I: say what is wrong with the tuple
+            raise BortError(f"--models {name}: {exc}")
         raise BortError(f"unknown model {name!r}: expected one of {sorted(NAMED_MODELS)} or D,A,H,I")
     return str(arch), arch
 
@@ -43,6 +46,7 @@ def _build(arch: Arch, seed: int) -> torch.nn.Module:
 
 def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
     """Measure everything ``config`` asks for; returns a JSON-ready dict."""
+    check_output_dir(config.out)
     unknown = sorted(set(config.fast_paths) - set(FAST_PATHS))
     if unknown:
         raise BortError(f"unknown fast path(s) {unknown}: expected some of {list(FAST_PATHS)}")
@@ -51,8 +55,10 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     resolved.setdefault(subject_name, subject_arch)
     usable = usable_positions(roberta_config(subject_arch, ROBERTA))
     for n in config.lengths:
-        if not 1 <= n <= usable:
-            raise BortError(f"sequence length {n} is out of range: expected 1..{usable}")
+        if n < 1:
+            raise BortError(f"--lengths: a sequence length must be at least 1, got {n}")
+        if n > usable:
+            raise BortError(f"--lengths {n} exceeds the model's {usable} usable positions")
 
     threads = config.threads or torch.get_num_threads()
     from bort.inference import onnx_runtime

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from bort.util.io import save_figure, write_json_atomic, write_text_atomic
+from bort.util.run_dir import make_dirs
 from bort.util.table import format_table
 
 
@@ -100,7 +101,7 @@ def plot(results: dict, path: str | Path) -> Path:
 def write_reports(results: dict, out: str | Path) -> str:
     """bench.json, bench.md and bench.png in ``out``; returns the tables as plain text for the terminal."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     write_json_atomic(out / "bench.json", results)
     tables = [setup_line(results), model_table(results, markdown=True), fast_path_table(results, markdown=True)]
     if results["onnx_files"]:

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from bort.config import Config, option
+from bort.errors import BortError
 
 NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
     "roberta-large": (24, 16, 1024, 4096),
@@ -79,5 +80,10 @@ class ExportConfig(Config):
     int8: bool = option(False, "quantize the matrix multiplications to int8 (ONNX Runtime dynamic quantization)")
     out: str = option(help="the .onnx file to write", metavar="FILE")
     min_cosine: float | None = option(None, "refuse the export below this parity with PyTorch (default: 0.9999 "
-                                      "fp32, 0.99 int8)")
+                                      "fp32, 0.99 int8)", above=0)
     opset: int = option(18, "ONNX opset (18 or newer)", minimum=18)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min_cosine is not None and self.min_cosine > 1:
+            raise BortError(f"--min-cosine must be at most 1 (a cosine similarity), got {self.min_cosine}")

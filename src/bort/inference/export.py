@@ -15,6 +15,7 @@ from bort.inference import onnx_runtime
 from bort.inference.config import ExportConfig
 from bort.inference.parity import Parity, parity
 from bort.measure.latency import LatencyProtocol, fixed_input
+from bort.util.run_dir import check_output_file, make_dirs
 
 DEFAULT_MIN_COSINE = {False: 0.9999, True: 0.99}  # fp32, int8
 CHECK_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is measured on
@@ -23,12 +24,10 @@ CHECK_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch pa
 def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity:
     """Export, quantize (``cfg.int8``), compare with PyTorch on a fixed batch, and only then move the file to
     ``cfg.out``; a file below ``cfg.min_cosine`` is not written. Returns the parity."""
-    out = Path(cfg.out)
-    if out.is_dir():
-        raise BortError(f"--out {out} is a directory; expected a file path such as model.onnx")
+    out = check_output_file(cfg.out)
     model = load_model(cfg.model_dir)
     min_cosine = cfg.min_cosine if cfg.min_cosine is not None else DEFAULT_MIN_COSINE[cfg.int8]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(out.parent)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
         path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,10 +54,23 @@ def resolve_corpus(specs: list[str]) -> list[CorpusFile]:
             data = path.read_bytes()
         except OSError as exc:
             raise BortError(f"cannot read corpus file {path}: {exc.strerror}")
+        _check_text(path, data)
         files.append(CorpusFile(path, len(data), hashlib.sha1(data).hexdigest()))
     if not files:
         raise BortError("the corpus is empty: give text files, folders or globs")
     return files
+
+
+def _check_text(path: Path, data: bytes) -> None:
+    """Refuse a file that is not text (a binary file would otherwise read as one garbled document)."""
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(io.BytesIO(data)) as f:
+                data = f.read(65536)
+        except (OSError, EOFError) as exc:
+            raise BortError(f"corpus file {path} is not a valid gzip file: {exc}")
+    if b"\x00" in data[:65536]:
+        raise BortError(f"corpus file {path} is not a text file (it holds NUL bytes)")
 
 
 def read_text(path: Path) -> str:

@@ -34,6 +34,7 @@ from bort.pretrain.setup import build_student, build_student_config, check_compa
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
+from bort.util.run_dir import RunDirectory
 
 CONFIG_FILE = "pretrain_config.json"
 
@@ -54,9 +55,22 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 def pretrain(cfg: PretrainConfig, show_progress: bool = True) -> dict:
     """Run (or, with ``cfg.resume``, continue) a pre-training run; returns the final metrics."""
     run = Pretraining(cfg, show_progress)
-    run.setup()
-    run.train()
-    return run.finish()
+    try:
+        run.setup()
+        run.train()
+        return run.finish()
+    finally:
+        run.run_dir.release()
+
+
+def resume_differences(saved: PretrainConfig, cfg: PretrainConfig) -> list[str]:
+    """What a resume may not change: every setting that shapes the run's results. A longer --max-steps
+    is allowed when the schedule does not depend on it (noam, constant): the steps already taken are
+    exactly those the longer run would have taken."""
+    changed = saved.differences(cfg)
+    if changed == ["max_steps"] and cfg.schedule != "linear" and cfg.max_steps > saved.max_steps:
+        return []
+    return changed
 
 
 class Pretraining:
@@ -64,6 +78,7 @@ class Pretraining:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.show_progress = show_progress
+        self.run_dir = RunDirectory(self.out)  # checked now; claimed once the inputs are
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -76,16 +91,9 @@ class Pretraining:
                                                      cpu=not torch.cuda.is_available())
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
 
-        # The run directory: a new run, or the resumption of one with the same configuration.
-        existing = train_state.list_checkpoints(out)
-        if existing and not cfg.resume:
-            raise BortError(f"run directory {out} already holds checkpoints; pass --resume to continue it, "
-                            "or choose another --out")
-        if cfg.resume and (out / CONFIG_FILE).is_file():
-            changed = PretrainConfig.load(out / CONFIG_FILE).differences(cfg)
-            if changed:
-                raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
-                                f"{out / CONFIG_FILE} holds the original")
+        # Inputs first, before anything is written: the output location, what a resume needs, the models.
+        if cfg.resume and not (out / CONFIG_FILE).is_file():
+            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
         if cfg.batch_size % (self.world * cfg.grad_accum):
             raise BortError(f"--batch-size {cfg.batch_size} must be divisible by processes × --grad-accum "
                             f"({self.world} × {cfg.grad_accum})")
@@ -97,12 +105,33 @@ class Pretraining:
         teacher_cfg = self.teacher.config if self.teacher is not None else None
         student_cfg = build_student_config(cfg, teacher_cfg, self.tokenizer)
         check_compatible(cfg, self.tokenizer, student_cfg, teacher_cfg)
+        corpus = resolve_corpus(cfg.corpus)
+
+        # The run directory, held by this run alone; if the rest of the setup fails, what it wrote is removed.
+        with self.run_dir.setting_up() if accelerator.is_main_process else contextlib.nullcontext():
+            self._setup_run(student_cfg, corpus)
+
+    def _setup_run(self, student_cfg, corpus) -> None:
+        cfg, out, accelerator = self.cfg, self.out, self.accelerator
+        # A new run, or the resumption of one with the same configuration (a longer --max-steps is allowed
+        # where the schedule does not depend on it).
+        existing = train_state.list_checkpoints(out)
+        if existing and not cfg.resume:
+            raise BortError(f"run directory {out} already holds checkpoints; pass --resume to continue it, "
+                            "or choose another --out")
+        if cfg.resume:
+            changed = resume_differences(PretrainConfig.load(out / CONFIG_FILE), cfg)
+            if changed:
+                raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
+                                f"{out / CONFIG_FILE} holds the original")
+            if not existing:
+                print(f"bort: {out} has no checkpoint yet; the run starts from step 0", flush=True)
 
         # Data: tokenized once (cached), split by document, packed into sequences.
         cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / TOKEN_CACHE
         with accelerator.main_process_first():  # one process tokenizes, the others read its cache
-            self.train_split, self.val_split = build_splits(resolve_corpus(cfg.corpus), self.tokenizer, cfg.seq_len,
-                                                            cache_dir, cfg.val_fraction, cfg.seed, cfg.doc_words)
+            self.train_split, self.val_split = build_splits(corpus, self.tokenizer, cfg.seq_len, cache_dir,
+                                                            cfg.val_fraction, cfg.seed, cfg.doc_words)
         if len(self.train_split) < cfg.batch_size:
             raise BortError(f"the corpus is too small: {len(self.train_split)} training sequences of {cfg.seq_len} "
                             f"tokens, fewer than one batch of {cfg.batch_size}")
@@ -118,7 +147,6 @@ class Pretraining:
             state = train_state.load(existing[-1], self.student, self.optimizer, self.scheduler, self.rank)
             self.start_step, self.last_checkpoint = state["step"], existing[-1]
         if accelerator.is_main_process:
-            out.mkdir(parents=True, exist_ok=True)
             cfg.save(out / CONFIG_FILE)
         self.log = _MetricsLog(out / "metrics.jsonl", self.start_step if cfg.resume else None) \
             if accelerator.is_main_process else None

@@ -53,6 +53,9 @@ class SearchConfig(Config):
                                          group=LATENCY)
     latency_repeats: int = option(5, "timed runs per model; î is their median", minimum=1, group=LATENCY)
     latency_warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0, group=LATENCY)
+    latency_remeasure: bool = option(False, "on --resume, measure every î again when the saved ones come from "
+                                     "another device or thread count (refused otherwise)", group=LATENCY,
+                                     resumable=True)
     # execution
     workers: int = option(1, "candidates trained in parallel (local processes)", minimum=1, group=EXECUTION,
                           resumable=True)

@@ -13,7 +13,9 @@ from pathlib import Path
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.hf_config import arch_of, student_config
 from bort.measure.latency import LatencyProtocol, model_latency
-from bort.util.io import append_log, read_log
+from bort.errors import BortError
+from bort.measure.device import device_record
+from bort.util.io import append_log, read_log, write_text_atomic
 
 
 def protocol_of(cfg) -> LatencyProtocol:
@@ -24,6 +26,26 @@ def protocol_of(cfg) -> LatencyProtocol:
 
 def key(arch: Arch | None) -> str:
     return "T" if arch is None else ",".join(map(str, arch.as_list()))
+
+
+# What must match for latencies to be compared: the device, its model, and the threads timed with.
+SAME_DEVICE = ("device", "device_name", "threads")
+
+
+def check_device(cfg, path: Path) -> Path:
+    """On a resume, the latencies already in ``path`` must come from this device and thread count: mixing
+    them would rank candidates by where they were timed. ``--latency-remeasure`` discards them instead."""
+    saved = [r["device"] for r in read_log(path) if r.get("device")]
+    if cfg.latency != "measured" or not saved:
+        return path
+    here = device_record(cfg.latency_device, cfg.latency_threads).as_dict()
+    differs = [f"{k} {saved[0][k]!r} → {here[k]!r}" for k in SAME_DEVICE if saved[0].get(k) != here[k]]
+    if differs and not cfg.latency_remeasure:
+        raise BortError(f"{path} holds latencies measured elsewhere ({'; '.join(differs)}); resume there, or pass "
+                        "--latency-remeasure to measure every î again here")
+    if differs:
+        write_text_atomic(path, "")
+    return path
 
 
 def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, progress=None) -> dict[str, dict]:

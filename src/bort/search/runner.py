@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from bort.architecture import Arch, count_params
-from bort.architecture.hf_config import arch_of, student_config, vocab_of
-from bort.checkpoint import load_config, load_masked_lm, require_masked_lm
+from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
+from bort.checkpoint import check_weights, load_config, load_masked_lm, require_masked_lm
 from bort.errors import BortError
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
@@ -24,8 +24,11 @@ from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import append_log, read_log, write_json_atomic
+from bort.util.run_dir import RunDirectory
 
 TEACHER_CACHE = "teacher_cache"
+CONFIG_FILE = "search_config.json"
+LATENCY_LOG = "latency.jsonl"
 
 
 def kept_candidates(space, epsilon: int) -> list[Arch]:
@@ -33,17 +36,19 @@ def kept_candidates(space, epsilon: int) -> list[Arch]:
     return space.candidates()[::epsilon]
 
 
-def _check_or_save_config(cfg: SearchConfig, out: Path) -> None:
-    """A new search saves its configuration; --resume continues only a search with the same one."""
-    path = out / "search_config.json"
-    if path.is_file():
-        if not cfg.resume:
-            raise BortError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
-        changed = SearchConfig.load(path).differences(cfg)
-        if changed:
-            raise BortError(f"{out} holds a search with a different configuration ({', '.join(changed)} changed); "
-                            "choose another --out, or resume it with the original settings")
-    write_json_atomic(path, cfg.to_dict())
+def check_resumable(cfg: SearchConfig, out: Path) -> None:
+    """A new search needs a fresh --out; --resume continues only a search with the same configuration."""
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        if cfg.resume:
+            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a search")
+        return
+    if not cfg.resume:
+        raise BortError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
+    changed = SearchConfig.load(path).differences(cfg)
+    if changed:
+        raise BortError(f"{out} holds a search with a different configuration ({', '.join(changed)} changed); "
+                        "choose another --out, or resume it with the original settings")
 
 
 def read_candidates(path: Path) -> dict[str, dict]:
@@ -51,22 +56,42 @@ def read_candidates(path: Path) -> dict[str, dict]:
     return {latency_phase.key(Arch(*r["arch"])): r for r in read_log(path)}
 
 
-def prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, cache_dir: Path | None = None) -> dict:
+def corpus_splits(cfg: SearchConfig, out: Path, tokenizer):
+    """The corpus tokenized (cached), split by document and packed: (train, held-out)."""
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / TOKEN_CACHE
+    train, val = build_splits(resolve_corpus(cfg.corpus), tokenizer, cfg.seq_len, cache_dir, seed=cfg.seed)
+    if len(train) < cfg.batch_size or len(val) == 0:
+        raise BortError(f"the corpus is too small: {len(train)} training and {len(val)} held-out sequences of "
+                        f"{cfg.seq_len} tokens, for batches of {cfg.batch_size}")
+    return train, val
+
+
+def check_teacher(cfg: SearchConfig):
+    """T's config, refused unless it is a masked LM whose weights load, whose tokenizer matches it, and whose
+    positions hold --seq-len and --latency-seq-len tokens. Returns (config, tokenizer)."""
+    teacher_config = load_config(cfg.teacher)
+    require_masked_lm(cfg.teacher, teacher_config)
+    check_weights(cfg.teacher)
+    tokenizer = tokenizer_for_model(cfg.teacher)
+    if len(tokenizer) != teacher_config.vocab_size:
+        raise BortError(f"the teacher's vocabulary ({teacher_config.vocab_size}) differs from its tokenizer's "
+                        f"({len(tokenizer)})")
+    usable = usable_positions(teacher_config)
+    for flag, length in (("--seq-len", cfg.seq_len), ("--latency-seq-len", cfg.latency_seq_len)):
+        if length > usable:
+            raise BortError(f"{flag} {length} exceeds the teacher's {usable} usable positions")
+    return teacher_config, tokenizer
+
+
+def prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, cache_dir: Path | None = None,
+                          splits=None) -> dict:
     """Build the fixed batches and run the teacher over them once (:mod:`bort.search.teacher_cache`);
     an existing cache is reused. Returns the cache's description (batch counts, the teacher's time)."""
     cache_dir = cache_dir or out / TEACHER_CACHE
     if (cache_dir / "info.json").is_file():
         return json.loads((cache_dir / "info.json").read_text())
     tokenizer = tokenizer_for_model(cfg.teacher)
-    if len(tokenizer) != teacher_config.vocab_size:
-        raise BortError(f"the teacher's vocabulary ({teacher_config.vocab_size}) differs from its tokenizer's "
-                        f"({len(tokenizer)})")
-    files = resolve_corpus(cfg.corpus)
-    train, val = build_splits(files, tokenizer, cfg.seq_len, Path(cfg.cache_dir) if cfg.cache_dir else out / TOKEN_CACHE,
-                              seed=cfg.seed)
-    if len(train) < cfg.batch_size or len(val) == 0:
-        raise BortError(f"the corpus is too small: {len(train)} training and {len(val)} held-out sequences of "
-                        f"{cfg.seq_len} tokens, for batches of {cfg.batch_size}")
+    train, val = splits or corpus_splits(cfg, out, tokenizer)
     n_train = min(cfg.steps, max(1, len(train) // cfg.batch_size))  # s steps cycle over at most s distinct batches
     n_val = min(cfg.val_batches, -(-len(val) // cfg.batch_size))
     args = dict(batch_size=cfg.batch_size, tokenizer=tokenizer, mask_prob=cfg.mask_prob, all_positions=cfg.all_positions)
@@ -89,57 +114,64 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         if show_progress:
             print(f"[search] {message}", flush=True)
 
-    # Setup: the teacher T, the space, the run directory.
+    # Setup, before anything is written: the output location, the teacher T, the space, the corpus.
     started = time.perf_counter()
-    teacher_config = load_config(cfg.teacher)
-    require_masked_lm(cfg.teacher, teacher_config)
+    out = Path(cfg.out)
+    run_dir = RunDirectory(out)
+    teacher_config, tokenizer = check_teacher(cfg)
     vocab = vocab_of(teacher_config)
     space = load_space(cfg.space, vocab)
     candidates = space.candidates()
     kept = kept_candidates(space, cfg.epsilon)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _check_or_save_config(cfg, out)
-    progress(f"{len(candidates)} valid architectures in the space, {len(kept)} kept (ε = {cfg.epsilon})")
+    check_resumable(cfg, out)  # before the directory is touched; again below, under its lock
+    try:  # the lock is released however the search ends
+        # The run directory, held by this search alone; what a failed setup wrote is removed.
+        with run_dir.setting_up():
+            check_resumable(cfg, out)
+            splits = corpus_splits(cfg, out, tokenizer)
+            latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
+            write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
+        progress(f"{len(candidates)} valid architectures in the space, {len(kept)} kept (ε = {cfg.epsilon})")
+        # Phase 1: î of T and of every kept candidate, serially, before any training.
+        t0 = time.perf_counter()
+        bar = (lambda items: tqdm(items, desc="latency", unit="model", disable=not show_progress))
+        latencies = latency_phase.measure_all(cfg, teacher_config, kept, latency_log, bar)
+        latency_seconds = time.perf_counter() - t0
 
-    # Phase 1: î of T and of every kept candidate, serially, before any training.
-    t0 = time.perf_counter()
-    bar = (lambda items: tqdm(items, desc="latency", unit="model", disable=not show_progress))
-    latencies = latency_phase.measure_all(cfg, teacher_config, kept, out / "latency.jsonl", bar)
-    latency_seconds = time.perf_counter() - t0
+        # Phase 2: the teacher over the fixed batches, once.
+        progress("the teacher over the fixed batches (once, cached for every candidate)")
+        info = prepare_teacher_cache(cfg, out, teacher_config, splits=splits)
+        p_teacher = count_params(arch_of(teacher_config), vocab).total
+        latency_teacher = latencies["T"]["value"]
 
-    # Phase 2: the teacher over the fixed batches, once.
-    progress("the teacher over the fixed batches (once, cached for every candidate)")
-    info = prepare_teacher_cache(cfg, out, teacher_config)
-    p_teacher = count_params(arch_of(teacher_config), vocab).total
-    latency_teacher = latencies["T"]["value"]
+        # Phase 3: s SGD steps per candidate, in parallel; each finished one is saved at once.
+        finished = read_candidates(out / "candidates.jsonl")
+        todo = [a for a in kept if latency_phase.key(a) not in finished]
+        jobs = [(a, student_config(teacher_config, a).to_dict()) for a in todo]
+        t0 = time.perf_counter()
+        with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
+                  disable=not show_progress, dynamic_ncols=True) as pbar:
+            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg), cfg.workers, cfg.ray):
+                p = count_params(arch, vocab).total
+                latency = latencies[latency_phase.key(arch)]["value"]
+                record = {"arch": arch.as_list(), "p": p, "latency": latency, "error": result["e_hat"],
+                          "W": w_coefficient(p, latency, result["e_hat"], p_teacher, latency_teacher),
+                          "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
+                append_log(out / "candidates.jsonl", record)
+                pbar.update(1)
+                pbar.set_postfix(last=str(arch), W=f"{record['W']:.3g}")
+        training_seconds = time.perf_counter() - t0
 
-    # Phase 3: s SGD steps per candidate, in parallel; each finished one is saved at once.
-    finished = read_candidates(out / "candidates.jsonl")
-    todo = [a for a in kept if latency_phase.key(a) not in finished]
-    jobs = [(a, student_config(teacher_config, a).to_dict()) for a in todo]
-    t0 = time.perf_counter()
-    with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
-              disable=not show_progress, dynamic_ncols=True) as pbar:
-        for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg), cfg.workers, cfg.ray):
-            p = count_params(arch, vocab).total
-            latency = latencies[latency_phase.key(arch)]["value"]
-            record = {"arch": arch.as_list(), "p": p, "latency": latency, "error": result["e_hat"],
-                      "W": w_coefficient(p, latency, result["e_hat"], p_teacher, latency_teacher),
-                      "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
-            append_log(out / "candidates.jsonl", record)
-            pbar.update(1)
-            pbar.set_postfix(last=str(arch), W=f"{record['W']:.3g}")
-    training_seconds = time.perf_counter() - t0
-
-    # Finish: the ranking, the Pareto front, the best architecture's config, the report.
-    summary = {
-        "candidates_in_space": len(candidates), "candidates_kept": len(kept), "trained_this_run": len(todo),
-        "p_T": p_teacher, "latency_T": latency_teacher, "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
-        "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"],
-        "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
-        "device": latencies["T"].get("device"),
-    }
-    summary["best"] = write_reports(cfg, out, read_candidates(out / "candidates.jsonl"), teacher_config, summary)
-    write_json_atomic(out / "search_summary.json", summary)
-    return summary
+        # Finish: the ranking, the Pareto front, the best architecture's config, the report.
+        summary = {
+            "candidates_in_space": len(candidates), "candidates_kept": len(kept), "trained_this_run": len(todo),
+            "p_T": p_teacher, "latency_T": latency_teacher, "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
+            "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"],
+            "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
+            "device": latencies["T"].get("device"),
+        }
+        summary["best"] = write_reports(cfg, out, read_candidates(out / "candidates.jsonl"), teacher_config, summary)
+        write_json_atomic(out / "search_summary.json", summary)
+        return summary
+    finally:
+        run_dir.release()

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from bort.tasks.spec import TaskSpec
 from bort.util.io import write_text_atomic
+from bort.util.run_dir import make_dirs
 
 
 def write_submission(task: TaskSpec, records: list, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir, "--submission")
     path = out_dir / task.submission
     if task.submission.endswith(".tsv"):
         text = "index\tprediction\n" + "".join(f"{i}\t{p}\n" for i, p in records)

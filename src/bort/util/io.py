@@ -7,15 +7,24 @@ import json
 import os
 from pathlib import Path
 
+from bort.errors import BortError
+
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place; a one-line error
+    (and no file at all) when the location cannot be written."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise BortError(f"cannot write {path}: {exc.strerror or exc}")
     return path
 
 

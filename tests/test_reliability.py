@@ -1,0 +1,181 @@
+"""Runs that survive what users do to them: torn logs, two runs on one directory, kill -9, resumes that
+change what they may and refuse what they may not."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from bort.cli.main import main
+from bort.training import train_state
+from bort.util.io import append_log, read_log
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def bort(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bort.cli.main", *args], capture_output=True, text=True, env=ENV,
+                          timeout=600, **kwargs)
+
+
+def test_append_log_repairs_a_torn_last_line(tmp_path):
+    log = tmp_path / "log.jsonl"
+    for i in range(3):
+        append_log(log, {"i": i, "text": "x" * 20})
+    whole = log.read_bytes()
+    log.write_bytes(whole[: len(whole) - 12])  # a kill in the middle of the third record
+    append_log(log, {"i": 3})
+    append_log(log, {"i": 4})
+    assert [r["i"] for r in read_log(log)] == [0, 1, 3, 4]
+    assert log.read_bytes().startswith(whole[: whole.index(b"\n", whole.index(b"\n") + 1) + 1])
+    # A file holding only a fragment is emptied before the first whole record.
+    lone = tmp_path / "lone.jsonl"
+    lone.write_bytes(b'{"i": 0, "te')
+    append_log(lone, {"i": 1})
+    assert lone.read_text() == '{"i": 1}\n'
+
+
+# ------------------------------------------------------------------------------------------- one run per directory
+def command_line(command: str, inputs: dict, out: Path) -> list[str]:
+    if command == "pretrain":
+        return ["pretrain", "--mode", "mlm", "--arch", "1,2,32,64", "--corpus", inputs["text"], "--out", str(out),
+                "--seq-len", "32", "--max-steps", "2", "--batch-size", "4"]
+    if command == "search":
+        return ["search", "--teacher", inputs["mlm"], "--corpus", inputs["text"], "--out", str(out), "--space",
+                inputs["space"], "--seq-len", "32", "--latency", "flops", "--steps", "2", "--batch-size", "4"]
+    return ["finetune", "--model", inputs["mlm"], "--task", "glue/RTE", "--data", inputs["rte"], "--out", str(out),
+            "--epochs", "1", "--max-train-examples", "8", "--max-len", "32"]
+
+
+@pytest.mark.parametrize("command", ["pretrain", "search", "finetune"])
+def test_a_second_run_on_the_same_directory_is_refused_until_the_first_ends(command, prepared_inputs, tmp_path,
+                                                                            capsys):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from bort.util.run_dir import RunDirectory; "
+                               "RunDirectory(sys.argv[1]).claim(); print('held', flush=True); time.sleep(120)",
+                               str(out)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(command_line(command, prepared_inputs, out)) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"bort: error: {out} is in use by another bort run (process {holder.pid}); wait for it to " \
+                      "end, or choose another --out"
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]  # the refused run wrote nothing
+    finally:
+        holder.send_signal(signal.SIGKILL)  # the OS releases the lock with the process, however it ends
+        holder.wait()
+    assert main(command_line(command, prepared_inputs, out)) == 0
+
+
+# ------------------------------------------------------------------------------------------- fine-tuning resumes
+def finetune_args(inputs: dict, out: Path, epochs: int = 12) -> list[str]:
+    return ["finetune", "--model", inputs["mlm"], "--task", "glue/RTE", "--data", inputs["rte"], "--out", str(out),
+            "--epochs", str(epochs), "--patience", str(epochs), "--max-train-examples", "64", "--max-len", "48",
+            "--batch-size", "8", "--lr", "1e-3", "--dropout", "0.1"]
+
+
+def without_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_inputs, tmp_path):
+    reference = tmp_path / "reference"
+    assert bort(*finetune_args(prepared_inputs, reference)).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *finetune_args(prepared_inputs, killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(train_state.step_of(p) >= 16 for p in train_state.list_checkpoints(killed)):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "metrics.json").exists()
+    epoch_at_kill = json.loads((train_state.list_checkpoints(killed)[-1] / "state.json").read_text())["epoch"]
+    assert 2 <= epoch_at_kill < 12
+
+    resumed = bort(*finetune_args(prepared_inputs, killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    expected, got = (json.loads((d / "metrics.json").read_text()) for d in (reference, killed))
+    assert without_seconds(got["history"]) == without_seconds(expected["history"])
+    assert got["best_epoch"] == expected["best_epoch"]
+    a, b = load_file(str(reference / "model.safetensors")), load_file(str(killed / "model.safetensors"))
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_finetune_refuses_a_finished_run_with_other_settings_and_resumes_it_with_the_same(prepared_inputs, tmp_path,
+                                                                                        capsys):
+    out = tmp_path / "run"
+    assert main(finetune_args(prepared_inputs, out, epochs=1)) == 0
+    before = (out / "metrics.json").read_text()
+    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--lr", "1e-4", "--resume"]) == 2
+    assert "configuration changed in ['lr']" in capsys.readouterr().err
+    assert main(finetune_args(prepared_inputs, out, epochs=1)) == 2
+    assert "already holds a fine-tuning run; pass --resume" in capsys.readouterr().err
+    assert (out / "metrics.json").read_text() == before
+    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--resume"]) == 0
+    assert without_seconds(json.loads((out / "metrics.json").read_text())["history"]) == \
+        without_seconds(json.loads(before)["history"])
+
+
+# ------------------------------------------------------------------------------------------- pretraining resumes
+def pretrain_args(inputs: dict, out: Path, steps: int, schedule: str) -> list[str]:
+    return ["pretrain", "--mode", "mlm", "--arch", "1,2,32,64", "--corpus", inputs["text"], "--out", str(out),
+            "--seq-len", "32", "--batch-size", "4", "--max-steps", str(steps), "--schedule", schedule,
+            "--warmup-steps", "2", "--save-every", "2", "--eval-every", "2", "--log-every", "1"]
+
+
+def test_pretrain_resume_may_extend_max_steps_when_the_schedule_does_not_depend_on_it(prepared_inputs, tmp_path,
+                                                                                     capsys):
+    straight, extended = tmp_path / "straight", tmp_path / "extended"
+    assert main(pretrain_args(prepared_inputs, straight, 6, "noam")) == 0
+    assert main(pretrain_args(prepared_inputs, extended, 4, "noam")) == 0
+    assert main(pretrain_args(prepared_inputs, extended, 6, "noam") + ["--resume"]) == 0
+    losses = [[r["loss"] for r in read_log(d / "metrics.jsonl")] for d in (straight, extended)]
+    assert len(losses[0]) == 6 and losses[1] == losses[0]
+
+    linear = tmp_path / "linear"
+    assert main(pretrain_args(prepared_inputs, linear, 4, "linear")) == 0
+    capsys.readouterr()
+    assert main(pretrain_args(prepared_inputs, linear, 6, "linear") + ["--resume"]) == 2
+    assert "configuration changed in ['max_steps']" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- search resumes
+def test_search_refuses_latencies_from_another_device_unless_told_to_remeasure(prepared_inputs, tmp_path, capsys):
+    out = tmp_path / "search"
+    args = ["search", "--teacher", prepared_inputs["mlm"], "--corpus", prepared_inputs["text"], "--out", str(out),
+            "--space", prepared_inputs["space"], "--seq-len", "32", "--steps", "2", "--batch-size", "4",
+            "--latency-repeats", "1", "--latency-seq-len", "16", "--latency-threads", "1"]
+    assert main(args) == 0
+    log = out / "latency.jsonl"
+    records = read_log(log)
+    assert len(records) == 3 and all(r["device"]["threads"] == 1 for r in records)
+    # As if measured on another machine.
+    log.write_text("".join(json.dumps({**r, "device": {**r["device"], "device_name": "Another CPU"}}) + "\n"
+                           for r in records))
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "latencies measured elsewhere (device_name 'Another CPU'" in err and "--latency-remeasure" in err
+    assert main(args + ["--resume", "--latency-remeasure"]) == 0
+    assert all(r["device"]["device_name"] != "Another CPU" for r in read_log(log)) and len(read_log(log)) == 3
+
+
+def test_a_search_that_failed_on_its_input_does_not_block_the_corrected_rerun(prepared_inputs, tmp_path, capsys):
+    out = tmp_path / "search"
+    args = ["search", "--teacher", prepared_inputs["mlm"], "--out", str(out), "--space", prepared_inputs["space"],
+            "--seq-len", "32", "--latency", "flops", "--steps", "2", "--batch-size", "4"]
+    assert main(args + ["--corpus", prepared_inputs["empty"]]) == 2
+    assert not out.exists()
+    assert main(args + ["--corpus", prepared_inputs["text"]]) == 0
+    assert (out / "ranking.csv").is_file()
