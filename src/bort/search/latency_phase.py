@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.hf_config import arch_of, student_config
-from bort.measure.latency import LatencyProtocol, model_latency
 from bort.errors import BortError
 from bort.measure.device import device_record
+from bort.measure.latency import LatencyProtocol, model_latency
 from bort.util.io import append_log, read_log, write_text_atomic
 
 
