@@ -29,6 +29,38 @@ def fmt(metrics: dict, names: tuple[str, ...]) -> str:
     return "/".join(f"{100 * metrics[n]:.1f}" for n in names)
 
 
+def run(model: str, data: str, out: str, epochs: int, lr: float, sst2_train: int, max_len: int = 128,
+        reference: dict[str, str] = PAPER_BORT, reference_name: str = "paper's Bort (Table 4)") -> str:
+    """Fine-tune ``model`` on the five tasks; returns (and saves as OUT/results.md) the Markdown table."""
+    from bort.tasks import get_task
+
+    rows, total = [], 0.0
+    for name in TASKS:
+        task = get_task(name)
+        started = time.perf_counter()
+        result = finetune(FinetuneConfig(
+            model=model, task=name, data=str(Path(data) / name.split("/")[1]),
+            out=str(Path(out) / name.split("/")[1]), epochs=epochs, batch_size=32, lr=lr, warmup_ratio=0.06,
+            max_len=max_len, patience=3, max_train_examples=sst2_train if name == "glue/SST-2" else None, seed=0),
+            show_progress=False)
+        seconds = time.perf_counter() - started
+        total += seconds
+        names = tuple(task.metrics)
+        rows.append((name.split("/")[1], "/".join(names), fmt(result["dev"], names),
+                     fmt(result["majority_baseline"], names), reference.get(name, "–"), result["train_examples"],
+                     f"{seconds:.0f}"))
+        print(json.dumps({"task": name, "dev": result["dev"], "baseline": result["majority_baseline"]}), flush=True)
+    lines = [f"| task | metric | fine-tuned (dev) | majority class (dev) | {reference_name} | train examples | seconds |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    lines.append(f"\nModel `{model}`; {epochs} epochs at most, lr {lr}, batch 32, {max_len} tokens; "
+                 f"{total / 60:.1f} min in all on {device_record('cpu').describe()}.")
+    table = "\n".join(lines)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "results.md").write_text(table + "\n")
+    return table
+
+
 def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,33 +71,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--sst2-train", type=int, default=8000)
     args = parser.parse_args()
-
-    from bort.tasks import get_task
-
-    rows, total = [], 0.0
-    for name in TASKS:
-        task = get_task(name)
-        started = time.perf_counter()
-        result = finetune(FinetuneConfig(
-            model=args.model, task=name, data=str(Path(args.data) / name.split("/")[1]),
-            out=str(Path(args.out) / name.split("/")[1]), epochs=args.epochs, batch_size=32, lr=args.lr, warmup_ratio=0.06,
-            max_len=128, patience=3,
-            max_train_examples=args.sst2_train if name == "glue/SST-2" else None, seed=0), show_progress=False)
-        seconds = time.perf_counter() - started
-        total += seconds
-        names = tuple(task.metrics)
-        rows.append((name.split("/")[1], "/".join(names), fmt(result["dev"], names), fmt(result["majority_baseline"], names),
-                     PAPER_BORT[name], result["train_examples"], f"{seconds:.0f}"))
-        print(json.dumps({"task": name, "dev": result["dev"], "baseline": result["majority_baseline"]}))
-    lines = ["| task | metric | fine-tuned (dev) | majority class (dev) | paper's Bort (Table 4) | train examples | seconds |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    lines.append(f"\nModel `{args.model}`; {args.epochs} epochs at most, lr {args.lr}, batch 32, 128 tokens; "
-                 f"{total / 60:.1f} min in all on {device_record('cpu').describe()}.")
-    table = "\n".join(lines)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.md").write_text(table + "\n")
-    print(table)
+    print(run(args.model, args.data, args.out, args.epochs, args.lr, args.sst2_train))
 
 
 if __name__ == "__main__":

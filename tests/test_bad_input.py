@@ -167,6 +167,8 @@ CASES = [
     ("bench-out-uncreatable", ["bench", "--models", "1,2,32,64", "--out", "{locked}/b", *BENCH], "cannot be created"),
     ("bench-onnx-missing", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--onnx", "{missing}.onnx"],
      "missing.onnx"),
+    ("bench-onnx-of-another-model", ["bench", "--models", "2,2,64,128", "--subject", "2,2,64,128", "--out", "{out}",
+                                     *BENCH, "--onnx", "{tiny_onnx}"], "its output is 32 wide"),
     ("bench-onnx-not-onnx", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--onnx", "{a_file}"],
      "a_file"),
     # ---------------------------------------------------------------- export

@@ -121,8 +121,30 @@ def test_multirc_one_example_per_answer(shared_data):
     first = dev[0]
     assert first.uid == f"{raw['idx']}-{q['idx']}-0" and first.group == f"{raw['idx']}-{q['idx']}"
     assert first.meta == {"passage": raw["idx"], "question": q["idx"], "answer": q["answers"][0]["idx"]}
-    assert first.text_b == "No" and first.label == 0 and dev[1].label == 1
-    assert q["question"] in first.text_a and "<br>" not in first.text_a and "<b>" not in first.text_a
+    assert first.text_b == f"{q['question']} No" and first.label == 0 and dev[1].label == 1
+    assert q["question"] not in first.text_a and "<br>" not in first.text_a and "<b>" not in first.text_a
+
+
+def test_multirc_truncation_keeps_every_question_and_answer(shared_data):
+    """At the task's default length the passage is cut, never the question or the answer (beside the
+    passage, longest-first truncation cut the question off in every dev example at 128 tokens)."""
+    from bort.finetune.encode import encode
+    from bort.tokenizer import load_tokenizer
+
+    raw = [json.loads(line) for line in (shared_data / "superglue/MultiRC/val.jsonl").read_text().splitlines()]
+    texts = {(r["idx"], q["idx"], a["idx"]): (q["question"], a["text"])
+             for r in raw for q in r["passage"]["questions"] for a in q["answers"]}
+    task = get_task("superglue/MultiRC")
+    dev = task.read(shared_data / "superglue/MultiRC", "dev")
+    tokenizer = load_tokenizer()
+    encoded = encode(tokenizer, dev, task.max_len)
+    assert task.max_len == 256 and max(len(ids) for ids in encoded["input_ids"]) == task.max_len
+    kept = 0
+    for ids, ex in zip(encoded["input_ids"], dev):
+        question, answer = texts[ex.meta["passage"], ex.meta["question"], ex.meta["answer"]]
+        text = " ".join(tokenizer.decode(ids).split())
+        kept += " ".join(question.split()) in text and " ".join(answer.split()) in text
+    assert kept == len(dev)
 
 
 def test_race_four_pairs_per_question():
@@ -268,5 +290,5 @@ def test_multirc_passage_markup_is_removed(tmp_path):
                                         {"idx": 0, "text": "The cat", "label": 1}, {"idx": 1, "text": "A dog"}]}]}}
     (tmp_path / "val.jsonl").write_text(json.dumps(record) + "\n")
     first, second = get_task("superglue/MultiRC").read(tmp_path, "dev")
-    assert first.text_a == "The cat sat. It was happy. Who sat?" and first.text_b == "The cat" and first.label == 1
+    assert first.text_a == "The cat sat. It was happy." and first.text_b == "Who sat? The cat" and first.label == 1
     assert second.label is None and second.uid == "3-5-1" and second.group == "3-5"

@@ -153,17 +153,20 @@ def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
     assert "speed-up" in (tmp_path / "bench.md").read_text()
 
 
-def test_bench_times_an_exported_onnx_file(tiny_roberta_dir, tmp_path, capsys):
+def test_bench_times_an_exported_onnx_file_against_its_model(prepared_inputs, tmp_path, capsys):
+    encoder = prepared_inputs["encoder"]  # ⟨1,2,32,64⟩ without a head: the bench times encoders
     onnx_file = tmp_path / "tiny.onnx"
-    assert main(["export", str(tiny_roberta_dir), "--onnx", "--out", str(onnx_file)]) == 0
+    assert main(["export", encoder, "--onnx", "--out", str(onnx_file)]) == 0
     capsys.readouterr()
-    assert main(["bench", "--models", "2,4,32,48", "--subject", "2,4,32,48", "--lengths", "16", "--repeats", "2",
+    assert main(["bench", "--model", encoder, "--models", "1,2,32,64", "--lengths", "16", "--repeats", "2",
                  "--min-seconds", "0", "--fast-paths", "none", "--onnx", str(onnx_file), "--out", str(tmp_path / "b"),
                  "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     entry = results["onnx_files"][str(onnx_file)]["16"]
-    eager = results["models"]["⟨2,4,32,48⟩"]["latency"]["16"]["median_ms"]
+    eager = results["models"]["encoder"]["latency"]["16"]["median_ms"]
+    assert results["subject"] == "encoder"
     assert entry["speedup"] == pytest.approx(eager / entry["median_ms"])
+    assert entry["cosine"] > 0.99999 and entry["max_abs"] < 1e-4  # the file is the model's own export
 
 
 def test_bench_refuses_an_unloadable_onnx_file_before_timing(tmp_path):

@@ -63,13 +63,19 @@ def test_evaluate_cli_dev_and_test(tiny_classifier_run, shared_data, tmp_path):
 
 
 def test_evaluate_all_writes_the_glue_set_we_hold(tiny_classifier_run, shared_data, tmp_path):
-    """RTE's model stands in for every GLUE task with two labels; the others are reported skipped."""
+    """RTE's model stands in for every GLUE task with two labels (its class names made generic, as they would
+    not match the other tasks'); the others are reported skipped."""
     import shutil
 
     cfg, _ = tiny_classifier_run
     runs = tmp_path / "runs"
     for name in ("RTE", "QNLI", "WNLI", "CoLA", "SST-2", "MRPC"):
         shutil.copytree(cfg.out, runs / name)
+        config = json.loads((runs / name / "config.json").read_text())
+        if name != "RTE":
+            config["id2label"] = {"0": "LABEL_0", "1": "LABEL_1"}
+            config["label2id"] = {"LABEL_0": 0, "LABEL_1": 1}
+        (runs / name / "config.json").write_text(json.dumps(config))
     result = run_cli("evaluate", "--all", "glue", "--model", str(runs), "--data", str(shared_data / "glue"),
                      "--split", "test", "--submission", str(tmp_path / "sub"))
     assert result.returncode == 0, result.stderr
@@ -119,3 +125,32 @@ def test_model_outputs_follow_the_examples_order():
             alone = model(**tokenizer(ex.text_a, ex.text_b, return_tensors="pt")).logits[0].numpy()
         assert np.allclose(outputs[k], alone, atol=1e-4), k
         assert all(np.abs(outputs[j] - alone).max() > 1e-2 for j in range(len(examples)) if j != k)
+
+
+def test_evaluate_maps_the_models_label_names_onto_the_tasks(tiny_classifier_run, shared_data, tmp_path):
+    """A classifier whose id2label orders the classes otherwise (as roberta-large-mnli does) scores the same
+    once its columns are mapped by name; names that match none of the task's are refused."""
+    import torch
+
+    from bort.checkpoint import load_classifier, save_model_dir
+    from bort.errors import BortError
+    from bort.finetune.evaluate import evaluate
+    from bort.tasks import get_task
+    from bort.tokenizer import load_tokenizer
+
+    cfg, _ = tiny_classifier_run
+    task = get_task("glue/RTE")
+    original = evaluate(cfg.out, task, shared_data / "glue/RTE")["metrics"]
+    model = load_classifier(cfg.out)
+    with torch.no_grad():  # the same classifier with its two output rows swapped, and named accordingly
+        model.classifier.out_proj.weight.copy_(model.classifier.out_proj.weight.flip(0))
+        model.classifier.out_proj.bias.copy_(model.classifier.out_proj.bias.flip(0))
+    model.config.id2label = {0: "NOT_ENTAILMENT", 1: "ENTAILMENT"}
+    model.config.label2id = {"NOT_ENTAILMENT": 0, "ENTAILMENT": 1}
+    swapped = save_model_dir(model, load_tokenizer(cfg.out), tmp_path / "swapped")
+    assert evaluate(swapped, task, shared_data / "glue/RTE")["metrics"] == original
+
+    model.config.id2label = {0: "positive", 1: "negative"}
+    foreign = save_model_dir(model, load_tokenizer(cfg.out), tmp_path / "foreign")
+    with pytest.raises(BortError, match=r"labels \['positive', 'negative'\] .* do not match glue/RTE"):
+        evaluate(foreign, task, shared_data / "glue/RTE")

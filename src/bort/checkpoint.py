@@ -116,6 +116,30 @@ def load_model(path: str | Path):
     return model.eval()
 
 
+def load_encoder(path: str | Path):
+    """The encoder alone of any model directory (a head, if any, is left out): what latency is timed on."""
+    from transformers import AutoModel
+
+    config = load_config(path)
+    check_weights(path)
+    with _loading("an encoder", Path(path)):
+        model = AutoModel.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
+    return model.eval()
+
+
+def masked_lm_from_checkpoint(path: str | Path, config=None):
+    """A trainable masked LM from any encoder directory: its weights, and a masked-LM head that is the
+    checkpoint's own when it has one, else new (its decoder tied to the word embeddings)."""
+    from transformers import AutoModelForMaskedLM
+
+    config = config if config is not None else load_config(path)
+    config.architectures = None
+    check_weights(path)
+    with _loading("an encoder for masked-LM training", Path(path)):
+        return AutoModelForMaskedLM.from_pretrained(str(path), config=config, local_files_only=True,
+                                                    use_safetensors=True)
+
+
 def load_masked_lm(path: str | Path):
     """A masked-LM teacher, frozen and in eval mode; refused when the directory has no MLM head."""
     from transformers import AutoModelForMaskedLM

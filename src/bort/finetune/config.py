@@ -28,7 +28,8 @@ class FinetuneConfig(Config):
     warmup_ratio: float = option(0.1, "linear warm-up over this share of the steps, then linear decay", minimum=0,
                                  group=TRAINING)
     clip: float = option(1.0, "gradient-norm clipping; 0 turns it off", minimum=0, group=TRAINING)
-    max_len: int = option(128, "tokens per example (longer ones are truncated)", minimum=8, group=TRAINING)
+    max_len: int | None = option(None, "tokens per example, longer ones truncated (default: the task's, 128; 256 for "
+                                 "the passage QA tasks BoolQ, MultiRC, ReCoRD and RACE)", minimum=8, group=TRAINING)
     dropout: float = option(0.1, "dropout of the encoder and the classifier", minimum=0, group=TRAINING)
     head_init: float | None = option(None, "a: draw the head's weights from U(-a, a) (the paper: 0.5)", above=0,
                                      group=TRAINING)

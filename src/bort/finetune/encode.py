@@ -19,15 +19,20 @@ def encode(tokenizer, examples: list[Example], max_len: int) -> dict[str, list]:
 
 
 def collate(encoded: dict[str, list], rows, pad_id: int) -> dict[str, torch.Tensor]:
-    """A padded batch of the given rows: input_ids and attention_mask, (len(rows), longest)."""
+    """A padded batch of the given rows: input_ids, attention_mask and, for tokenizers that make them
+    (BERT's WordPiece: 0 for the first text, 1 for the second), token_type_ids; each (len(rows), longest)."""
     ids = [encoded["input_ids"][r] for r in rows]
     width = max(len(x) for x in ids)
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
+    types = torch.zeros((len(ids), width), dtype=torch.long) if "token_type_ids" in encoded else None
+    for i, (r, x) in enumerate(zip(rows, ids)):
         input_ids[i, :len(x)] = torch.tensor(x)
         mask[i, :len(x)] = 1
-    return {"input_ids": input_ids, "attention_mask": mask}
+        if types is not None:
+            types[i, :len(x)] = torch.tensor(encoded["token_type_ids"][r])
+    batch = {"input_ids": input_ids, "attention_mask": mask}
+    return batch if types is None else {**batch, "token_type_ids": types}
 
 
 @torch.inference_mode()

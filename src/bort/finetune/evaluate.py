@@ -20,13 +20,11 @@ from bort.tasks.submission import write_submission
 from bort.tokenizer import load_tokenizer
 from bort.util.run_dir import check_output_dir, check_output_file
 
-DEFAULT_MAX_LEN = 256  # for a classifier that bort did not fine-tune (no finetune_config.json beside it)
 
-
-def saved_max_len(model_dir: str | Path) -> int:
-    """The tokens per example the model was fine-tuned with, when bort fine-tuned it."""
+def saved_max_len(model_dir: str | Path, task: TaskSpec) -> int:
+    """The tokens per example the model was fine-tuned with, when bort fine-tuned it; else the task's default."""
     saved = Path(model_dir) / "finetune_config.json"
-    return FinetuneConfig.load(saved).max_len if saved.is_file() else DEFAULT_MAX_LEN
+    return (FinetuneConfig.load(saved).max_len if saved.is_file() else None) or task.max_len
 
 
 def load_for_task(model_dir: str | Path, task: TaskSpec):
@@ -35,6 +33,27 @@ def load_for_task(model_dir: str | Path, task: TaskSpec):
     if model.config.num_labels != task.num_labels:
         raise BortError(f"{model_dir} predicts {model.config.num_labels} labels; {task.name} needs {task.num_labels}")
     return model, load_tokenizer(model_dir)
+
+
+def label_order(config, task: TaskSpec, model_dir: str | Path = "the model") -> list[int] | None:
+    """For each of the task's labels, the model's output column that predicts it; None when they agree.
+
+    A model fine-tuned elsewhere names its classes in ``id2label`` in its own order (roberta-large-mnli:
+    CONTRADICTION, NEUTRAL, ENTAILMENT). Names are matched case-insensitively; generic names
+    (``LABEL_0``, ...) are taken to follow the task's order; anything else is refused.
+    """
+    if task.kind != "classification" or not task.labels:
+        return None
+    names = [str(config.id2label.get(i, config.id2label.get(str(i), f"LABEL_{i}"))).lower()
+             for i in range(config.num_labels)]
+    if names == [f"label_{i}" for i in range(len(names))]:
+        return None
+    wanted = [label.lower() for label in task.labels]
+    if sorted(names) != sorted(wanted):
+        raise BortError(f"{model_dir}: its labels {names} (config.json id2label) do not match {task.name}'s "
+                        f"{list(task.labels)}")
+    order = [names.index(label) for label in wanted]
+    return None if order == list(range(len(order))) else order
 
 
 def check_outputs(out: str | Path | None, submission: str | Path | None) -> None:
@@ -50,9 +69,12 @@ def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split:
     """Every official metric of ``task`` on a labelled split, and/or its leaderboard file in ``submission``."""
     examples = task.read(Path(data_dir), split)
     model, tokenizer = load_for_task(model_dir, task)
-    max_len = max_len or saved_max_len(model_dir)
+    max_len = max_len or saved_max_len(model_dir, task)
     check_fits(Path(model_dir), model.config, tokenizer, max_len)
     outputs = model_outputs(model, tokenizer, examples, max_len, batch_size)
+    order = label_order(model.config, task, model_dir)
+    if order is not None:
+        outputs = outputs[:, order]  # columns in the task's label order
     result = {"task": task.name, "split": split, "examples": len(examples)}
     if all(ex.label is not None for ex in examples):
         result["metrics"] = score(task, examples, outputs)

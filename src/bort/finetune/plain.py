@@ -87,8 +87,9 @@ class FineTuning:
         if cfg.max_train_examples and len(train) > cfg.max_train_examples:
             train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
         self.train_set = train
+        self.max_len = cfg.max_len or task.max_len
         self.tokenizer = load_tokenizer(cfg.model)
-        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, cfg.max_len)
+        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, self.max_len)
 
         # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
         random.seed(cfg.seed)
@@ -103,8 +104,8 @@ class FineTuning:
                 torch.nn.init.zeros_(layer.bias)
 
         # Inputs encoded once; AdamW with linear warm-up and decay over every step of every epoch.
-        self.enc_train = encode(self.tokenizer, train, cfg.max_len)
-        self.enc_dev = encode(self.tokenizer, self.dev, cfg.max_len)
+        self.enc_train = encode(self.tokenizer, train, self.max_len)
+        self.enc_dev = encode(self.tokenizer, self.dev, self.max_len)
         self.labels = torch.tensor([ex.label for ex in train],
                                    dtype=torch.float if task.kind == "regression" else torch.long)
         self.steps_per_epoch = -(-len(train) // cfg.batch_size)
@@ -146,7 +147,7 @@ class FineTuning:
                     break
                 self.train_epoch(epoch, bar)
                 # Evaluate on dev; keep the best model so far; stop after --patience epochs without progress.
-                outputs = model_outputs(self.model, self.tokenizer, self.dev, cfg.max_len, encoded=self.enc_dev)
+                outputs = model_outputs(self.model, self.tokenizer, self.dev, self.max_len, encoded=self.enc_dev)
                 metrics = score(self.task, self.dev, outputs)
                 progress["history"].append({"epoch": epoch, **metrics, "seconds": time.perf_counter() - self.started})
                 if metrics[self.primary] > progress["best"]:

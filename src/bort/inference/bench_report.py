@@ -47,8 +47,9 @@ def onnx_file_table(results: dict, markdown: bool = False) -> str:
     lengths = results["setup"]["lengths"]
     headers = ["ONNX file"]
     for n in lengths:
-        headers += [f"ms @{n}", f"speed-up vs eager {results['subject']} @{n}"]
-    rows = [[name] + [v for n in lengths for v in (f"{e[str(n)]['median_ms']:.1f}", f"{e[str(n)]['speedup']:.2f}")]
+        headers += [f"ms @{n}", f"speed-up vs eager {results['subject']} @{n}", f"cosine @{n}"]
+    rows = [[name] + [v for n in lengths for v in (f"{e[str(n)]['median_ms']:.1f}", f"{e[str(n)]['speedup']:.2f}",
+                                                   f"{e[str(n)]['cosine']:.5f}")]
             for name, e in results.get("onnx_files", {}).items()]
     return format_table(headers, rows, markdown)
 

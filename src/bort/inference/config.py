@@ -46,6 +46,9 @@ class BenchConfig(Config):
                                help=f"models by name ({', '.join(NAMED_MODELS)}) or D,A,H,I, space-separated",
                                metavar="MODEL")
     subject: str = option("bort", "the model the ratios refer to and the fast paths speed up")
+    model: str | None = option(None, "a local model directory to time with its trained weights and vocabulary; it "
+                               "becomes the subject (its fast paths' parity is then measured on trained weights)",
+                               metavar="MODEL_DIR")
     lengths: list[int] = option(default_factory=lambda: [128, 512], help="sequence lengths, comma-separated",
                                 parse=csv_ints)
     batch_size: int = option(1, "batch size", minimum=1)

@@ -36,8 +36,13 @@ class PretrainConfig(Config):
                                     metavar="D,A,H,I", group=RUN)
     student_config: str | None = option(None, "the student's HF config instead of --arch (e.g. a search's "
                                         "best/config.json)", flag="--config", metavar="CONFIG.json", group=RUN)
-    tokenizer: str | None = option(None, "a local tokenizer directory (default: the teacher's, else RoBERTa's)",
-                                   metavar="DIR", group=RUN)
+    init: str | None = option(None, "continue pre-training this local checkpoint instead of --arch: its weights "
+                              "and tokenizer (any BERT or RoBERTa directory; a masked-LM head tied to the embeddings "
+                              "is added when it has none), e.g. to adapt it to a domain or to make a teacher",
+                              metavar="MODEL_DIR", group=RUN)
+    freeze_encoder: bool = option(False, "with --init: train the masked-LM head alone, the encoder frozen", group=RUN)
+    tokenizer: str | None = option(None, "a local tokenizer directory (default: --init's, else the teacher's, else "
+                                   "RoBERTa's)", metavar="DIR", group=RUN)
     resume: bool = option(False, "continue from the run directory's last checkpoint", group=RUN, resumable=True)
     # data
     seq_len: int = option(512, "tokens per sequence", minimum=8, group=DATA)
@@ -86,10 +91,14 @@ class PretrainConfig(Config):
             raise BortError("--mode kd needs --teacher TEACHER_DIR (or use --mode mlm)")
         if not self.corpus:
             raise BortError("--corpus is required: text files, folders or globs")
-        if self.arch is None and self.student_config is None:
-            raise BortError("give the student's architecture with --arch D,A,H,I or --config CONFIG.json")
-        if self.arch is not None and self.student_config is not None:
-            raise BortError("give either --arch or --config, not both")
+        given = [flag for flag, value in (("--arch", self.arch), ("--config", self.student_config),
+                                          ("--init", self.init)) if value is not None]
+        if not given:
+            raise BortError("give the student with --arch D,A,H,I, --config CONFIG.json or --init MODEL_DIR")
+        if len(given) > 1:
+            raise BortError(f"give one of --arch, --config and --init, not {' and '.join(given)}")
+        if self.freeze_encoder and not self.init:
+            raise BortError("--freeze-encoder needs --init MODEL_DIR (a new model has no trained encoder to keep)")
         if not self.mask_prob < 1:
             raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")
         if not self.val_fraction < 1:

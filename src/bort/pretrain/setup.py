@@ -9,23 +9,28 @@ import torch
 
 from bort.architecture import Arch
 from bort.architecture.hf_config import roberta_config, student_config, usable_positions
+from bort.checkpoint import load_config, masked_lm_from_checkpoint
 from bort.errors import BortError
 from bort.pretrain.config import PretrainConfig
 from bort.tokenizer import load_tokenizer, tokenizer_for_model
 
 
 def choose_tokenizer(cfg: PretrainConfig):
-    """``--tokenizer``, else the teacher directory's own tokenizer, else RoBERTa's shipped one."""
+    """``--tokenizer``, else --init's, else the teacher directory's own tokenizer, else RoBERTa's shipped one."""
     if cfg.tokenizer:
         return load_tokenizer(cfg.tokenizer)
+    if cfg.init:
+        return load_tokenizer(cfg.init)
     return tokenizer_for_model(cfg.teacher) if cfg.teacher else load_tokenizer()
 
 
 def build_student_config(cfg: PretrainConfig, teacher_config, tokenizer):
-    """The student's HF config: from ``--config``, or the teacher's (else RoBERTa's) with ``--arch``."""
+    """The student's HF config: --init's, ``--config``, or the teacher's (else RoBERTa's) with ``--arch``."""
     from transformers import AutoConfig
 
-    if cfg.student_config:
+    if cfg.init:
+        config = load_config(cfg.init)
+    elif cfg.student_config:
         path = Path(cfg.student_config)
         if not path.is_file():
             raise BortError(f"--config {path} does not exist")
@@ -62,8 +67,15 @@ def check_compatible(cfg: PretrainConfig, tokenizer, student_cfg, teacher_cfg) -
         raise BortError(f"--seq-len {cfg.seq_len} exceeds the model's {usable} usable positions")
 
 
-def build_student(config, seed: int) -> torch.nn.Module:
+def build_student(cfg: PretrainConfig, config) -> torch.nn.Module:
+    """A new masked LM of ``config``; with --init, the checkpoint's weights (a missing MLM head initialised
+    from --seed) and, with --freeze-encoder, only the head left trainable."""
     from transformers import AutoModelForMaskedLM
 
-    torch.manual_seed(seed)
-    return AutoModelForMaskedLM.from_config(config)
+    torch.manual_seed(cfg.seed)
+    if not cfg.init:
+        return AutoModelForMaskedLM.from_config(config)
+    model = masked_lm_from_checkpoint(cfg.init, config)
+    if cfg.freeze_encoder:
+        model.base_model.requires_grad_(False)
+    return model

@@ -139,7 +139,7 @@ class Pretraining:
             raise BortError("the validation split is empty: give a larger corpus or a larger --val-fraction")
 
         # Model and optimiser; a resumed run restores weights, optimizer, scheduler, step and RNG.
-        self.student = build_student(student_cfg, cfg.seed)
+        self.student = build_student(cfg, student_cfg)
         self.optimizer, self.scheduler = build_optimizer(self.student, cfg.lr, cfg.weight_decay, cfg.schedule,
                                                          cfg.warmup_steps, cfg.max_steps)
         self.start_step, self.last_checkpoint = 0, None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from bort.architecture import Arch
 from bort.architecture.hf_config import student_config
+from bort.errors import BortError
 from bort.search.scoring import pareto_front
 from bort.util.io import save_figure, write_json_atomic, write_text_atomic
 from bort.util.table import format_table
@@ -15,12 +17,19 @@ from bort.util.table import format_table
 COLUMNS = ["rank", "D", "A", "H", "I", "params", "latency", "error", "W", "pareto"]
 
 
+def diverged(record: dict) -> bool:
+    """ê not finite: the candidate's training diverged, and it has no W."""
+    return record["W"] is None or not math.isfinite(record["error"])
+
+
 def rank(records: list[dict]) -> list[dict]:
-    """Candidates sorted by W (ties by parameter count, then the tuple), with the Pareto flag."""
-    flags = pareto_front([(r["p"], r["latency"], r["error"]) for r in records])
-    rows = [{**r, "pareto": f} for r, f in zip(records, flags)]
-    rows.sort(key=lambda r: (-r["W"], r["p"], r["arch"]))
-    return rows
+    """Candidates sorted by W (ties by parameter count, then the tuple), with the Pareto flag; diverged
+    candidates last, off the front (a NaN would compare false and could sort anywhere)."""
+    scored = [r for r in records if not diverged(r)]
+    flags = pareto_front([(r["p"], r["latency"], r["error"]) for r in scored])
+    rows = sorted(({**r, "pareto": f} for r, f in zip(scored, flags)), key=lambda r: (-r["W"], r["p"], r["arch"]))
+    return rows + sorted(({**r, "W": None, "pareto": False} for r in records if diverged(r)),
+                         key=lambda r: (r["p"], r["arch"]))
 
 
 def ranking_csv(rows: list[dict]) -> str:
@@ -28,7 +37,8 @@ def ranking_csv(rows: list[dict]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for n, r in enumerate(rows, 1):
-        writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), repr(r["error"]), repr(r["W"]), int(r["pareto"])])
+        w = "" if r["W"] is None else repr(r["W"])  # empty for a diverged candidate
+        writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), repr(r["error"]), w, int(r["pareto"])])
     return buffer.getvalue()
 
 
@@ -64,17 +74,20 @@ def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, sum
     """Write every report file from the finished candidates; returns the best candidate."""
     rows = rank(list(finished.values()))
     write_text_atomic(out / "ranking.csv", ranking_csv(rows))
-    plot_pareto(rows, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["latency_T"])
-    best = rows[0]
+    scored = [r for r in rows if r["W"] is not None]
+    if not scored:
+        raise BortError(f"every candidate diverged (ê not finite; see {out / 'ranking.csv'}): lower --lr or --clip")
+    plot_pareto(scored, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["latency_T"])
+    best = scored[0]
     config = student_config(teacher_config, Arch(*best["arch"]))
     config.architectures = [teacher_config.architectures[0]] if teacher_config.architectures else None
     (out / "best").mkdir(exist_ok=True)
     write_json_atomic(out / "best" / "config.json", config.to_dict())
-    write_text_atomic(out / "report.md", _report(cfg, rows, summary))
+    write_text_atomic(out / "report.md", _report(cfg, scored, [r for r in rows if r["W"] is None], summary))
     return {k: best[k] for k in ("arch", "p", "latency", "error", "W")}
 
 
-def _report(cfg, rows: list[dict], summary: dict) -> str:
+def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
     unit = summary["latency_unit"]
     top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['latency']:.4g}", f"{r['error']:.4f}",
             f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
@@ -97,6 +110,8 @@ def _report(cfg, rows: list[dict], summary: dict) -> str:
         f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
         f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} --config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
         "",
+        *([f"Diverged (ê not finite, no W, not ranked): "
+           f"{', '.join('⟨' + ','.join(map(str, r['arch'])) + '⟩' for r in failed)}.", ""] if failed else []),
         "## Cost of this search",
         "",
         f"- latency measurements: {summary['latency_seconds']:.1f} s",

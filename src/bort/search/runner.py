@@ -7,6 +7,7 @@ completes; ``--resume`` skips what is finished, and refuses a search whose confi
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -154,8 +155,11 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
             for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg), cfg.workers, cfg.ray):
                 p = count_params(arch, vocab).total
                 latency = latencies[latency_phase.key(arch)]["value"]
-                record = {"arch": arch.as_list(), "p": p, "latency": latency, "error": result["e_hat"],
-                          "W": w_coefficient(p, latency, result["e_hat"], p_teacher, latency_teacher),
+                error = result["e_hat"]
+                # A diverged candidate (ê NaN or inf) gets no W: it is listed, never ranked.
+                record = {"arch": arch.as_list(), "p": p, "latency": latency, "error": error,
+                          "W": w_coefficient(p, latency, error, p_teacher, latency_teacher)
+                          if math.isfinite(error) else None,
                           "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
                 append_log(out / "candidates.jsonl", record)
                 pbar.update(1)

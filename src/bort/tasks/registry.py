@@ -7,13 +7,15 @@ from functools import partial
 from bort.errors import BortError
 from bort.tasks.glue import GLUE_TASKS
 from bort.tasks.race import read_race
-from bort.tasks.spec import TaskSpec
+from bort.tasks.spec import QA_MAX_LEN, TaskSpec
 from bort.tasks.superglue import SUPERGLUE_TASKS
 
 RACE_SPLITS = {"train": "train", "dev": "dev", "test": "test"}
 RACE_TASKS = [
-    TaskSpec("race/middle", "choice", RACE_SPLITS, partial(read_race, level="middle"), ("accuracy",), "RACE-M.jsonl"),
-    TaskSpec("race/high", "choice", RACE_SPLITS, partial(read_race, level="high"), ("accuracy",), "RACE-H.jsonl"),
+    TaskSpec("race/middle", "choice", RACE_SPLITS, partial(read_race, level="middle"), ("accuracy",), "RACE-M.jsonl",
+             max_len=QA_MAX_LEN),
+    TaskSpec("race/high", "choice", RACE_SPLITS, partial(read_race, level="high"), ("accuracy",), "RACE-H.jsonl",
+             max_len=QA_MAX_LEN),
 ]
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in GLUE_TASKS + SUPERGLUE_TASKS + RACE_TASKS}

@@ -10,6 +10,7 @@ from bort.errors import BortError
 from bort.tasks.example import Example
 
 KINDS = ("classification", "regression", "choice", "multirc")
+QA_MAX_LEN = 256  # passage QA (BoolQ, MultiRC, ReCoRD, RACE): the passage is truncated, not the question
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class TaskSpec:
     ``kind``: ``classification`` (one label per example), ``regression`` (STS-B), ``choice``
     (binary pairs, one option per question wins: COPA, ReCoRD, RACE) or ``multirc`` (binary pairs,
     every option judged on its own, scored per answer and per question).
+    ``max_len``: the default tokens per example (QA tasks over passages need more).
     ``files``: split → path inside the task's folder. ``metrics``: the first is the one early
     stopping follows. ``scored_by``: the task whose fine-tuned model predicts this diagnostic set.
     """
@@ -34,6 +36,7 @@ class TaskSpec:
     scored_by: str | None = None
     notes: str = ""
     test_only: bool = False
+    max_len: int = 128  # tokens per example unless --max-len says otherwise
     extra: dict = field(default_factory=dict)
 
     @property

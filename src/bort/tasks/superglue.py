@@ -9,7 +9,7 @@ from pathlib import Path
 from bort.errors import BortError
 from bort.tasks.example import Example
 from bort.tasks.io import label_index, read_jsonl
-from bort.tasks.spec import TaskSpec
+from bort.tasks.spec import QA_MAX_LEN, TaskSpec
 
 BOOL = ("false", "true")
 NLI2 = ("entailment", "not_entailment")
@@ -50,7 +50,10 @@ def _copa(path: Path, split: str) -> list[Example]:
 
 
 def _multirc(path: Path, split: str) -> list[Example]:
-    """One binary example per answer option: (paragraph + question, answer)."""
+    """One binary example per answer option: (paragraph, question + answer).
+
+    The question goes with the answer: truncation cuts the longer side first, so a long paragraph
+    is shortened and the question is kept (beside the paragraph it would be cut off first)."""
     examples = []
     for n, r in read_jsonl(path, ["idx", "passage"]):
         passage = r["passage"]
@@ -61,8 +64,8 @@ def _multirc(path: Path, split: str) -> list[Example]:
         for q in passage["questions"]:
             for a in q["answers"]:
                 label = None if split == "test" or "label" not in a else int(a["label"])
-                examples.append(Example(uid=f"{r['idx']}-{q['idx']}-{a['idx']}", text_a=f"{text} {q['question']}",
-                                        text_b=a["text"], label=label, group=f"{r['idx']}-{q['idx']}",
+                examples.append(Example(uid=f"{r['idx']}-{q['idx']}-{a['idx']}", text_a=text,
+                                        text_b=f"{q['question']} {a['text']}", label=label, group=f"{r['idx']}-{q['idx']}",
                                         meta={"passage": r["idx"], "question": q["idx"], "answer": a["idx"]}))
     return examples
 
@@ -137,12 +140,12 @@ _premise_hypothesis2 = partial(_read_pair, a="premise", b="hypothesis", labels=N
 _sentence_pair2 = partial(_read_pair, a="sentence1", b="sentence2", labels=NLI2)
 
 SUPERGLUE_TASKS = [
-    TaskSpec("superglue/BoolQ", "classification", SPLITS, _boolq, ("accuracy",), "BoolQ.jsonl", BOOL),
+    TaskSpec("superglue/BoolQ", "classification", SPLITS, _boolq, ("accuracy",), "BoolQ.jsonl", BOOL, max_len=QA_MAX_LEN),
     TaskSpec("superglue/CB", "classification", SPLITS, _premise_hypothesis3, ("macro_f1", "accuracy"),
              "CB.jsonl", NLI3),
     TaskSpec("superglue/COPA", "choice", SPLITS, _copa, ("accuracy",), "COPA.jsonl"),
-    TaskSpec("superglue/MultiRC", "multirc", SPLITS, _multirc, ("f1a", "em"), "MultiRC.jsonl"),
-    TaskSpec("superglue/ReCoRD", "choice", SPLITS, _record, ("f1", "em"), "ReCoRD.jsonl"),
+    TaskSpec("superglue/MultiRC", "multirc", SPLITS, _multirc, ("f1a", "em"), "MultiRC.jsonl", max_len=QA_MAX_LEN),
+    TaskSpec("superglue/ReCoRD", "choice", SPLITS, _record, ("f1", "em"), "ReCoRD.jsonl", max_len=QA_MAX_LEN),
     TaskSpec("superglue/RTE", "classification", SPLITS, _premise_hypothesis2, ("accuracy",), "RTE.jsonl",
              NLI2),
     TaskSpec("superglue/WiC", "classification", SPLITS, _wic, ("accuracy",), "WiC.jsonl", BOOL),
