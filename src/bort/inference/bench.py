@@ -166,7 +166,7 @@ def _bench_fast_path(path_name, model, config, subject_entry, eager_outputs, voc
     else:
         onnx_path = onnx_runtime.export_onnx(model, tmp / "model.onnx") if not (tmp / "model.onnx").exists() else tmp / "model.onnx"
         if path_name == "onnx-int8":
-            onnx_path = onnx_runtime.quantize_onnx_int8(onnx_path, tmp / "model.int8.onnx")
+            onnx_path = onnx_runtime.quantize_onnx_int8(onnx_path, tmp / "model.int8.onnx", model.config)
         session = onnx_runtime.ort_session(onnx_path, threads=config.threads or torch.get_num_threads())
         run = lambda inputs: onnx_runtime.ort_run(session, inputs)  # noqa: E731
 

@@ -33,7 +33,7 @@ def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity
         path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)
         if cfg.int8:
             progress("quantizing to int8 ...")
-            path = onnx_runtime.quantize_onnx_int8(path, Path(tmp) / "model.int8.onnx")
+            path = onnx_runtime.quantize_onnx_int8(path, Path(tmp) / "model.int8.onnx", model.config)
         session = onnx_runtime.ort_session(path)
         inputs = fixed_input(model.config.vocab_size, CHECK_PROTOCOL)
         with torch.inference_mode():

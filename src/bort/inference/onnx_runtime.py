@@ -67,10 +67,28 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Pa
     return path
 
 
-def quantize_onnx_int8(source: str | Path, target: str | Path) -> Path:
-    """Dynamic int8 quantization of an ONNX graph's MatMuls (ONNX Runtime's quantizer), atomically."""
+def ffn_output_nodes(path: str | Path, intermediate_size: int, hidden_size: int) -> list[str]:
+    """The MatMul nodes of the feed-forward output projections: those whose constant weight is (I, H)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    shapes = {init.name: list(init.dims) for init in graph.initializer}
+    return [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
+            and any(shapes.get(name) == [intermediate_size, hidden_size] for name in node.input)]
+
+
+def quantize_onnx_int8(source: str | Path, target: str | Path, config=None) -> Path:
+    """Dynamic int8 quantization of an ONNX graph's MatMuls (ONNX Runtime's quantizer), atomically.
+
+    Weights per output channel; with the model's ``config``, the feed-forward output projections stay
+    fp32 (as in :func:`bort.inference.quantize.dynamic_int8`). On all-MiniLM-L6-v2 and SST-2 sentences
+    the hidden states' cosine with fp32 goes from 0.949 (per-tensor, every MatMul) to 0.994.
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    keep_fp32 = ffn_output_nodes(source, config.intermediate_size, config.hidden_size) if config is not None else []
+    if config is not None and config.intermediate_size == config.hidden_size:
+        keep_fp32 = []  # (I, H) would name the attention projections too: quantize them all
     target = Path(target)
     tmp = target.with_name(target.name + ".partial")
     root = logging.getLogger()
@@ -78,7 +96,8 @@ def quantize_onnx_int8(source: str | Path, target: str | Path) -> Path:
     # The quantizer logs a warning suggesting optional pre-processing on every call.
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                         per_channel=True, nodes_to_exclude=keep_fp32)
         os.replace(tmp, target)
     finally:
         root.setLevel(level)

@@ -163,7 +163,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
                           "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
                 append_log(out / "candidates.jsonl", record)
                 pbar.update(1)
-                pbar.set_postfix(last=str(arch), W=f"{record['W']:.3g}")
+                pbar.set_postfix(last=str(arch), W="diverged" if record["W"] is None else f"{record['W']:.3g}")
         training_seconds = time.perf_counter() - t0
 
         # Finish: the ranking, the Pareto front, the best architecture's config, the report.
