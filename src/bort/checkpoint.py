@@ -99,6 +99,14 @@ def require_masked_lm(path: str | Path, config) -> None:
                         "a teacher needs its masked-LM head — train one with `bort pretrain --mode mlm --init DIR`")
 
 
+def _from_pretrained(model_class, path: str | Path, config, what: str):
+    """``model_class`` from a local directory: weights checked first, safetensors only, no hub, no remote code."""
+    check_weights(path)
+    with _loading(what, Path(path)):
+        return model_class.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True,
+                                           trust_remote_code=False)
+
+
 def load_model(path: str | Path):
     """The model in ``path`` with the head its config names (masked LM, classifier, or bare encoder)."""
     import transformers
@@ -109,22 +117,15 @@ def load_model(path: str | Path):
     cls = getattr(transformers, names[0], None) if names else None
     if cls is None or not hasattr(cls, "from_pretrained"):
         cls = AutoModel
-    check_weights(path)
-    with _loading("a model", Path(path)):
-        # use_safetensors: refuse pickled weights, which can run code when loaded.
-        model = cls.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
-    return model.eval()
+    # safetensors only: pickled weights can run code when loaded.
+    return _from_pretrained(cls, path, config, "a model").eval()
 
 
 def load_encoder(path: str | Path):
     """The encoder alone of any model directory (a head, if any, is left out): what latency is timed on."""
     from transformers import AutoModel
 
-    config = load_config(path)
-    check_weights(path)
-    with _loading("an encoder", Path(path)):
-        model = AutoModel.from_pretrained(str(path), config=config, local_files_only=True, use_safetensors=True)
-    return model.eval()
+    return _from_pretrained(AutoModel, path, load_config(path), "an encoder").eval()
 
 
 def masked_lm_from_checkpoint(path: str | Path, config=None):
@@ -134,10 +135,7 @@ def masked_lm_from_checkpoint(path: str | Path, config=None):
 
     config = config if config is not None else load_config(path)
     config.architectures = None
-    check_weights(path)
-    with _loading("an encoder for masked-LM training", Path(path)):
-        return AutoModelForMaskedLM.from_pretrained(str(path), config=config, local_files_only=True,
-                                                    use_safetensors=True)
+    return _from_pretrained(AutoModelForMaskedLM, path, config, "an encoder for masked-LM training")
 
 
 def load_masked_lm(path: str | Path):
@@ -146,10 +144,7 @@ def load_masked_lm(path: str | Path):
 
     config = load_config(path)
     require_masked_lm(path, config)
-    check_weights(path)
-    with _loading("a masked-LM teacher", Path(path)):
-        teacher = AutoModelForMaskedLM.from_pretrained(str(path), config=config, local_files_only=True,
-                                                       use_safetensors=True, trust_remote_code=False)
+    teacher = _from_pretrained(AutoModelForMaskedLM, path, config, "a masked-LM teacher")
     teacher.eval().requires_grad_(False)
     return teacher
 
@@ -169,10 +164,7 @@ def classifier_from_encoder(path: str | Path, num_labels: int, labels: tuple[str
     config.hidden_dropout_prob = dropout
     config.classifier_dropout = dropout
     config.architectures = None
-    check_weights(path)
-    with _loading("an encoder for sequence classification", Path(path)):
-        return AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
-                                                                  use_safetensors=True)
+    return _from_pretrained(AutoModelForSequenceClassification, path, config, "an encoder for sequence classification")
 
 
 def load_classifier(path: str | Path):
@@ -183,11 +175,7 @@ def load_classifier(path: str | Path):
     if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
         raise BortError(f"{path} has no classification head (config.json architectures: {config.architectures}); "
                         "fine-tune it first with `bort finetune`")
-    check_weights(path)
-    with _loading("a classifier", Path(path)):
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), config=config, local_files_only=True,
-                                                                   use_safetensors=True)
-    return model.eval()
+    return _from_pretrained(AutoModelForSequenceClassification, path, config, "a classifier").eval()
 
 
 def save_model_dir(model, tokenizer, out: str | Path) -> Path:
