@@ -20,7 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 real-model: venv
 	$(BIN)/python tools/real_model.py
 
-demo: venv
+demo: venv real-model
 	HF_HUB_OFFLINE=1 $(BIN)/bort quickstart
 
 test: venv real-model

@@ -2,8 +2,11 @@
 
 One student architecture, trained twice for the same wall-clock budget on the same corpus, batches
 and masks: once with masked LM alone, once distilled from a teacher (α·MLM + β·τ²·KL). Reports
-held-out MLM accuracy of each and draws both curves (the paper's Figure 1) into --out/curves.png.
+held-out MLM accuracy of each and draws both curves (the paper's Figure 1) into --out/curves.png;
+with --sst2-train N, fine-tunes each student on N SST-2 training sentences and reports dev accuracy.
+The student lives in the teacher's vocabulary (its tokenizer and config family).
 
+    python bench/kd_vs_mlm.py --teacher runs/real-teacher/teacher --seq-len 64 --minutes 8 --sst2-train 4000
     python bench/kd_vs_mlm.py --teacher runs/quickstart/teacher --minutes 3
     python bench/kd_vs_mlm.py --teacher-minutes 6 --minutes 3      # trains its own MLM teacher first
 """
@@ -15,6 +18,8 @@ import json
 import shutil
 from pathlib import Path
 
+from bort.finetune.config import FinetuneConfig
+from bort.finetune.plain import finetune
 from bort.measure.device import device_record
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
@@ -22,6 +27,15 @@ from bort.pretrain.trainer import pretrain
 from bort.util.quiet import quiet_libraries
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def finetune_sst2(model_dir: Path, out: Path, args) -> dict:
+    """Plain fine-tuning of one student on an SST-2 training subset; its best dev accuracy."""
+    shutil.rmtree(out, ignore_errors=True)
+    result = finetune(FinetuneConfig(model=str(model_dir), task="glue/SST-2", data=args.data, out=str(out), epochs=3,
+                                     batch_size=32, lr=1e-4, max_len=64, max_train_examples=args.sst2_train, seed=0))
+    return {"accuracy": result["dev"]["accuracy"], "majority": result["majority_baseline"]["accuracy"],
+            "best_epoch": result["best_epoch"], "seconds": result["seconds"]}
 
 
 def main() -> None:
@@ -33,12 +47,16 @@ def main() -> None:
     parser.add_argument("--teacher-minutes", type=float, default=6.0)
     parser.add_argument("--student-arch", default="2,4,128,256")
     parser.add_argument("--minutes", type=float, default=3.0, help="wall-clock budget of each student")
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--sst2-train", type=int, default=0, help="fine-tune each student on this many SST-2 "
+                        "training sentences afterwards (0: skip)")
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "glue" / "SST-2"))
     parser.add_argument("--out", default="runs/bench-kd-vs-mlm")
     args = parser.parse_args()
 
     out = Path(args.out)
     # A wall-clock budget, not a step count, ends each run: warm up for a fixed number of steps, then hold.
-    common = dict(corpus=args.corpus, seq_len=128, batch_size=16, lr=1e-3, warmup_steps=30, schedule="constant",
+    common = dict(corpus=args.corpus, seq_len=args.seq_len, batch_size=16, lr=1e-3, warmup_steps=30, schedule="constant",
                   eval_every=50, save_every=1000, val_batches=8, log_every=10, seed=0, cache_dir=str(out / "cache"),
                   max_steps=100_000)
     if args.teacher:
@@ -57,11 +75,23 @@ def main() -> None:
                                         teacher=str(teacher) if mode == "kd" else None, **common))
         results[mode] = {k: final[k] for k in ("step", "val_mlm_accuracy", "val_mlm_loss", "val_targets")}
     results["baseline_most_frequent"] = final["baseline_most_frequent"]["accuracy"]
+    teacher_final = teacher / "final_metrics.json"
+    if teacher_final.is_file():  # the teacher's own held-out accuracy (the same split when its run used this corpus)
+        results["teacher"] = {k: json.loads(teacher_final.read_text()).get(k) for k in ("step", "val_mlm_accuracy")}
+    if args.sst2_train:
+        for mode in ("mlm", "kd"):
+            results[mode]["sst2"] = finetune_sst2(out / f"student-{mode}", out / f"sst2-{mode}", args)
     results["setup"] = {**vars(args), "teacher": str(teacher), "device": device_record("cpu").describe()}
     plot_curves({"student, MLM only": out / "student-mlm", "student, KD": out / "student-kd"}, out / "curves.png",
                 baseline=results["baseline_most_frequent"])
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+    if args.sst2_train:
+        print(f"SST-2 dev accuracy after fine-tuning on {args.sst2_train} sentences: KD "
+              f"{results['kd']['sst2']['accuracy']:.4f} vs MLM-only {results['mlm']['sst2']['accuracy']:.4f} "
+              f"(majority class {results['mlm']['sst2']['majority']:.4f})")
+    if "teacher" in results:
+        print(f"teacher: held-out MLM accuracy {results['teacher']['val_mlm_accuracy']:.4f}")
     print(f"same {args.minutes} min each: KD {results['kd']['val_mlm_accuracy']:.4f} ({results['kd']['step']} steps) vs "
           f"MLM-only {results['mlm']['val_mlm_accuracy']:.4f} ({results['mlm']['step']} steps); "
           f"most-frequent-token baseline {results['baseline_most_frequent']:.4f}")

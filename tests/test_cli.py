@@ -125,6 +125,10 @@ def test_export_int8_with_parity(tiny_roberta_dir, tmp_path, capsys):
                  "--out", str(refused)]) == 2
     assert "parity check failed" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny", "tiny.int8.onnx"]  # nothing half-written
+    # nor a folder it created for the file
+    assert main(["export", str(tiny_roberta_dir), "--onnx", "--int8", "--min-cosine", str((1 + check.cosine) / 2),
+                 "--out", str(tmp_path / "new" / "deeper" / "refused.onnx")]) == 2
+    assert not (tmp_path / "new").exists()
     assert main(["export", str(tiny_roberta_dir), "--onnx", "--int8", "--min-cosine", str(check.cosine - 1e-5),
                  "--out", str(refused)]) == 0
 

@@ -154,3 +154,35 @@ def test_evaluate_maps_the_models_label_names_onto_the_tasks(tiny_classifier_run
     foreign = save_model_dir(model, load_tokenizer(cfg.out), tmp_path / "foreign")
     with pytest.raises(BortError, match=r"labels \['positive', 'negative'\] .* do not match glue/RTE"):
         evaluate(foreign, task, shared_data / "glue/RTE")
+
+
+def test_label_names_on_index_labelled_tasks_keep_the_index_order():
+    """SST-2's labels are "0"/"1": a sentiment model naming its classes NEGATIVE/POSITIVE keeps its column
+    order (no name can match a bare index); on a named task the same names are refused."""
+    from types import SimpleNamespace
+
+    from bort.errors import BortError
+    from bort.finetune.evaluate import label_order
+    from bort.tasks import get_task
+
+    config = SimpleNamespace(num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"})
+    assert label_order(config, get_task("glue/SST-2")) is None
+    with pytest.raises(BortError, match="do not match glue/RTE"):
+        label_order(config, get_task("glue/RTE"))
+
+
+def test_unmatched_label_names_are_refused_before_inference(tiny_classifier_run, shared_data, tmp_path, monkeypatch):
+    """The label check runs before the model reads the split: a user waits for nothing."""
+    from bort.checkpoint import load_classifier, save_model_dir
+    from bort.errors import BortError
+    from bort.finetune import evaluate as evaluate_module
+    from bort.tasks import get_task
+    from bort.tokenizer import load_tokenizer
+
+    cfg, _ = tiny_classifier_run
+    model = load_classifier(cfg.out)
+    model.config.id2label = {0: "positive", 1: "negative"}
+    foreign = save_model_dir(model, load_tokenizer(cfg.out), tmp_path / "foreign")
+    monkeypatch.setattr(evaluate_module, "model_outputs", lambda *a, **k: pytest.fail("inference ran first"))
+    with pytest.raises(BortError, match="do not match"):
+        evaluate_module.evaluate(foreign, get_task("glue/RTE"), shared_data / "glue/RTE")

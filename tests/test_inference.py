@@ -106,3 +106,30 @@ def test_onnx_honours_the_attention_mask(model, tmp_path):
         unmasked = model(input_ids=inputs["input_ids"]).last_hidden_state
     assert parity(reference, unmasked).max_abs > 1e-2  # the mask matters for these inputs
     assert parity(reference, onnx_runtime.ort_run(session, inputs)).max_abs < 1e-4
+
+
+def test_a_graph_that_declares_token_type_ids_gets_zeros(tmp_path):
+    """A BERT exported by another tool takes token_type_ids too; bort feeds it one segment of zeros, which is
+    what the PyTorch model assumes when none are given."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=64, type_vocab_size=2), add_pooling_layer=False).eval()
+    with torch.no_grad():  # segment 1 differs from segment 0, so zeros are checked, not just any ids
+        bert.embeddings.token_type_embeddings.weight[1].add_(1.0)
+
+    class ThreeInputs(torch.nn.Module):
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+
+    ids = torch.randint(5, 100, (2, 12))
+    mask = torch.ones_like(ids)
+    path = tmp_path / "three.onnx"
+    torch.onnx.export(ThreeInputs(), (ids, mask, torch.zeros_like(ids)), str(path), dynamo=True,
+                      input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["out"],
+                      external_data=False)
+    got = onnx_runtime.ort_run(onnx_runtime.ort_session(path), {"input_ids": ids, "attention_mask": mask})
+    with torch.no_grad():
+        expected = bert(input_ids=ids, attention_mask=mask).last_hidden_state.numpy()
+    assert np.allclose(got, expected, atol=1e-4)

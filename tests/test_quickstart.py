@@ -6,15 +6,16 @@ import subprocess
 import sys
 
 
-def test_quickstart_end_to_end(tmp_path):
+def test_quickstart_end_to_end(tmp_path, real_model_dir):
     out = tmp_path / "qs"
     result = subprocess.run(
         [sys.executable, "-m", "bort.cli.main", "quickstart", "--out", str(out), "--teacher-steps", "4",
-         "--student-steps", "4", "--search-steps", "1", "--finetune-epochs", "1"],
+         "--student-steps", "4", "--search-steps", "1", "--finetune-epochs", "1", "--socrates-examples", "600",
+         "--socrates-epochs", "2", "--agora-epochs", "1", "--agora-iterations", "1", "--real-model", str(real_model_dir)],
         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    for step in range(1, 7):
-        assert f"=== [{step}/6]" in result.stdout
+    for step in range(1, 8):
+        assert f"=== [{step}/7]" in result.stdout
     assert "held-out MLM accuracy" in result.stdout and "SST-2 dev accuracy" in result.stdout
     bench = json.loads((out / "bench" / "bench.json").read_text())
     assert set(bench["models"]) == {"roberta-large", "roberta-base", "bort"}
@@ -25,3 +26,9 @@ def test_quickstart_end_to_end(tmp_path):
     assert (out / "student" / "model.safetensors").is_file() and (out / "teacher" / "model.safetensors").is_file()
     metrics = json.loads((out / "sst2" / "metrics.json").read_text())
     assert metrics["task"] == "glue/SST-2" and metrics["dev_examples"] == 872
+    # The teacher continued the real model (its vocabulary), and Agora ran against its fine-tuned Socrates.
+    teacher = json.loads((out / "teacher" / "config.json").read_text())
+    assert teacher["model_type"] == "bert" and teacher["vocab_size"] == 30522 and teacher["hidden_size"] == 384
+    agora = json.loads((out / "agora" / "metrics.json").read_text())
+    assert agora["socrates"]["e_agreement"] > 2 / 3 and (out / "agora" / "best" / "model.safetensors").is_file()
+    assert "held-out SST-2 accuracy" in result.stdout and "Agora" in result.stdout

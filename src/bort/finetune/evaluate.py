@@ -40,7 +40,8 @@ def label_order(config, task: TaskSpec, model_dir: str | Path = "the model") -> 
 
     A model fine-tuned elsewhere names its classes in ``id2label`` in its own order (roberta-large-mnli:
     CONTRADICTION, NEUTRAL, ENTAILMENT). Names are matched case-insensitively; generic names
-    (``LABEL_0``, ...) are taken to follow the task's order; anything else is refused.
+    (``LABEL_0``, ...) are taken to follow the task's order, and so are any names when the task's labels are
+    bare indices ("0", "1": SST-2, CoLA, MRPC), which no name can be matched to; anything else is refused.
     """
     if task.kind != "classification" or not task.labels:
         return None
@@ -49,6 +50,8 @@ def label_order(config, task: TaskSpec, model_dir: str | Path = "the model") -> 
     if names == [f"label_{i}" for i in range(len(names))]:
         return None
     wanted = [label.lower() for label in task.labels]
+    if wanted == [str(i) for i in range(len(wanted))] and len(names) == len(wanted) and sorted(names) != sorted(wanted):
+        return None
     if sorted(names) != sorted(wanted):
         raise BortError(f"{model_dir}: its labels {names} (config.json id2label) do not match {task.name}'s "
                         f"{list(task.labels)}")
@@ -71,8 +74,8 @@ def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split:
     model, tokenizer = load_for_task(model_dir, task)
     max_len = max_len or saved_max_len(model_dir, task)
     check_fits(Path(model_dir), model.config, tokenizer, max_len)
+    order = label_order(model.config, task, model_dir)  # refused before the long part, not after
     outputs = model_outputs(model, tokenizer, examples, max_len, batch_size)
-    order = label_order(model.config, task, model_dir)
     if order is not None:
         outputs = outputs[:, order]  # columns in the task's label order
     result = {"task": task.name, "split": split, "examples": len(examples)}

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bort.checkpoint import check_fits, classifier_from_encoder, load_config, save_model_dir
+from bort.checkpoint import check_fits, classifier_from_encoder, load_classifier, load_config, save_model_dir
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import collate, encode, model_outputs
+from bort.finetune.holdout import describe, read_holdout, split_dev
 from bort.tasks import get_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
@@ -28,7 +29,7 @@ from bort.tokenizer import load_tokenizer
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign
 
 CONFIG_FILE = "finetune_config.json"
 
@@ -80,8 +81,16 @@ class FineTuning:
                             f"evaluate {task.name} with that model")
         if cfg.resume and not (out / CONFIG_FILE).is_file():
             raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
+        check_apart(out, {"--model": cfg.model})
+        check_foreign(out, CONFIG_FILE)
         train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data), "train")
         self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data), "dev")
+        # E/H: early stopping selects on E; H, when there is one, is scored once at the end.
+        self.holdout_set: list[Example] = []
+        if cfg.holdout:
+            self.holdout_set = read_holdout(task, cfg.holdout)
+        elif cfg.holdout_share > 0:
+            self.dev, self.holdout_set = split_dev(task, self.dev, cfg.holdout_share, cfg.seed)
         if cfg.balance and task.kind in ("choice", "multirc"):
             train = balance(train, cfg.seed)
         if cfg.max_train_examples and len(train) > cfg.max_train_examples:
@@ -118,7 +127,9 @@ class FineTuning:
 
         # The run directory, held by this run alone: a new run, or the resumption of one with the same settings.
         with self.run_dir.setting_up():
-            if (out / CONFIG_FILE).is_file():
+            existing = train_state.list_checkpoints(out)
+            # A run that ended before its first epoch finished left only its configuration: start it afresh.
+            if (out / CONFIG_FILE).is_file() and (existing or cfg.resume):
                 if not cfg.resume:
                     raise BortError(f"{out} already holds a fine-tuning run; pass --resume to continue it, or choose "
                                     "another --out")
@@ -126,7 +137,6 @@ class FineTuning:
                 if changed:
                     raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
                                     f"{out / CONFIG_FILE} holds the original")
-            existing = train_state.list_checkpoints(out)
             if cfg.resume and existing:
                 self.progress = train_state.load(existing[-1], self.model, self.optimizer, self.scheduler, rank=0)
             cfg.save(out / CONFIG_FILE)
@@ -209,5 +219,14 @@ class FineTuning:
             "train_examples": len(self.train_set), "dev_examples": len(self.dev),
             "seconds": time.perf_counter() - self.started,
         }
+        if self.holdout_set:
+            result.update(describe(self.cfg.holdout_share, self.cfg.holdout, self.dev, self.holdout_set))
+            best = load_classifier(self.out)
+            outputs = model_outputs(best, self.tokenizer, self.holdout_set, self.max_len)
+            result["held_out_metrics"] = score(self.task, self.holdout_set, outputs)
+            result["held_out_majority_baseline"] = majority_baseline(self.task, self.train_set, self.holdout_set)
+        else:
+            result["selected_on"] = (f"the {len(self.dev)} dev examples early stopping read (not a held-out score; "
+                                     "--holdout-fraction gives one)")
         write_json_atomic(self.out / "metrics.json", result)
         return result

@@ -55,6 +55,8 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     if config.model:  # a real model directory: timed with its weights, the subject of every ratio
         subject_model = load_encoder(config.model)
         subject_name, subject_config = Path(config.model).name, subject_model.config
+        if subject_name in resolved:  # --models bort beside --model runs/bort: two rows, not one
+            subject_name = str(config.model)
         resolved[subject_name] = None
     else:
         subject_model, (subject_name, subject_arch) = None, resolve_model(config.subject)
@@ -148,6 +150,13 @@ def _check_onnx_file(name: str, session, subject_name: str, hidden_size: int) ->
     if isinstance(width, int) and width != hidden_size:
         raise BortError(f"--onnx {name}: its output is {width} wide, the subject {subject_name}'s hidden size is "
                         f"{hidden_size}; time it against the model it was exported from (--model DIR)")
+    from bort.inference import onnx_runtime
+
+    # One tiny batch before any timing: a graph ONNX Runtime loads but cannot run fails here, in one line.
+    try:
+        onnx_runtime.ort_run(session, {"input_ids": torch.full((1, 8), 5), "attention_mask": torch.ones(1, 8)})
+    except Exception as exc:  # noqa: BLE001 — ONNX Runtime's own error types
+        raise BortError(f"--onnx {name}: ONNX Runtime cannot run it on a 1 × 8 batch: {str(exc).splitlines()[0]}")
 
 
 def _bench_fast_path(path_name, model, config, subject_entry, eager_outputs, vocab_size: int, tmp: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,19 @@ def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity
     out = check_output_file(cfg.out)
     model = load_model(cfg.model_dir)
     min_cosine = cfg.min_cosine if cfg.min_cosine is not None else DEFAULT_MIN_COSINE[cfg.int8]
-    make_dirs(out.parent)
+    created = make_dirs(out.parent)
+    try:
+        return _export_checked(cfg, model, out, min_cosine, progress)
+    except BaseException as exc:
+        if created is not None:  # nothing of a failed export is left behind, not even its folder
+            shutil.rmtree(created, ignore_errors=True)
+        if isinstance(exc, (BortError, KeyboardInterrupt, SystemExit)):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BortError(f"cannot export {cfg.model_dir}{' to int8' if cfg.int8 else ''}: {first}") from exc
+
+
+def _export_checked(cfg: ExportConfig, model, out: Path, min_cosine: float, progress) -> Parity:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
         path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)

@@ -130,7 +130,11 @@ def ort_session(path: str | Path, threads: int | None = None):
 
 
 def ort_run(session, inputs: dict[str, torch.Tensor]) -> np.ndarray:
-    """Run a session on torch inputs (only the names the graph declares) and return its first output."""
+    """Run a session on torch inputs (only the names the graph declares) and return its first output.
+    A graph that declares ``token_type_ids`` (a BERT exported by another tool) gets zeros when none are given:
+    one segment, as the PyTorch model assumes."""
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v.cpu().numpy().astype(np.int64) for k, v in inputs.items() if k in wanted}
+    if "token_type_ids" in wanted and "token_type_ids" not in feed:
+        feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
     return session.run(None, feed)[0]

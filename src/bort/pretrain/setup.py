@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from bort.architecture import Arch
-from bort.architecture.hf_config import roberta_config, student_config, usable_positions
+from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES, roberta_config, student_config, usable_positions
 from bort.checkpoint import load_config, masked_lm_from_checkpoint
 from bort.errors import BortError
 from bort.pretrain.config import PretrainConfig
@@ -39,6 +39,9 @@ def build_student_config(cfg: PretrainConfig, teacher_config, tokenizer):
                                                 local_files_only=True, trust_remote_code=False)
         except (OSError, ValueError, json.JSONDecodeError) as exc:
             raise BortError(f"cannot read student config {path}: {str(exc).splitlines()[0]}")
+        if config.model_type not in SUPPORTED_MODEL_TYPES:
+            raise BortError(f"--config {path}: model_type {config.model_type!r} is not supported; expected one of "
+                            f"{SUPPORTED_MODEL_TYPES}")
     elif teacher_config is not None:
         config = student_config(teacher_config, Arch(*cfg.arch))
     else:

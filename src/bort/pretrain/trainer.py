@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bort.checkpoint import load_masked_lm, save_model_dir
+from bort.checkpoint import check_model_dir, check_weights, load_masked_lm, save_model_dir
 from bort.errors import BortError
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
@@ -34,7 +34,7 @@ from bort.pretrain.setup import build_student, build_student_config, check_compa
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign
 
 CONFIG_FILE = "pretrain_config.json"
 
@@ -94,6 +94,10 @@ class Pretraining:
         # Inputs first, before anything is written: the output location, what a resume needs, the models.
         if cfg.resume and not (out / CONFIG_FILE).is_file():
             raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
+        check_apart(out, {"--init": cfg.init, "--teacher": cfg.teacher, "--tokenizer": cfg.tokenizer})
+        check_foreign(out, CONFIG_FILE)
+        if cfg.init:
+            check_weights(check_model_dir(cfg.init))
         if cfg.batch_size % (self.world * cfg.grad_accum):
             raise BortError(f"--batch-size {cfg.batch_size} must be divisible by processes × --grad-accum "
                             f"({self.world} × {cfg.grad_accum})")

@@ -46,7 +46,7 @@ class SearchConfig(Config):
     # latency protocol
     latency: str = option("measured", "î measured on this device, or Lemma 1's FLOPs (deterministic)",
                           choices=LATENCY_SOURCES, group=LATENCY)
-    latency_device: str = option("cpu", "device latency is measured on: cpu or cuda", group=LATENCY)
+    latency_device: str = option("cpu", "device latency is measured on", choices=("cpu", "cuda"), group=LATENCY)
     latency_batch: int = option(1, "batch size of the timed input", minimum=1, group=LATENCY)
     latency_seq_len: int = option(128, "tokens per sequence of the timed input", minimum=1, group=LATENCY)
     latency_threads: int | None = option(None, "intra-op threads while timing (default: all cores torch sees)", minimum=1,

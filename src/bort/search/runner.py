@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import append_log, read_log, write_json_atomic
-from bort.util.run_dir import RunDirectory
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign, check_output_dir
 
 TEACHER_CACHE = "teacher_cache"
 CONFIG_FILE = "search_config.json"
 LATENCY_LOG = "latency.jsonl"
+CANDIDATES = "candidates.jsonl"
 
 
 def kept_candidates(space, epsilon: int) -> list[Arch]:
@@ -37,14 +39,17 @@ def kept_candidates(space, epsilon: int) -> list[Arch]:
     return space.candidates()[::epsilon]
 
 
-def check_resumable(cfg: SearchConfig, out: Path) -> None:
-    """A new search needs a fresh --out; --resume continues only a search with the same configuration."""
+def check_resumable(cfg: SearchConfig, out: Path) -> bool:
+    """A new search needs a fresh --out; --resume continues only a search with the same configuration.
+    True when --out holds a search that ended before its first candidate finished: it starts over."""
     path = out / CONFIG_FILE
     if not path.is_file():
         if cfg.resume:
             raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a search")
-        return
+        return False
     if not cfg.resume:
+        if not read_log(out / CANDIDATES):
+            return True  # e.g. it failed in its latency or teacher phase: the corrected rerun starts afresh
         raise BortError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
     changed = SearchConfig.load(path).differences(cfg)
     if changed:
@@ -101,6 +106,17 @@ def prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, cache_di
     return teacher_cache.build(cache_dir, load_masked_lm(cfg.teacher), train_batches, val_batches)
 
 
+def rescored(records: dict[str, dict], latencies: dict[str, dict], p_teacher: int,
+             latency_teacher: float) -> dict[str, dict]:
+    """Each candidate's î and W from the latencies of this run: after --latency-remeasure the ones saved in
+    candidates.jsonl were measured elsewhere. A diverged candidate (ê not finite) keeps no W."""
+    for name, record in records.items():
+        record["latency"] = latencies[name]["value"]
+        record["W"] = w_coefficient(record["p"], record["latency"], record["error"], p_teacher, latency_teacher) \
+            if math.isfinite(record["error"]) else None
+    return records
+
+
 def candidate_params(cfg: SearchConfig) -> dict:
     """The training settings every candidate shares (the FPTAS's θ)."""
     return dict(steps=cfg.steps, lr=cfg.lr, clip=cfg.clip, warmup_steps=cfg.warmup_steps, temperature=cfg.temperature,
@@ -124,11 +140,23 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
     space = load_space(cfg.space, vocab)
     candidates = space.candidates()
     kept = kept_candidates(space, cfg.epsilon)
+    check_apart(out, {"--teacher": cfg.teacher})
+    check_foreign(out, CONFIG_FILE)
+    if cfg.cache_dir:
+        check_output_dir(cfg.cache_dir, "--cache-dir")
+    if cfg.latency == "measured" and cfg.latency_device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BortError("--latency-device cuda: no CUDA device is visible here; use --latency-device cpu")
     check_resumable(cfg, out)  # before the directory is touched; again below, under its lock
     try:  # the lock is released however the search ends
         # The run directory, held by this search alone; what a failed setup wrote is removed.
         with run_dir.setting_up():
-            check_resumable(cfg, out)
+            if check_resumable(cfg, out):
+                # What the unfinished search measured may not hold for this configuration: measure it again.
+                for stale in (out / LATENCY_LOG, out / TEACHER_CACHE):
+                    shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
             splits = corpus_splits(cfg, out, tokenizer)
             latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
             write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
@@ -146,7 +174,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         latency_teacher = latencies["T"]["value"]
 
         # Phase 3: s SGD steps per candidate, in parallel; each finished one is saved at once.
-        finished = read_candidates(out / "candidates.jsonl")
+        finished = read_candidates(out / CANDIDATES)
         todo = [a for a in kept if latency_phase.key(a) not in finished]
         jobs = [(a, student_config(teacher_config, a).to_dict()) for a in todo]
         t0 = time.perf_counter()
@@ -161,7 +189,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
                           "W": w_coefficient(p, latency, error, p_teacher, latency_teacher)
                           if math.isfinite(error) else None,
                           "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
-                append_log(out / "candidates.jsonl", record)
+                append_log(out / CANDIDATES, record)
                 pbar.update(1)
                 pbar.set_postfix(last=str(arch), W="diverged" if record["W"] is None else f"{record['W']:.3g}")
         training_seconds = time.perf_counter() - t0
@@ -174,7 +202,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
             "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
             "device": latencies["T"].get("device"),
         }
-        summary["best"] = write_reports(cfg, out, read_candidates(out / "candidates.jsonl"), teacher_config, summary)
+        records = rescored(read_candidates(out / CANDIDATES), latencies, p_teacher, latency_teacher)
+        summary["best"] = write_reports(cfg, out, records, teacher_config, summary)
         write_json_atomic(out / "search_summary.json", summary)
         return summary
     finally:

@@ -1,4 +1,5 @@
-"""Where candidates train: in this process, in local worker processes, or on a Ray cluster.
+"""Where candidates train: in this process, in local worker processes, or on a Ray cluster
+(:mod:`bort.util.executors`).
 
 Candidates are independent, so they run in parallel; each worker reads the teacher cache from
 disk (memory-mapped) and returns ê. Results come back as they finish, in any order.
@@ -6,14 +7,13 @@ disk (memory-mapped) and returns ê. Results come back as they finish, in any or
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 from pathlib import Path
 from typing import Iterator
 
 from bort.architecture import Arch
 from bort.search import teacher_cache
 from bort.search.candidate import train_and_score
+from bort.util.executors import run_jobs
 
 _LOADED: dict = {}  # (cache folder, its build time) → its batches: each worker process maps a cache once
 
@@ -37,34 +37,5 @@ def run_candidates(jobs: list[tuple[Arch, dict]], cache_dir: Path, params: dict,
                    ray_address: str | None = None) -> Iterator[tuple[Arch, dict]]:
     """Train every (arch, student config dict) job; yield (arch, result) as each finishes."""
     args = [(arch.as_list(), config, str(cache_dir), params) for arch, config in jobs]
-    if ray_address:
-        yield from _run_ray(args, workers, ray_address)
-    elif workers == 1:
-        for a in args:
-            arch_list, result = _train_one(*a)
-            yield Arch(*arch_list), result
-    else:
-        context = multiprocessing.get_context("spawn")  # no fork: torch's threads do not survive it
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_train_one, *a) for a in args]
-            for future in cf.as_completed(futures):
-                arch_list, result = future.result()
-                yield Arch(*arch_list), result
-
-
-def _run_ray(args: list, workers: int, address: str) -> Iterator[tuple[Arch, dict]]:
-    import ray
-
-    if not ray.is_initialized():
-        if address == "local":
-            # A private single-node cluster on loopback, no dashboard.
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                     _node_ip_address="127.0.0.1", configure_logging=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(_train_one)
-    pending = [remote.remote(*a) for a in args]
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        arch_list, result = ray.get(done[0])
+    for _, (arch_list, result) in run_jobs(_train_one, args, workers, ray_address):
         yield Arch(*arch_list), result

@@ -62,6 +62,32 @@ def check_output_file(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def check_apart(out: str | Path, inputs: dict[str, str | Path | None], flag: str = "--out") -> None:
+    """Refuse an output directory that is, or contains, one of the run's inputs (flag → path): writing the
+    run there would overwrite the input, and pruning old checkpoints could delete its files."""
+    out = Path(out).resolve()
+    for input_flag, given in inputs.items():
+        if not given:
+            continue
+        source = Path(given).resolve()
+        if source == out or out in source.parents:
+            relation = "is" if source == out else "contains"
+            raise BortError(f"{flag} {given if source == out else out} {relation} {input_flag} {given}: the run would "
+                            f"overwrite its own input; choose another {flag}")
+
+
+def check_foreign(out: str | Path, own_file: str, flag: str = "--out") -> None:
+    """Refuse a directory that holds a model or a run this command did not make (a config.json or checkpoints but
+    not ``own_file``): a run would overwrite its weights."""
+    out = Path(out)
+    if not out.is_dir() or (out / own_file).is_file():
+        return
+    found = [name for name in ("config.json", "model.safetensors", "checkpoints") if (out / name).exists()]
+    if found:
+        raise BortError(f"{flag} {out} already holds {found[0]} from another model or run (no {own_file}); "
+                        f"choose another {flag}")
+
+
 def make_dirs(path: Path, flag: str = "--out") -> Path | None:
     """Create ``path`` and its missing parents; returns the topmost folder created (None if it existed)."""
     missing = _missing_folders(path)
@@ -85,7 +111,10 @@ class RunDirectory:
         """Create the directory and hold its lock until this process ends; refused while another run holds it."""
         self._created = make_dirs(self.path, self.flag)
         self._entries_before = set(os.listdir(self.path))
-        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BortError(f"{self.flag} {self.path}: cannot create its lock file: {exc.strerror or exc}")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -125,3 +154,11 @@ class RunDirectory:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def remove_run_dir(path: str | Path) -> None:
+    """Delete a run directory to start it afresh; refused while a run holds its lock."""
+    path = Path(path)
+    if path.is_dir():
+        RunDirectory(path).claim().release()
+        shutil.rmtree(path)

@@ -1,0 +1,1 @@
+"""Agora: fine-tuning by Socrates-labelled augmentation of a student's mistakes, with hyperparameter pruning."""

@@ -1,0 +1,62 @@
+"""Agora's configuration: fine-tuning's options (the plain flags: epochs, batch size, dropout, head init,
+max length, patience, E/H split) and Agora's own. A run's is saved as agora_config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from bort.agora.phi import PHIS
+from bort.agora.prune import RULES
+from bort.config import option
+from bort.errors import BortError
+from bort.finetune.config import FinetuneConfig
+
+AGORA = "agora (--method agora)"
+
+
+@dataclass(kw_only=True)
+class AgoraConfig(FinetuneConfig):
+    socrates: str | None = option(None, "Socrates: a local sequence-classification directory fine-tuned on the task "
+                                  "(its own tokenizer; labels matched by id2label names) that labels the new points",
+                                  metavar="MODEL_DIR", group=AGORA)
+    theta: str = option("cpu-small", "Θ: paper (the Bort README's 240 sets), cpu-small (8 sets), or a YAML/JSON "
+                        "file (a grid or a list of {lr, weight_decay, warmup_ratio, seed})", metavar="PRESET|FILE",
+                        group=AGORA)
+    phi: str = option("mlm-replace", "φ, the transformation of each mistake", choices=PHIS, group=AGORA)
+    phi_model: str | None = option(None, "the masked LM mlm-replace samples from (default: --model, which must then "
+                                   "have its MLM head)", metavar="MLM_DIR", group=AGORA)
+    phi_fraction: float = option(0.15, "share of the word pieces (mlm-replace) or words φ changes", above=0,
+                                 group=AGORA)
+    phi_per_mistake: int = option(4, "new points made from each mistake on E", minimum=1, group=AGORA)
+    prune: str = option("longest-shared-run", "how Θ shrinks: longest-shared-run (the paper's rule as we read it: the "
+                        "longest run of top-ranked sets that share a value with the first) or worst-half", choices=tuple(RULES),
+                        group=AGORA)
+    replay: int = option(0, "repeat an iteration that did not improve E's best score, at most N times in a row, "
+                         "before pruning", minimum=0, group=AGORA)
+    max_iterations: int | None = option(None, "stop after this many iterations", minimum=1, group=AGORA,
+                                        resumable=True)
+    max_minutes: float | None = option(None, "stop starting iterations once this much wall-clock is spent", above=0,
+                                       group=AGORA, resumable=True)
+    min_socrates: float = option(2 / 3, "refuse a Socrates whose agreement with E's labels is below this (the "
+                                 "paper's requirement)", minimum=0, group=AGORA, show="2/3")
+    force: bool = option(False, "run with a Socrates below --min-socrates", group=AGORA, resumable=True)
+    workers: int = option(1, "hyperparameter sets trained in parallel (local processes)", minimum=1, group=AGORA,
+                          resumable=True)
+    ray: str | None = option(None, "train them on Ray instead: 'local' (a private cluster on loopback) or an "
+                             "address", metavar="local|ADDRESS", group=AGORA, resumable=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.method == "agora" and not self.socrates:
+            raise BortError("--method agora needs --socrates MODEL_DIR: a model fine-tuned on the task that labels "
+                            "the new points")
+
+    def agora_flags_given(self) -> list[str]:
+        """Agora's own flags set away from their defaults (refused with --method plain)."""
+        own = [f for f in dataclasses.fields(self) if f.name not in {g.name for g in dataclasses.fields(FinetuneConfig)}]
+        return ["--" + f.name.replace("_", "-") for f in own if getattr(self, f.name) != f.default]
+
+    def plain(self) -> FinetuneConfig:
+        """The same run as plain fine-tuning's config."""
+        return FinetuneConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FinetuneConfig)})

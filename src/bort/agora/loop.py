@@ -1,0 +1,315 @@
+"""Agora's loop (the paper's Algorithm, de Wynter 2020), read top to bottom: :meth:`Agora.setup`, :meth:`Agora.iterate`,
+:meth:`Agora.finish`.
+
+    while Θt is not empty (and the budget lasts):
+        train Timaeus with every θ in Θt on D, each early-stopped on E; score each on E
+        M ← the mistakes on E of the iteration's best model
+        X' ← φ(M);  D ← D ∪ {(x', Socrates(x')) : x' ∈ X'}
+        sort Θt by score; prune it (or replay the iteration when it did not improve, up to --replay)
+    return the best model seen (its θ is the convergent hyperparameter set, CHS)
+
+Everything finished is on disk before the next thing starts: each training's E score and outputs
+(``agora_log.jsonl``), Socrates' labels (``socrates_labels.jsonl``), each iteration's new points
+(``augmented/iteration-K.jsonl``) and its outcome (``iterations.jsonl``). Re-running the command
+after a kill continues where it stopped and ends as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from bort.agora import phi as phis
+from bort.agora.config import AgoraConfig
+from bort.agora.prune import prune_or_replay
+from bort.agora.socrates import Socrates
+from bort.agora.theta import load_theta, name
+from bort.agora.training import as_records, train_theta
+from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
+from bort.errors import BortError
+from bort.finetune.encode import model_outputs
+from bort.finetune.holdout import describe, read_holdout, split_dev
+from bort.finetune.plain import balance
+from bort.tasks import get_task
+from bort.tasks.example import Example
+from bort.tasks.predict import majority_baseline, predictions, score
+from bort.tokenizer import load_tokenizer
+from bort.util.executors import run_jobs
+from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign
+
+CONFIG_FILE = "agora_config.json"
+TRAININGS_LOG = "agora_log.jsonl"
+ITERATIONS_LOG = "iterations.jsonl"
+LABELS = "socrates_labels.jsonl"
+PLAIN_BEST = "plain_best"  # iteration 1's winner: the same grid, fine-tuned plainly, selected on E
+
+
+def agora(cfg: AgoraConfig, show_progress: bool = True) -> dict:
+    """Run (or continue) Agora in ``cfg.out``; returns metrics.json's content."""
+    run = Agora(cfg, show_progress)
+    try:
+        run.setup()
+        run.iterate()
+        return run.finish()
+    finally:
+        run.run_dir.release()
+
+
+def is_mistake(task, example: Example, prediction) -> bool:
+    """A wrong prediction; STS-B's scores compared rounded (the paper's way of making Agora's check classification-like)."""
+    if task.kind == "regression":
+        return round(prediction) != round(example.label)
+    return prediction != example.label
+
+
+class Agora:
+    def __init__(self, cfg: AgoraConfig, show_progress: bool = True):
+        self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
+        self.run_dir = RunDirectory(self.out)
+
+    def say(self, message: str) -> None:
+        if self.show_progress:
+            print(f"[agora] {message}", flush=True)
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        cfg, out = self.cfg, self.out
+        # Inputs first, before anything is written.
+        check_apart(out, {"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model})
+        check_foreign(out, CONFIG_FILE)
+        self.task = task = get_task(cfg.task)
+        if task.test_only:
+            raise BortError(f"{task.name} is a diagnostic set without training data")
+        self.thetas = load_theta(cfg.theta)
+        self.by_name = {name(t): t for t in self.thetas}
+        train = task.read(Path(cfg.data), "train")
+        if cfg.balance and task.kind in ("choice", "multirc"):
+            train = balance(train, cfg.seed)
+        if cfg.max_train_examples and len(train) > cfg.max_train_examples:
+            train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
+        dev = task.read(Path(cfg.data), "dev")
+        if cfg.holdout:
+            self.e, self.h = dev, read_holdout(task, cfg.holdout)
+        else:
+            self.e, self.h = split_dev(task, dev, cfg.holdout_share, cfg.seed)
+        if task.kind == "classification":
+            counts = {label: sum(ex.label == i for ex in self.e) for i, label in enumerate(task.labels)}
+            thin = {label: n for label, n in counts.items() if n < 2}
+            if thin:
+                raise BortError(f"E (the dev examples Agora selects on) has fewer than 2 examples of {thin}; Agora "
+                                "needs mistakes of every label to learn from: give a larger dev set or a smaller "
+                                "--holdout-fraction")
+        self.max_len = cfg.max_len or task.max_len
+        self.tokenizer = load_tokenizer(cfg.model)
+        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, self.max_len)
+        mlm_dir = cfg.phi_model or (cfg.model if has_masked_lm_head(load_config(cfg.model)) else None)
+        if cfg.phi == "mlm-replace" and mlm_dir is None:
+            raise BortError(f"--phi mlm-replace: --model {cfg.model} has no masked-LM head to sample from; give "
+                            "--phi-model MLM_DIR, or another --phi (word-dropout, word-swap)")
+        self.socrates = Socrates(cfg.socrates, task, self.max_len, out / LABELS)  # labels checked here, by name
+
+        # Socrates must know the task: its agreement with E's labels, measured before any training.
+        self.say(f"Socrates {cfg.socrates} on E ({len(self.e)} examples) ...")
+        self.socrates_e = self.socrates.score(self.e)
+        if self.socrates_e < cfg.min_socrates and not cfg.force:
+            raise BortError(f"--socrates {cfg.socrates} agrees with only {self.socrates_e:.3f} of E's labels, below "
+                            f"--min-socrates {cfg.min_socrates:.3f}: its labels would teach mistakes (--force to run "
+                            "anyway)")
+        self.phi = phis.make_phi(cfg.phi, cfg.phi_fraction, mlm_dir)
+        self.train = train
+
+        # The run directory: a new run, or the continuation of one with the same configuration.
+        with self.run_dir.setting_up():
+            if (out / CONFIG_FILE).is_file():
+                changed = AgoraConfig.load(out / CONFIG_FILE).differences(cfg)
+                if changed:
+                    raise BortError(f"{out} holds an Agora run with another configuration (changed: "
+                                    f"{', '.join(changed)}); choose another --out, or rerun with the original settings "
+                                    f"in {out / CONFIG_FILE}")
+                self.say(f"continuing the run in {out}")
+            cfg.save(out / CONFIG_FILE)
+            self.socrates.cache.touch()
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------------ the loop
+    def state(self) -> dict:
+        """Where the run stands, rebuilt from its logs: D, Θt, the best so far, the replays in a row."""
+        d = list(self.train)
+        remaining = [name(t) for t in self.thetas]
+        best = {"score": -float("inf"), "theta": None, "iteration": 0}
+        replays, iterations = 0, read_log(self.out / ITERATIONS_LOG)
+        for record in iterations:
+            d += read_augmented(self.out / "augmented" / f"iteration-{record['iteration']}.jsonl")
+            remaining, best, replays = record["remaining"], record["best"], record["replays_in_a_row"]
+        return {"d": d, "remaining": remaining, "best": best, "replays": replays, "iteration": len(iterations)}
+
+    def budget_left(self, iteration: int) -> bool:
+        cfg = self.cfg
+        if cfg.max_iterations is not None and iteration >= cfg.max_iterations:
+            return False
+        spent = sum(r["seconds"] for r in read_log(self.out / ITERATIONS_LOG))
+        return cfg.max_minutes is None or spent < 60 * cfg.max_minutes
+
+    def iterate(self) -> None:
+        state = self.state()
+        while state["remaining"] and self.budget_left(state["iteration"]):
+            self.one_iteration(state["iteration"] + 1, state)
+            state = self.state()
+
+    def one_iteration(self, k: int, state: dict) -> None:
+        cfg, task, out = self.cfg, self.task, self.out
+        t0 = time.perf_counter()
+        remaining, d = state["remaining"], state["d"]
+        self.say(f"iteration {k}: {len(remaining)} hyperparameter sets on |D| = {len(d)}")
+
+        # 1. Train every θ in Θt on D, each early-stopped on E (finished ones come from the log).
+        done = {r["theta"]: r for r in read_log(out / TRAININGS_LOG) if r["iteration"] == k}
+        todo = [n for n in remaining if n not in done]
+        folder = out / "trainings" / f"iteration-{k}"
+        jobs = [(self.job_config(self.by_name[n], folder), as_records(d), as_records(self.e),
+                 1 if cfg.workers > 1 or cfg.ray else None) for n in todo]
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(remaining), initial=len(done), desc=f"iteration {k}", unit="θ",
+                  disable=not self.show_progress, dynamic_ncols=True) as bar:
+            for index, result in run_jobs(train_theta, jobs, cfg.workers, cfg.ray):
+                theta = todo[index]
+                record = {"iteration": k, "theta": theta, **self.by_name[theta],
+                          "score": result["metrics"][task.metrics[0]], "metrics": result["metrics"],
+                          "best_epoch": result["best_epoch"], "seconds": result["seconds"],
+                          "train_examples": len(d), "outputs": result["outputs"]}
+                append_log(out / TRAININGS_LOG, record)
+                done[theta] = record
+                bar.update(1)
+                bar.set_postfix(E=f"{record['score']:.3f}")
+
+        # 2. Rank Θt by E score (ties: Θ's own order); keep the best model seen.
+        order = {n: i for i, n in enumerate(self.by_name)}
+        ranked = sorted(remaining, key=lambda n: (-done[n]["score"], order[n]))
+        winner = done[ranked[0]]
+        best = state["best"]
+        improved = winner["score"] > best["score"]
+        if improved:
+            best = {"score": winner["score"], "theta": ranked[0], "iteration": k}
+            self.keep(folder / self.run_name(ranked[0]), "best", best)
+        if k == 1:  # the first iteration is plain fine-tuning's grid search: its winner is the baseline
+            self.keep(folder / self.run_name(ranked[0]), PLAIN_BEST,
+                      {"score": winner["score"], "theta": ranked[0], "iteration": 1})
+        shutil.rmtree(folder, ignore_errors=True)
+
+        # 3. The winner's mistakes on E; φ makes new points from them; Socrates labels them; D grows.
+        added = self.augment(k, winner, d)
+
+        # 4. Prune Θt, or replay the iteration when it did not improve (at most --replay times in a row).
+        dropped_sets, replays = prune_or_replay([self.by_name[n] for n in ranked], improved, state["replays"],
+                                                cfg.prune, cfg.replay)
+        dropped = [name(t) for t in dropped_sets]
+        kept = [n for n in ranked if n not in dropped]
+        append_log(out / ITERATIONS_LOG, {
+            "iteration": k, "ranked": [[n, done[n]["score"]] for n in ranked], "winner": ranked[0],
+            "winner_score": winner["score"], "improved": improved, "dropped": dropped, "remaining": kept,
+            "best": best, "replays_in_a_row": replays, "mistakes": added["mistakes"], "added": added["added"],
+            "d_size": len(d) + added["added"], "seconds": time.perf_counter() - t0})
+        self.say(f"iteration {k}: best E {winner['score']:.4f} ({ranked[0]}){' — new best' if improved else ''}; "
+                 f"{added['mistakes']} mistakes → {added['added']} new points; "
+                 + (f"replay {replays}" if not dropped else f"dropped {len(dropped)}, {len(kept)} left"))
+
+    def run_name(self, theta: str) -> str:
+        return f"theta-{list(self.by_name).index(theta):03d}"
+
+    def job_config(self, theta: dict, folder: Path) -> dict:
+        """The plain fine-tuning config of one θ: the plain flags, θ's four values, D and E passed in."""
+        plain = self.cfg.plain()
+        plain.method, plain.out = "plain", str(folder / self.run_name(name(theta)))
+        plain.lr, plain.weight_decay, plain.warmup_ratio, plain.seed = (theta["lr"], theta["weight_decay"],
+                                                                        theta["warmup_ratio"], theta["seed"])
+        plain.holdout_fraction, plain.holdout, plain.max_train_examples, plain.balance = 0.0, None, None, False
+        return plain.to_dict()
+
+    def keep(self, source: Path, name_: str, info: dict) -> None:
+        """Move a training's model to ``name_``/ (best/, plain_best/) in one rename, with what it is (agora_best.json)."""
+        target, staging = self.out / name_, self.out / f"{name_}.partial"
+        marker = target / "agora_best.json"
+        if not source.is_dir() and marker.is_file() and json.loads(marker.read_text())["theta"] == info["theta"] \
+                and json.loads(marker.read_text())["iteration"] == info["iteration"]:
+            return  # a rerun after a kill that came once the model was in place
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+        write_json_atomic(staging / "agora_best.json", {**info, "hyperparameters": self.by_name[info["theta"]]})
+        old = self.out / f"{name_}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def augment(self, k: int, winner: dict, d: list[Example]) -> dict:
+        """New points from the winner's mistakes on E, labelled by Socrates, saved to augmented/iteration-K.jsonl."""
+        import numpy as np
+
+        path = self.out / "augmented" / f"iteration-{k}.jsonl"
+        pred = predictions(self.task, self.e, np.asarray(winner["outputs"]))
+        mistakes = [ex for ex, p in zip(self.e, pred) if is_mistake(self.task, ex, p)]
+        if not path.is_file():
+            rng = random.Random(self.cfg.seed * 1_000_003 + k)  # the same points on a rerun after a kill
+            seen = {(ex.text_a, ex.text_b) for ex in d + self.e}
+            made = [(new, segment, source) for source in mistakes
+                    for new, segment in phis.perturb(self.phi, source, self.cfg.phi_per_mistake, rng, seen)]
+            labels = self.socrates.label([new for new, _, _ in made])
+            lines = [json.dumps({"text_a": new.text_a, "text_b": new.text_b, "source": source.uid,
+                                 "source_label": source.label, "phi": self.cfg.phi, "segment": segment,
+                                 "label": lab["label"], "confidence": lab["confidence"]})
+                     for (new, segment, source), lab in zip(made, labels)]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, "".join(line + "\n" for line in lines))
+        return {"mistakes": len(mistakes), "added": len(read_augmented(path))}
+
+    # ------------------------------------------------------------------ finish
+    def finish(self) -> dict:
+        from bort.agora.report import write_outputs
+
+        cfg, task, out = self.cfg, self.task, self.out
+        iterations = read_log(out / ITERATIONS_LOG)
+        trainings = read_log(out / TRAININGS_LOG)
+        if not iterations:
+            raise BortError(f"Agora finished no iteration in {out} (--max-minutes too small?)")
+        best = iterations[-1]["best"]
+        model = load_classifier(out / "best")
+        held = score(task, self.h, model_outputs(model, self.tokenizer, self.h, self.max_len))
+        socrates_h = score(task, self.h, self.socrates.outputs(self.h))
+        plain = json.loads((out / PLAIN_BEST / "agora_best.json").read_text())
+        plain_h = score(task, self.h, model_outputs(load_classifier(out / PLAIN_BEST), self.tokenizer, self.h,
+                                                    self.max_len))
+        result = {
+            "task": task.name, "method": "agora", "chs": {"name": best["theta"], **self.by_name[best["theta"]]},
+            "best_iteration": best["iteration"], "e_score": best["score"], "e_metric": task.metrics[0],
+            **describe(cfg.holdout_share, cfg.holdout, self.e, self.h),
+            "held_out_examples": len(self.h), "held_out_metrics": held, "held_out_majority_baseline": majority_baseline(task, self.train, self.h),
+            "plain_grid": {"theta": plain["theta"], "e_score": plain["score"], "held_out_metrics": plain_h,
+                           "trainings": len(iterations[0]["ranked"]),
+                           "training_seconds": sum(r["seconds"] for r in trainings if r["iteration"] == 1)},
+            "socrates": {"model": cfg.socrates, "e_agreement": self.socrates_e, "held_out_metrics": socrates_h},
+            "iterations": len(iterations), "trainings": len(trainings),
+            "theta_left": len(iterations[-1]["remaining"]), "train_examples": len(self.train),
+            "augmented_examples": iterations[-1]["d_size"] - len(self.train),
+            "training_seconds": sum(r["seconds"] for r in trainings),
+            "seconds": sum(r["seconds"] for r in iterations),
+        }
+        write_outputs(out, result, iterations, self.by_name)
+        if (out / "trainings").is_dir() and not any((out / "trainings").iterdir()):
+            (out / "trainings").rmdir()
+        write_json_atomic(out / "metrics.json", result)
+        return result
+
+
+def read_augmented(path: Path) -> list[Example]:
+    """An iteration's new points as training examples (labelled by Socrates)."""
+    if not path.is_file():
+        return []
+    return [Example(uid=f"agora:{r['source']}", text_a=r["text_a"], text_b=r["text_b"], label=r["label"])
+            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())]
+

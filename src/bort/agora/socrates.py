@@ -1,0 +1,74 @@
+"""Socrates: the stronger model that labels Agora's new points, with its own tokenizer and label names.
+
+Any local sequence-classification directory fine-tuned on the task. Its classes are mapped onto the
+task's by ``id2label`` names (as ``bort evaluate`` does), its score on E is measured before any
+training, and its labels are cached per text in ``socrates_labels.jsonl``, so that no text is
+labelled twice, across iterations or a resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bort.checkpoint import load_classifier
+from bort.errors import BortError
+from bort.finetune.encode import model_outputs
+from bort.finetune.evaluate import label_order
+from bort.tasks.example import Example
+from bort.tasks.predict import predictions
+from bort.tasks.spec import TaskSpec
+from bort.tokenizer import load_tokenizer
+from bort.util.io import append_log, read_log
+
+
+def text_key(example: Example) -> str:
+    return hashlib.sha1(json.dumps([example.text_a, example.text_b]).encode()).hexdigest()
+
+
+def agreement(task: TaskSpec, examples: list[Example], outputs: np.ndarray) -> float:
+    """The share of examples whose prediction equals the label; STS-B's scores compared rounded (the paper's way)."""
+    pred = predictions(task, examples, outputs)
+    if task.kind == "regression":
+        return float(np.mean([round(p) == round(ex.label) for p, ex in zip(pred, examples)]))
+    return float(np.mean([p == ex.label for p, ex in zip(pred, examples)]))
+
+
+class Socrates:
+    def __init__(self, model_dir: str, task: TaskSpec, max_len: int, cache: Path):
+        self.model_dir, self.task, self.max_len, self.cache = model_dir, task, max_len, Path(cache)
+        self.model = load_classifier(model_dir)
+        if self.model.config.num_labels != task.num_labels:
+            raise BortError(f"--socrates {model_dir} predicts {self.model.config.num_labels} labels; {task.name} needs "
+                            f"{task.num_labels} (expected a model fine-tuned on {task.name})")
+        self.order = label_order(self.model.config, task, f"--socrates {model_dir}")
+        self.tokenizer = load_tokenizer(model_dir)
+        self.labels = {r["key"]: r for r in read_log(self.cache)}
+
+    def outputs(self, examples: list[Example]) -> np.ndarray:
+        """(n, num_labels) outputs, columns in the task's label order."""
+        out = model_outputs(self.model, self.tokenizer, examples, self.max_len)
+        return out if self.order is None else out[:, self.order]
+
+    def score(self, examples: list[Example]) -> float:
+        return agreement(self.task, examples, self.outputs(examples))
+
+    def label(self, examples: list[Example]) -> list[dict]:
+        """{"label", "confidence"} per example (the softmax's top probability; None for regression), cached."""
+        todo = [ex for ex in examples if text_key(ex) not in self.labels]
+        if todo:
+            outputs = self.outputs(todo)
+            if self.task.kind == "regression":
+                found = [(float(o[0]), None) for o in outputs]
+            else:
+                probs = torch.softmax(torch.from_numpy(outputs), -1).numpy()
+                found = [(int(p.argmax()), float(p.max())) for p in probs]
+            for ex, (label, confidence) in zip(todo, found):
+                record = {"key": text_key(ex), "label": label, "confidence": confidence}
+                append_log(self.cache, record)
+                self.labels[record["key"]] = record
+        return [self.labels[text_key(ex)] for ex in examples]

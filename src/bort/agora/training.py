@@ -1,0 +1,39 @@
+"""One θ's training: a plain, early-stopped fine-tuning run on Agora's D, selected on E.
+
+A module-level function of plain data, so that it runs in this process, in a worker process or on
+Ray alike (:mod:`bort.util.executors`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from bort.finetune.config import FinetuneConfig
+from bort.finetune.plain import finetune
+from bort.tasks.example import Example
+
+
+def as_records(examples: list[Example]) -> list[dict]:
+    return [dataclasses.asdict(ex) for ex in examples]
+
+
+def train_theta(config: dict, train: list[dict], dev: list[dict], threads: int | None = None) -> dict:
+    """Fine-tune with ``config`` (a FinetuneConfig dict) on ``train``, early-stopped on ``dev`` (E); returns the
+    best epoch's E metrics and E outputs. A run directory left by a killed attempt is started afresh: the
+    training is a function of its inputs, so the rerun gives what the killed one would have."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = FinetuneConfig.from_dict(config)
+    out = Path(cfg.out)
+    if out.exists():
+        shutil.rmtree(out)
+    result = finetune(cfg, show_progress=False, train=[Example(**r) for r in train], dev=[Example(**r) for r in dev])
+    outputs = [json.loads(line)["output"] for line in (out / "dev_predictions.jsonl").read_text().splitlines()]
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the best model stays; optimizer states are not needed
+    return {"metrics": result["dev"], "best_epoch": result["best_epoch"], "epochs": len(result["history"]),
+            "seconds": result["seconds"], "outputs": outputs}
