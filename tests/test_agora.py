@@ -286,6 +286,10 @@ def test_agora_scores_its_best_model_on_h_only(finished_run, agora_inputs):
     model = load_classifier(finished_run / "best")
     outputs = model_outputs(model, load_tokenizer(finished_run / "best"), h, 32)
     assert metrics["held_out_metrics"]["accuracy"] == pytest.approx(score(task, h, outputs)["accuracy"])
+    # Per example, not only the metric (E and H are stratified alike: a near-constant model scores both equally).
+    written = [json.loads(x) for x in (finished_run / "held_out_predictions.jsonl").read_text().splitlines()]
+    assert [r["uid"] for r in written] == [ex.uid for ex in h]
+    assert np.allclose([r["output"] for r in written], outputs, atol=1e-5)
     on_e = score(task, e, model_outputs(model, load_tokenizer(finished_run / "best"), e, 32))["accuracy"]
     assert metrics["e_score"] == pytest.approx(on_e)
     # Each iteration's new points come from its winner's mistakes on E (recomputed from its logged outputs),

@@ -279,7 +279,11 @@ class Agora:
             raise BortError(f"Agora finished no iteration in {out} (--max-minutes too small?)")
         best = iterations[-1]["best"]
         model = load_classifier(out / "best")
-        held = score(task, self.h, model_outputs(model, self.tokenizer, self.h, self.max_len))
+        h_outputs = model_outputs(model, self.tokenizer, self.h, self.max_len)
+        held = score(task, self.h, h_outputs)
+        lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
+                 for ex, p, o in zip(self.h, predictions(task, self.h, h_outputs), h_outputs)]
+        write_text_atomic(out / "held_out_predictions.jsonl", "".join(line + "\n" for line in lines))
         socrates_h = score(task, self.h, self.socrates.outputs(self.h))
         plain = json.loads((out / PLAIN_BEST / "agora_best.json").read_text())
         plain_h = score(task, self.h, model_outputs(load_classifier(out / PLAIN_BEST), self.tokenizer, self.h,

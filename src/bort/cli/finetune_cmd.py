@@ -30,7 +30,7 @@ TASK_DIR is the task's folder exactly as the official download lays it out (…/
 …/superglue/CB, …/RACE). The run directory receives the best model as an HF
 AutoModelForSequenceClassification directory (Agora's: RUN_DIR/best), metrics.json, and for plain
 runs dev_predictions.jsonl and finetune_config.json; for Agora runs agora_log.jsonl, iterations.jsonl,
-theta_trace.csv, augmented/iteration-K.jsonl, agora.png and report.md."""
+theta_trace.csv, augmented/iteration-K.jsonl, held_out_predictions.jsonl, agora.png and report.md."""
 
 
 def add_parser(subparsers) -> None:
