@@ -58,7 +58,8 @@ def quickstart(cfg: QuickstartConfig) -> None:
 
     out = check_output_dir(cfg.out)
     real = Path(cfg.real_model)
-    if real.exists():
+    use_real = real.exists()
+    if use_real:
         check_model_dir(real)
     started = time.perf_counter()
 
@@ -71,7 +72,7 @@ def quickstart(cfg: QuickstartConfig) -> None:
     _done(t)
 
     teacher_dir = out / "teacher"
-    if real.exists():
+    if use_real:
         t = _stage(3, f"a real teacher: {real.name} given a masked-LM head and {cfg.teacher_steps} steps of continued "
                       "MLM on four novels (bort pretrain --mode mlm --init)")
         teacher = pretrain(teacher_dir, mode="mlm", init=str(real), lr=2e-4, max_steps=cfg.teacher_steps, seq_len=64)
@@ -102,7 +103,7 @@ def quickstart(cfg: QuickstartConfig) -> None:
     finetune(student_dir, out / "sst2", cfg.finetune_epochs)
     _done(t)
 
-    if real.exists():
+    if use_real:
         t = _stage(7, f"Agora: the student fine-tuned with Socrates ({real.name} fine-tuned on the sample) labelling "
                       "perturbations of its mistakes; scored on the held-out half of dev (bort finetune --method agora)")
         agora(student_dir, teacher_dir, real, out, cfg)
@@ -191,8 +192,8 @@ def agora(student_dir: Path, teacher_dir: Path, real: Path, out: Path, cfg: Quic
                                    phi_model=str(teacher_dir), epochs=cfg.agora_epochs, batch_size=32, max_len=64,
                                    max_iterations=cfg.agora_iterations, seed=0))
     held, plain = result["held_out_metrics"]["accuracy"], result["plain_grid"]["held_out_metrics"]["accuracy"]
-    print(f"    held-out SST-2 accuracy ({result['held_out_examples']} dev sentences): Agora {held:.3f} vs plain fine-tuning with the same Θ "
-          f"{plain:.3f}; Socrates {result['socrates']['held_out_metrics']['accuracy']:.3f}; majority class "
+    print(f"    held-out SST-2 accuracy ({result['held_out_examples']} dev sentences): Agora {held:.3f} vs plain "
+          f"fine-tuning with the same Θ {plain:.3f}; Socrates {result['socrates']['held_out_metrics']['accuracy']:.3f}; majority class "
           f"{result['held_out_majority_baseline']['accuracy']:.3f} ({result['iterations']} iterations, "
           f"{result['trainings']} trainings, {result['augmented_examples']} points added; {run_dir / 'report.md'})")
 

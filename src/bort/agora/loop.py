@@ -31,8 +31,8 @@ from bort.agora.training import as_records, train_theta
 from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
 from bort.finetune.encode import model_outputs
-from bort.finetune.holdout import describe, read_holdout, split_dev
-from bort.finetune.plain import balance
+from bort.finetune.holdout import describe, select_and_hold_out
+from bort.finetune.plain import training_set
 from bort.tasks import get_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
@@ -86,16 +86,12 @@ class Agora:
             raise BortError(f"{task.name} is a diagnostic set without training data")
         self.thetas = load_theta(cfg.theta)
         self.by_name = {name(t): t for t in self.thetas}
-        train = task.read(Path(cfg.data), "train")
-        if cfg.balance and task.kind in ("choice", "multirc"):
-            train = balance(train, cfg.seed)
-        if cfg.max_train_examples and len(train) > cfg.max_train_examples:
-            train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
-        dev = task.read(Path(cfg.data), "dev")
-        if cfg.holdout:
-            self.e, self.h = dev, read_holdout(task, cfg.holdout)
-        else:
-            self.e, self.h = split_dev(task, dev, cfg.holdout_share, cfg.seed)
+        train = training_set(task, task.read(Path(cfg.data), "train"), cfg)
+        self.e, self.h = select_and_hold_out(task, task.read(Path(cfg.data), "dev"), cfg.holdout_share, cfg.holdout,
+                                             cfg.seed)
+        if not self.h:
+            raise BortError("Agora reads E, so it needs a held-out H to report: --holdout-fraction above 0 (default "
+                            "0.5) or --holdout FILE")
         if task.kind == "classification":
             counts = {label: sum(ex.label == i for ex in self.e) for i, label in enumerate(task.labels)}
             thin = {label: n for label, n in counts.items() if n < 2}
@@ -105,8 +101,9 @@ class Agora:
                                 "--holdout-fraction")
         self.max_len = cfg.max_len or task.max_len
         self.tokenizer = load_tokenizer(cfg.model)
-        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, self.max_len)
-        mlm_dir = cfg.phi_model or (cfg.model if has_masked_lm_head(load_config(cfg.model)) else None)
+        student_config = load_config(cfg.model)
+        check_fits(Path(cfg.model), student_config, self.tokenizer, self.max_len)
+        mlm_dir = cfg.phi_model or (cfg.model if has_masked_lm_head(student_config) else None)
         if cfg.phi == "mlm-replace" and mlm_dir is None:
             raise BortError(f"--phi mlm-replace: --model {cfg.model} has no masked-LM head to sample from; give "
                             "--phi-model MLM_DIR, or another --phi (word-dropout, word-swap)")
@@ -234,9 +231,10 @@ class Agora:
         """Move a training's model to ``name_``/ (best/, plain_best/) in one rename, with what it is (agora_best.json)."""
         target, staging = self.out / name_, self.out / f"{name_}.partial"
         marker = target / "agora_best.json"
-        if not source.is_dir() and marker.is_file() and json.loads(marker.read_text())["theta"] == info["theta"] \
-                and json.loads(marker.read_text())["iteration"] == info["iteration"]:
-            return  # a rerun after a kill that came once the model was in place
+        if not source.is_dir() and marker.is_file():
+            placed = json.loads(marker.read_text())
+            if (placed["theta"], placed["iteration"]) == (info["theta"], info["iteration"]):
+                return  # a rerun after a kill that came once the model was in place
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(source, staging, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
         write_json_atomic(staging / "agora_best.json", {**info, "hyperparameters": self.by_name[info["theta"]]})

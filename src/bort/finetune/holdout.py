@@ -60,6 +60,16 @@ def read_holdout(task: TaskSpec, path: str | Path) -> list[Example]:
     return examples
 
 
+def select_and_hold_out(task: TaskSpec, dev: list[Example], fraction: float, holdout: str | None,
+                        seed: int) -> tuple[list[Example], list[Example]]:
+    """(E, H) as the flags ask: H from ``holdout`` (E: all of dev), or ``fraction`` of dev (H empty at 0)."""
+    if holdout:
+        return dev, read_holdout(task, holdout)
+    if fraction > 0:
+        return split_dev(task, dev, fraction, seed)
+    return dev, []
+
+
 def describe(fraction: float, holdout: str | None, e: list, h: list) -> dict[str, str]:
     """What metrics.json says about where each number comes from."""
     if holdout:

@@ -21,7 +21,7 @@ from bort.checkpoint import check_fits, classifier_from_encoder, load_classifier
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.encode import collate, encode, model_outputs
-from bort.finetune.holdout import describe, read_holdout, split_dev
+from bort.finetune.holdout import describe, select_and_hold_out
 from bort.tasks import get_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
@@ -58,6 +58,15 @@ def balance(examples: list[Example], seed: int) -> list[Example]:
     return [e for e in examples if e.label == 1 or id(e) in keep]
 
 
+def training_set(task, train: list[Example], cfg: FinetuneConfig) -> list[Example]:
+    """The examples trained on: balanced (--balance, pair-cast tasks), then a seeded --max-train-examples subset."""
+    if cfg.balance and task.kind in ("choice", "multirc"):
+        train = balance(train, cfg.seed)
+    if cfg.max_train_examples and len(train) > cfg.max_train_examples:
+        train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
+    return train
+
+
 def _head_layers(model) -> list[torch.nn.Linear]:
     head = getattr(model, "classifier", None)
     return [m for m in head.modules() if isinstance(m, torch.nn.Linear)] if head is not None else []
@@ -86,16 +95,8 @@ class FineTuning:
         train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data), "train")
         self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data), "dev")
         # E/H: early stopping selects on E; H, when there is one, is scored once at the end.
-        self.holdout_set: list[Example] = []
-        if cfg.holdout:
-            self.holdout_set = read_holdout(task, cfg.holdout)
-        elif cfg.holdout_share > 0:
-            self.dev, self.holdout_set = split_dev(task, self.dev, cfg.holdout_share, cfg.seed)
-        if cfg.balance and task.kind in ("choice", "multirc"):
-            train = balance(train, cfg.seed)
-        if cfg.max_train_examples and len(train) > cfg.max_train_examples:
-            train = random.Random(cfg.seed).sample(train, cfg.max_train_examples)
-        self.train_set = train
+        self.dev, self.holdout_set = select_and_hold_out(task, self.dev, cfg.holdout_share, cfg.holdout, cfg.seed)
+        self.train_set = train = training_set(task, train, cfg)
         self.max_len = cfg.max_len or task.max_len
         self.tokenizer = load_tokenizer(cfg.model)
         check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, self.max_len)

@@ -112,9 +112,15 @@ def rescored(records: dict[str, dict], latencies: dict[str, dict], p_teacher: in
     candidates.jsonl were measured elsewhere. A diverged candidate (ê not finite) keeps no W."""
     for name, record in records.items():
         record["latency"] = latencies[name]["value"]
-        record["W"] = w_coefficient(record["p"], record["latency"], record["error"], p_teacher, latency_teacher) \
-            if math.isfinite(record["error"]) else None
+        record["W"] = candidate_w(record, p_teacher, latency_teacher)
     return records
+
+
+def candidate_w(record: dict, p_teacher: int, latency_teacher: float) -> float | None:
+    """W of a candidate record (p, latency, error); None for a diverged one (ê NaN or inf), which is never ranked."""
+    if not math.isfinite(record["error"]):
+        return None
+    return w_coefficient(record["p"], record["latency"], record["error"], p_teacher, latency_teacher)
 
 
 def candidate_params(cfg: SearchConfig) -> dict:
@@ -186,9 +192,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
                 error = result["e_hat"]
                 # A diverged candidate (ê NaN or inf) gets no W: it is listed, never ranked.
                 record = {"arch": arch.as_list(), "p": p, "latency": latency, "error": error,
-                          "W": w_coefficient(p, latency, error, p_teacher, latency_teacher)
-                          if math.isfinite(error) else None,
                           "train_losses": result["train_losses"], "train_seconds": result["train_seconds"]}
+                record["W"] = candidate_w(record, p_teacher, latency_teacher)
                 append_log(out / CANDIDATES, record)
                 pbar.update(1)
                 pbar.set_postfix(last=str(arch), W="diverged" if record["W"] is None else f"{record['W']:.3g}")
