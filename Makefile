@@ -23,8 +23,9 @@ real-model: venv
 demo: venv real-model
 	HF_HUB_OFFLINE=1 $(BIN)/bort quickstart
 
+# One pytest worker per core, each test module kept on one worker (its fixtures are built once).
 test: venv real-model
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Mutation testing of the core formulas (see [tool.mutmut] in pyproject.toml); not part of `make test`.
 BORT_SHARED_DATA ?= $(abspath ../shared/data)

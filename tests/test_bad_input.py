@@ -17,7 +17,8 @@ from bort.cli.main import main
 PT = ["--seq-len", "32", "--max-steps", "5", "--batch-size", "4"]  # pretraining small enough to reach its checks
 SEARCH = ["--space", "{space}", "--seq-len", "32", "--latency", "flops", "--steps", "2", "--batch-size", "4"]
 FT = ["--task", "glue/RTE", "--data", "{rte}", "--epochs", "1", "--max-train-examples", "8", "--max-len", "32"]
-BENCH = ["--lengths", "16", "--repeats", "1", "--warmup-runs", "0", "--min-seconds", "0", "--fast-paths", "none"]
+BENCH = ["--lengths", "16", "--rounds", "1", "--max-rounds", "1", "--warmup-runs", "0", "--block-ms", "1",
+         "--fast-paths", "none"]
 
 CASES = [
     # ---------------------------------------------------------------- arch
@@ -159,8 +160,10 @@ CASES = [
      "--lengths"),
     ("bench-length-beyond-positions", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--lengths",
                                        "4096"], "usable positions"),
-    ("bench-repeats-zero", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--repeats", "0"],
-     "--repeats must be at least 1"),
+    ("bench-rounds-zero", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--rounds", "0"],
+     "--rounds must be at least 1"),
+    ("bench-batch-zero", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--batch", "2,0"],
+     "--batch"),
     ("bench-unknown-fast-path", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--fast-paths", "turbo"],
      "turbo"),
     ("bench-out-is-a-file", ["bench", "--models", "1,2,32,64", "--out", "{a_file}", *BENCH], "is a file"),

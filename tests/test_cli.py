@@ -50,7 +50,9 @@ def test_arch_vocab_overrides_and_like(capsys, tiny_roberta_dir):
         (["export", "/nonexistent/model", "--onnx", "--out", "x.onnx"], "does not exist"),
         (["bench", "--models", "gpt-9", "--out", "{tmp}"], "unknown model"),
         (["bench", "--lengths", "600", "--out", "{tmp}"], "usable positions"),
-        (["bench", "--repeats", "0", "--out", "{tmp}"], "repeats"),
+        (["bench", "--rounds", "0", "--out", "{tmp}"], "rounds"),
+        (["bench", "--rounds", "9", "--max-rounds", "3", "--out", "{tmp}"], "--max-rounds 3 is below --rounds 9"),
+        (["bench", "--batch", "0", "--out", "{tmp}"], "positive integers"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message, tmp_path):
@@ -133,28 +135,49 @@ def test_export_int8_with_parity(tiny_roberta_dir, tmp_path, capsys):
                  "--out", str(refused)]) == 0
 
 
+def test_export_optimize_int8_writes_a_fused_int8_graph_with_parity(tiny_roberta_dir, tmp_path, capsys):
+    from bort.inference.onnx_runtime import fused_operators
+
+    out = tmp_path / "tiny.fast.onnx"
+    assert main(["export", str(tiny_roberta_dir), "--onnx", "--int8", "--optimize", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    layers = json.loads((tiny_roberta_dir / "config.json").read_text())["num_hidden_layers"]
+    assert fused_operators(out)["QAttention"] == layers and "fused operators" in printed
+    check = _independent_parity(tiny_roberta_dir, out)
+    assert 0.99 < check.cosine < 1.0  # int8: close to eager, not identical
+
+
 def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
+    import statistics
+
     args = ["bench", "--models", "2,2,32,64", "1,2,16,32", "--subject", "2,2,32,64", "--lengths", "16,32",
-            "--repeats", "2", "--min-seconds", "0", "--fast-paths", "torch-int8,onnx-int8", "--out", str(tmp_path),
-            "--json"]
+            "--batch", "1,3", "--rounds", "3", "--max-rounds", "4", "--block-ms", "2",
+            "--fast-paths", "torch-int8,onnx-fused-int8", "--out", str(tmp_path), "--json"]
     assert main(args) == 0
     results = json.loads(capsys.readouterr().out)
-    assert results["subject"] == "⟨2,2,32,64⟩"
-    assert set(results["models"]) == {"⟨2,2,32,64⟩", "⟨1,2,16,32⟩"}
-    subject = results["models"]["⟨2,2,32,64⟩"]
-    assert subject["ratio_to_subject"] == {"16": 1.0, "32": 1.0}
-    other = results["models"]["⟨1,2,16,32⟩"]
-    assert other["ratio_to_subject"]["16"] == pytest.approx(
-        other["latency"]["16"]["median_ms"] / subject["latency"]["16"]["median_ms"])
-    for path in ("torch-int8", "onnx-int8"):
-        for n in ("16", "32"):
-            entry = results["fast_paths"][path][n]
-            assert entry["speedup"] == pytest.approx(subject["latency"][n]["median_ms"] / entry["median_ms"])
-            assert entry["cosine"] > 0.98
+    subject = "⟨2,2,32,64⟩"
+    assert results["subject"] == subject
+    assert list(results["rows"]) == [subject, "⟨1,2,16,32⟩", f"{subject} torch-int8", f"{subject} onnx-fused-int8"]
+    assert [(c["batch"], c["seq_len"]) for c in results["cells"]] == [(1, 16), (1, 32), (3, 16), (3, 32)]
+    for cell in results["cells"]:
+        assert 3 <= cell["rounds"] <= 4
+        base = cell["rows"][subject]
+        assert base["ratio_to_subject"] == {"median": 1.0, "low": 1.0, "high": 1.0}
+        for name, entry in cell["rows"].items():
+            # every row ran in the same rounds; its ratio is the median of the per-round ratios, computed here
+            assert len(entry["rounds_ms"]) == cell["rounds"]
+            per_round = [a / b for a, b in zip(entry["rounds_ms"], base["rounds_ms"])]
+            assert entry["ratio_to_subject"]["median"] == pytest.approx(statistics.median(per_round))
+            assert entry["median_ms"] == pytest.approx(statistics.median(entry["rounds_ms"]))
+            assert entry["low_ms"] <= entry["median_ms"] <= entry["high_ms"]
+            assert entry["sequences_per_second"]["median"] == pytest.approx(1e3 * cell["batch"] / entry["median_ms"])
+            if results["rows"][name]["kind"] == "fast path":
+                assert entry["cosine"] > 0.98
     assert results["setup"]["device"]["torch"]
     assert json.loads((tmp_path / "bench.json").read_text())["subject"] == results["subject"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000
-    assert "speed-up" in (tmp_path / "bench.md").read_text()
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "speed-up" in markdown and "95%" in markdown and "sequences / s" in markdown  # the throughput table
 
 
 def test_bench_times_an_exported_onnx_file_against_its_model(prepared_inputs, tmp_path, capsys):
@@ -162,14 +185,12 @@ def test_bench_times_an_exported_onnx_file_against_its_model(prepared_inputs, tm
     onnx_file = tmp_path / "tiny.onnx"
     assert main(["export", encoder, "--onnx", "--out", str(onnx_file)]) == 0
     capsys.readouterr()
-    assert main(["bench", "--model", encoder, "--models", "1,2,32,64", "--lengths", "16", "--repeats", "2",
-                 "--min-seconds", "0", "--fast-paths", "none", "--onnx", str(onnx_file), "--out", str(tmp_path / "b"),
-                 "--json"]) == 0
+    assert main(["bench", "--model", encoder, "--models", "1,2,32,64", "--lengths", "16", "--rounds", "2",
+                 "--max-rounds", "3", "--block-ms", "2", "--fast-paths", "none", "--onnx", str(onnx_file),
+                 "--out", str(tmp_path / "b"), "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
-    entry = results["onnx_files"][str(onnx_file)]["16"]
-    eager = results["models"]["encoder"]["latency"]["16"]["median_ms"]
-    assert results["subject"] == "encoder"
-    assert entry["speedup"] == pytest.approx(eager / entry["median_ms"])
+    assert results["subject"] == "encoder" and results["rows"][str(onnx_file)]["kind"] == "onnx file"
+    entry = results["cells"][0]["rows"][str(onnx_file)]
     assert entry["cosine"] > 0.99999 and entry["max_abs"] < 1e-4  # the file is the model's own export
 
 

@@ -108,6 +108,29 @@ def test_onnx_honours_the_attention_mask(model, tmp_path):
     assert parity(reference, onnx_runtime.ort_run(session, inputs)).max_abs < 1e-4
 
 
+def test_fused_export_has_one_attention_node_per_layer_and_honours_the_mask(model, tmp_path):
+    """ONNX Runtime's optimizer fuses each layer (Attention, 2 skip-LayerNorms, bias-GELU); padded batches and other
+    lengths give eager's outputs; the fused graph quantizes to int8 with QAttention and stays close."""
+    path = onnx_runtime.export_onnx_fused(model, tmp_path / "fused.onnx")
+    layers = model.config.num_hidden_layers
+    assert onnx_runtime.fused_operators(path) == {"Attention": layers, "SkipLayerNormalization": 2 * layers,
+                                                  "BiasGelu": layers}
+    assert not list(tmp_path.glob("*.partial"))
+    session = onnx_runtime.ort_session(path, threads=1)
+    inputs = fixed_input(VOCAB.size, LatencyProtocol(batch_size=3, seq_len=20))
+    inputs["attention_mask"][0, 12:] = 0
+    inputs["attention_mask"][2, 5:] = 0
+    with torch.inference_mode():
+        reference = model(**inputs).last_hidden_state
+    keep = inputs["attention_mask"].bool()  # padded positions' outputs are not defined the same way
+    assert parity(reference[keep], torch.from_numpy(onnx_runtime.ort_run(session, inputs))[keep]).max_abs < 1e-4
+
+    int8 = onnx_runtime.quantize_onnx_int8(path, tmp_path / "fused.int8.onnx", model.config)
+    assert onnx_runtime.fused_operators(int8)["QAttention"] == layers  # attention's projections in int8 too
+    out = torch.from_numpy(onnx_runtime.ort_run(onnx_runtime.ort_session(int8), inputs))
+    assert parity(reference[keep], out[keep]).cosine > 0.99
+
+
 def test_a_graph_that_declares_token_type_ids_gets_zeros(tmp_path):
     """A BERT exported by another tool takes token_type_ids too; bort feeds it one segment of zeros, which is
     what the PyTorch model assumes when none are given."""

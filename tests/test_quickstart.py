@@ -11,14 +11,19 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
     result = subprocess.run(
         [sys.executable, "-m", "bort.cli.main", "quickstart", "--out", str(out), "--teacher-steps", "4",
          "--student-steps", "4", "--search-steps", "1", "--finetune-epochs", "1", "--socrates-examples", "600",
-         "--socrates-epochs", "2", "--agora-epochs", "1", "--agora-iterations", "1", "--real-model", str(real_model_dir)],
+         "--socrates-epochs", "2", "--agora-epochs", "1", "--agora-iterations", "1", "--real-model", str(real_model_dir),
+         "--bench-models", "bort", "--bench-fast-paths", "onnx-fused-int8"],
         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for step in range(1, 8):
         assert f"=== [{step}/7]" in result.stdout
     assert "held-out MLM accuracy" in result.stdout and "SST-2 dev accuracy" in result.stdout
     bench = json.loads((out / "bench" / "bench.json").read_text())
-    assert set(bench["models"]) == {"roberta-large", "roberta-base", "bort"}
+    assert {n for n, row in bench["rows"].items() if row["kind"] == "model"} == {"bort"}
+    fused = bench["cells"][0]["rows"]["bort onnx-fused-int8"]
+    ratio = fused["ratio_to_subject"]
+    assert ratio["low"] <= ratio["median"] <= ratio["high"]  # timed in interleaved rounds, with an interval
+    assert fused["cosine"] > 0.999
     best = json.loads((out / "search" / "best" / "config.json").read_text())
     student = json.loads((out / "student" / "config.json").read_text())
     assert [student[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")] == \

@@ -68,7 +68,7 @@ def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, t
 
     out = tmp_path / "s"
     summary = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, latency="measured",
-                            latency_repeats=3), show_progress=False)
+                            latency_repeats=3, latency_max_rounds=6), show_progress=False)
     for name in ("search_config.json", "latency.jsonl", "candidates.jsonl", "ranking.csv", "pareto.png",
                  "best/config.json", "report.md", "search_summary.json"):
         assert (out / name).is_file(), name
@@ -84,11 +84,18 @@ def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, t
                 "intermediate_size": int(r["I"])}
         assert int(r["params"]) == built_params({**teacher, **arch})
 
-    # î is the median of the timed samples, for T and for every candidate
+    # î(T) is the median of T's per-round times; a candidate's î is î(T) times the median of its per-round
+    # ratios to T (computed here from the logged rounds), inside its own 95% interval
     latency = [json.loads(l) for l in (out / "latency.jsonl").read_text().splitlines()]
     assert latency[0]["key"] == "T" and latency[0]["device"]["torch"] and len(latency) == 17
-    for record in latency:
-        assert len(record["samples_ms"]) >= 3 and record["value"] == statistics.median(record["samples_ms"])
+    teacher_rounds = latency[0]["rounds_ms"]
+    assert len(teacher_rounds) >= 3 and latency[0]["value"] == statistics.median(teacher_rounds)
+    for record in latency[1:]:
+        assert len(record["rounds_ms"]) == len(teacher_rounds) == record["rounds"]
+        ratios = [c / t for c, t in zip(record["rounds_ms"], teacher_rounds)]
+        assert record["value"] == pytest.approx(latency[0]["value"] * statistics.median(ratios), rel=1e-12)
+        assert record["low"] <= record["value"] <= record["high"]
+    assert summary["latency_intervals"]["T"] == [latency[0]["low"], latency[0]["high"]]
     latency_t = latency[0]["value"]
     assert summary["latency_T"] == latency_t
     by_key = {l["key"]: l["value"] for l in latency}

@@ -91,3 +91,58 @@ def test_diverged_candidates_are_listed_last_without_w_and_never_best(tmp_path):
         record.update(error=nan, W=None)
     with pytest.raises(BortError, match="every candidate diverged"):
         write_reports(cfg, tmp_path, records, roberta_config(Arch(4, 4, 64, 128)), summary)
+
+
+def test_candidates_with_overlapping_latency_intervals_are_flagged(tmp_path):
+    """Overlapping î intervals: a tie, named by rank in ranking.csv and report.md, and as pairs for the summary."""
+    import csv
+
+    from bort.architecture.hf_config import roberta_config
+    from bort.search.config import SearchConfig
+    from bort.search.report import rank, tied_pairs, tied_with_best, write_reports
+
+    records = {
+        "a": {"arch": [1, 2, 32, 64], "p": 10, "latency": 1.0, "latency_interval": [0.9, 1.1], "error": 1.0, "W": 0.5,
+              "W_interval": [0.45, 0.55]},
+        "b": {"arch": [1, 2, 32, 128], "p": 20, "latency": 1.15, "latency_interval": [1.05, 1.2], "error": 1.0,
+              "W": 0.4, "W_interval": [0.38, 0.46]},
+        "c": {"arch": [2, 2, 32, 64], "p": 30, "latency": 1.3, "latency_interval": [1.21, 1.4], "error": 1.0, "W": 0.3,
+              "W_interval": [0.25, 0.44]},
+        "d": {"arch": [2, 2, 32, 128], "p": 40, "latency": 2.0, "latency_interval": None, "error": 1.0, "W": 0.2,
+              "W_interval": None},
+    }
+    rows = rank(list(records.values()))
+    # a–b overlap (1.05 ≤ 1.1), b–c do not (1.2 < 1.21); no interval (FLOPs, an older log): never a tie
+    assert [r["latency_ties"] for r in rows] == [[2], [1], [], []]
+    assert tied_pairs(list(records.values())) == [["1,2,32,64", "1,2,32,128"]]
+    # b's W interval reaches a's (0.46 ≥ 0.45); c's stops below it
+    assert tied_with_best(list(records.values())) == ["1,2,32,128"]
+
+    cfg = SearchConfig(teacher="T", corpus=["c.txt"], out=str(tmp_path))
+    summary = dict(latency_unit="ms", p_T=100, latency_T=10.0, candidates_in_space=4, candidates_kept=4,
+                   trained_this_run=4, latency_seconds=1.0, teacher_seconds=1.0, training_seconds=1.0,
+                   total_seconds=3.0, device=None, latency_rounds=7)
+    write_reports(cfg, tmp_path, records, roberta_config(Arch(4, 4, 64, 128)), summary)
+    with open(tmp_path / "ranking.csv") as f:
+        ranking = list(csv.DictReader(f))
+    assert [r["latency_ties"] for r in ranking] == ["2", "1", "", ""]
+    assert ranking[0]["latency_low"] == "0.9" and ranking[3]["latency_low"] == ""
+    report = (tmp_path / "report.md").read_text()
+    assert "1 of the 3 pairs of candidates have overlapping 95% intervals" in report
+    assert "Tied with the best within î's noise (W intervals overlap): ⟨1,2,32,128⟩." in report
+
+
+def test_rescoring_takes_each_latency_and_its_interval_into_w():
+    """î and its interval come from this run's latencies; W's interval is W at î's slow end and at its fast end."""
+    from bort.search.runner import rescored
+
+    records = {"2,2,32,64": {"arch": [2, 2, 32, 64], "p": 40, "latency": 9.9, "error": 2.0, "W": 0.0},
+               "1,2,32,64": {"arch": [1, 2, 32, 64], "p": 20, "latency": 9.9, "error": 4.0, "W": 0.0}}
+    latencies = {"T": {"value": 10.0}, "2,2,32,64": {"value": 4.0, "low": 3.0, "high": 5.0},
+                 "1,2,32,64": {"value": 2.0}}  # an older log: no interval
+    out = rescored(records, latencies, 100, 10.0)
+    a, b = out["2,2,32,64"], out["1,2,32,64"]
+    assert a["latency"] == 4.0 and a["W"] == pytest.approx((1 - 0.4) * (1 - 0.4) / 2.0)
+    assert a["latency_interval"] == [3.0, 5.0]
+    assert a["W_interval"] == pytest.approx([(1 - 0.4) * (1 - 0.5) / 2.0, (1 - 0.4) * (1 - 0.3) / 2.0])
+    assert b["W"] == pytest.approx((1 - 0.2) * (1 - 0.2) / 4.0) and b["W_interval"] is None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bort.config import Config, option
+from bort.inference.config import fast_path_list
 from bort.util.run_dir import check_output_dir, remove_run_dir
 
 TEACHER_ARCH = [4, 4, 128, 512]
@@ -31,6 +32,12 @@ class QuickstartConfig(Config):
                              "is absent, a small teacher is pre-trained from scratch and Agora is left out",
                              metavar="MODEL_DIR")
     threads: int | None = option(None, "threads for timing (default: all cores torch sees)", minimum=1)
+    bench_models: list[str] = option(default_factory=lambda: ["roberta-large", "roberta-base", "bort"],
+                                     help="the models timed beside Bort in stage 2 (bort bench --models)",
+                                     metavar="MODEL")
+    bench_fast_paths: list[str] = option(default_factory=lambda: ["torch-int8", "onnx-int8", "onnx-fused-int8"],
+                                         help="Bort's fast paths timed in stage 2 (bort bench --fast-paths)",
+                                         parse=fast_path_list)
     teacher_steps: int = option(150, "MLM steps for the teacher (continued from the real model; from scratch "
                                 "without it, where 300 are worth taking)", minimum=1)
     student_steps: int = option(200, "KD steps for the student", minimum=1)
@@ -68,7 +75,7 @@ def quickstart(cfg: QuickstartConfig) -> None:
     _done(t)
 
     t = _stage(2, "latency on this machine, and Bort's fast paths (bort bench, short protocol)")
-    bench(out / "bench", cfg.threads)
+    bench(out / "bench", cfg.threads, cfg.bench_models, cfg.bench_fast_paths)
     _done(t)
 
     teacher_dir = out / "teacher"
@@ -120,13 +127,14 @@ def architectures() -> None:
     print(table(rows_for([], None)))
 
 
-def bench(out: Path, threads: int | None) -> None:
+def bench(out: Path, threads: int | None, models: list[str], fast_paths: list[str]) -> None:
     from bort.inference.bench import run_bench
     from bort.inference.bench_report import write_reports
     from bort.inference.config import BenchConfig
 
-    cfg = BenchConfig(models=["roberta-large", "roberta-base", "bort"], subject="bort", lengths=[128], threads=threads,
-                      warmup_runs=1, repeats=3, min_seconds=1.0, fast_paths=["torch-int8", "onnx-int8"], out=str(out))
+    cfg = BenchConfig(models=models, subject="bort", lengths=[128], threads=threads,
+                      warmup_runs=1, rounds=4, max_rounds=12, max_seconds=25, target=0.03,
+                      fast_paths=fast_paths, out=str(out))
     results = run_bench(cfg, progress=lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True))
     print(write_reports(results, out))
 
@@ -156,13 +164,17 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig) -> dict:
     remove_run_dir(out)
     summary = run_search(SearchConfig(teacher=str(teacher_dir), corpus=[str(CORPUS_DIR)], out=str(out), space="tiny",
                                       steps=cfg.search_steps, lr=0.05, batch_size=8, seq_len=128, val_batches=4,
-                                      latency_seq_len=128, latency_threads=cfg.threads, latency_repeats=5, seed=0,
+                                      latency_seq_len=128, latency_threads=cfg.threads, latency_repeats=5,
+                                      latency_max_rounds=15, seed=0,
                                       cache_dir=str(out.parent / "cache")))
     best = summary["best"]
     print(f"    {summary['candidates_kept']} candidates in {summary['total_seconds']:.0f} s; best by W: "
           f"⟨{','.join(map(str, best['arch']))}⟩ — {best['p'] / 1e6:.2f}M parameters, {best['latency']:.2f} ms vs the "
           f"teacher's {summary['p_T'] / 1e6:.2f}M and {summary['latency_T']:.2f} ms, ê {best['error']:.3f}, "
           f"W {best['W']:.3g} (ranking in {out / 'report.md'})")
+    print(f"    î from {summary['latency_rounds']} interleaved rounds with T; "
+          f"{len(summary['latency_indistinguishable'])} pairs of candidates have indistinguishable î (95% intervals "
+          "overlap; flagged in the report)")
     return best
 
 

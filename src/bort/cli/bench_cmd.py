@@ -10,12 +10,18 @@ from bort.config import HelpFormatter, add_options
 from bort.inference.config import NAMED_MODELS, BenchConfig
 
 DESCRIPTION = f"""\
-In one process, under one protocol: fp32 eager latency of each model (random weights time exactly
-like trained ones) at each sequence length, with its ratio to the subject model (Bort by default);
-then the subject's fast paths — PyTorch dynamic int8, ONNX Runtime fp32 and int8, bf16 where the
-CPU computes it natively — each with its speed-up over eager and its parity with eager (cosine and
-max |Δ| of the outputs). ONNX Runtime runs with thread spinning off, so it does not slow whatever
-is timed next.
+In one process, under one protocol, for each batch size and sequence length: fp32 eager latency of
+each model (random weights time exactly like trained ones) and of the subject's fast paths —
+PyTorch dynamic int8; ONNX Runtime fp32 and int8, as exported and fused by its transformer
+optimizer (one Attention node per layer, skip-LayerNorm, bias-GELU); bf16 where the CPU computes it
+natively — with each path's parity with eager (cosine and max |Δ| of the outputs).
+
+A shared machine's load comes in bursts, so every row is timed in the same interleaved rounds
+(A B C, A B C, ...): each ratio to the subject is the median of the per-round ratios, with a 95%
+bootstrap interval, and rounds go on until every interval is within ±--target (or --max-rounds,
+--max-seconds). The CPU's load is read before and during the timing, with a warning when another
+process took it. --batch 1,8,32 adds sequences per second at each batch size. ONNX Runtime runs
+with thread spinning off, so it does not slow whatever is timed next.
 
 Models: {', '.join(sorted(NAMED_MODELS))}, or D,A,H,I.
 Writes bench.json, bench.md and bench.png to --out."""
@@ -32,8 +38,9 @@ def run(cfg: BenchConfig) -> int:
     from bort.inference.bench import run_bench
     from bort.inference.bench_report import write_reports
 
-    for n in cfg.lengths:
-        cfg.protocol(n)  # validates batch, repeats, threads before any model is built
+    for b in cfg.batch:
+        for n in cfg.lengths:
+            cfg.protocol(b, n)  # validates the rounds and threads before any model is built
     results = run_bench(cfg, progress=lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     text = write_reports(results, cfg.out)
     print(json.dumps(results, indent=2) if cfg.json else f"{text}\n\nwrote {Path(cfg.out) / 'bench.json'}, bench.md, bench.png")

@@ -1,17 +1,20 @@
-"""``bort bench``: eager latency of several models side by side, then Bort's fast paths.
+"""``bort bench``: eager latency of several models side by side, then the subject's fast paths.
 
-Everything runs in one process under one protocol (threads, batch, lengths), so the ratios are
-comparable; the device record and library versions are saved with the numbers.
+Everything runs in one process under one protocol. For each batch size and sequence length, every
+row — each model in fp32 eager, each fast path of the subject, each ONNX file — is timed in the same
+interleaved rounds (:mod:`bort.measure.interleaved`), and each ratio to the subject is the median of
+the per-round ratios with its 95% interval. The device record and library versions are saved with
+the numbers.
 """
 
 from __future__ import annotations
 
-import gc
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from bort.architecture import Arch, count_params
@@ -23,7 +26,8 @@ from bort.errors import BortError
 from bort.inference.config import FAST_PATHS, NAMED_MODELS, BenchConfig
 from bort.inference.parity import parity
 from bort.measure.device import cpu_has_native_bf16, device_record
-from bort.measure.latency import fixed_input, measure_latency
+from bort.measure.interleaved import time_interleaved
+from bort.measure.latency import fixed_input
 from bort.util.run_dir import check_output_dir
 
 
@@ -42,18 +46,41 @@ def resolve_model(name: str) -> tuple[str, Arch]:
 
 def _build(arch: Arch, seed: int) -> torch.nn.Module:
     # Random weights time exactly like trained ones; no pooler, as in an MLM or task head.
-    return build_roberta(arch, ROBERTA, head="base", seed=seed)
+    return build_roberta(arch, ROBERTA, head="base", seed=seed).eval()
+
+
+def fast_path_runner(path_name: str, model: torch.nn.Module, tmp: Path, threads: int):
+    """``run(inputs) -> output`` for one of :data:`FAST_PATHS`, or a string saying why it is skipped."""
+    from bort.inference import onnx_runtime, quantize
+
+    if path_name == "bf16" and not cpu_has_native_bf16():
+        return "this CPU has no native bf16 (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32"
+    if path_name in ("torch-int8", "bf16"):
+        fast = quantize.dynamic_int8(model) if path_name == "torch-int8" else quantize.bf16(model)
+        return lambda inputs: fast(**inputs).last_hidden_state.float()
+    if path_name.startswith("onnx-fused"):
+        path = tmp / "fused.onnx"
+        if not path.exists():
+            onnx_runtime.export_onnx_fused(model, path)
+    else:
+        path = tmp / "model.onnx"
+        if not path.exists():
+            onnx_runtime.export_onnx(model, path)
+    if path_name.endswith("int8"):
+        path = onnx_runtime.quantize_onnx_int8(path, path.with_suffix(".int8.onnx"), model.config)
+    session = onnx_runtime.ort_session(path, threads=threads)
+    return lambda inputs: onnx_runtime.ort_run(session, inputs)
 
 
 def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
-    """Measure everything ``config`` asks for; returns a JSON-ready dict."""
+    """Measure everything ``config`` asks for; returns a JSON-ready dict (see :func:`_cell`)."""
     check_output_dir(config.out)
     unknown = sorted(set(config.fast_paths) - set(FAST_PATHS))
     if unknown:
         raise BortError(f"unknown fast path(s) {unknown}: expected some of {list(FAST_PATHS)}")
     resolved: dict[str, Arch | None] = dict(resolve_model(m) for m in config.models)
     if config.model:  # a real model directory: timed with its weights, the subject of every ratio
-        subject_model = load_encoder(config.model)
+        subject_model = load_encoder(config.model).eval()
         subject_name, subject_config = Path(config.model).name, subject_model.config
         if subject_name in resolved:  # --models bort beside --model runs/bort: two rows, not one
             subject_name = str(config.model)
@@ -64,11 +91,8 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
         subject_config = roberta_config(subject_arch, ROBERTA)
     vocab_size, usable = subject_config.vocab_size, usable_positions(subject_config)
     for n in config.lengths:
-        if n < 1:
-            raise BortError(f"--lengths: a sequence length must be at least 1, got {n}")
         if n > usable:
             raise BortError(f"--lengths {n} exceeds the model's {usable} usable positions")
-
     threads = config.threads or torch.get_num_threads()
     from bort.inference import onnx_runtime
 
@@ -76,68 +100,83 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     sessions = {f: onnx_runtime.ort_session(f, threads=threads) for f in config.onnx}
     for name, session in sessions.items():
         _check_onnx_file(name, session, subject_name, subject_config.hidden_size)
-    results: dict = {
-        "setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
-        "models": {},
-        "fast_paths": {},
-    }
-    eager_outputs: dict[int, torch.Tensor] = {}
+
+    rows: dict[str, dict] = {}
+    eager: dict[str, torch.nn.Module] = {}
     for name, arch in resolved.items():
+        progress(f"building    {name}")
         model = _build(arch, config.seed) if arch is not None else subject_model
-        entry = {"arch": arch.as_list() if arch is not None else arch_of(subject_config).as_list(),
-                 "params_total": count_params(arch, ROBERTA).total if arch is not None else numel(model),
-                 "latency": {}}
-        for n in config.lengths:
-            progress(f"eager fp32  {name:<16} {n:>4} tokens")
-            protocol = config.protocol(n)
-            inputs = fixed_input(vocab_size if name == subject_name else ROBERTA.size, protocol)
-            entry["latency"][str(n)] = measure_latency(lambda: model(**inputs), protocol).as_dict()
-            if name == subject_name:
-                with torch.inference_mode():
-                    eager_outputs[n] = model(**inputs).last_hidden_state.clone()
-        results["models"][name] = entry
-        if name == subject_name:
-            subject_model = model
-        else:
-            del model
-            gc.collect()
-
-    for name, entry in results["models"].items():
-        entry["ratio_to_subject"] = {
-            str(n): entry["latency"][str(n)]["median_ms"] / results["models"][subject_name]["latency"][str(n)]["median_ms"]
-            for n in config.lengths
-        }
-    results["subject"] = subject_name
-
+        eager[name] = model
+        rows[name] = {"kind": "model", "arch": (arch or arch_of(subject_config)).as_list(),
+                      "params_total": count_params(arch, ROBERTA).total if arch is not None else numel(model)}
+    fast: dict[str, Callable] = {}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         for path_name in config.fast_paths:
-            results["fast_paths"][path_name] = _bench_fast_path(
-                path_name, subject_model, config, results["models"][subject_name], eager_outputs, vocab_size, Path(tmp),
-                progress)
-    results["onnx_files"] = {}
-    for name, session in sessions.items():
-        entry = {}
-        for n in config.lengths:
-            progress(f"onnx file   {Path(name).name:<16} {n:>4} tokens")
-            protocol = config.protocol(n)
-            inputs = fixed_input(vocab_size, protocol)
-            # The file must be the subject's: the same inputs, an output as wide as its hidden size.
-            try:
-                output = onnx_runtime.ort_run(session, inputs)
-            except Exception as exc:  # ORT reports shape and index errors with its own types
-                raise BortError(f"--onnx {name}: ONNX Runtime cannot run it on {n} tokens of the subject's "
-                                f"{vocab_size}-token vocabulary: {str(exc).splitlines()[0]}")
-            if tuple(output.shape) != tuple(eager_outputs[n].shape):
-                raise BortError(f"--onnx {name}: its output has shape {tuple(output.shape)}, the subject "
-                                f"{subject_name}'s {tuple(eager_outputs[n].shape)}; time it against the model it was "
-                                "exported from (--model DIR)")
-            check = parity(eager_outputs[n], output)
-            latency = measure_latency(lambda: onnx_runtime.ort_run(session, inputs), protocol)
-            eager_ms = results["models"][subject_name]["latency"][str(n)]["median_ms"]
-            entry[str(n)] = {"median_ms": latency.median_ms, "speedup": eager_ms / latency.median_ms,
-                             "cosine": check.cosine, "max_abs": check.max_abs}
-        results["onnx_files"][name] = entry
-    return results
+            progress(f"preparing   {subject_name} {path_name}")
+            runner = fast_path_runner(path_name, eager[subject_name], Path(tmp), threads)
+            row = f"{subject_name} {path_name}"
+            rows[row] = {"kind": "fast path", "path": path_name}
+            if isinstance(runner, str):
+                rows[row]["skipped"] = runner
+            else:
+                fast[row] = runner
+        for name, session in sessions.items():
+            rows[name] = {"kind": "onnx file"}
+            fast[name] = lambda inputs, session=session: onnx_runtime.ort_run(session, inputs)
+        cells = [_cell(config, b, n, subject_name, eager, fast, vocab_size, progress)
+                 for b in config.batch for n in config.lengths]
+    return {"setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
+            "subject": subject_name, "rows": rows, "cells": cells}
+
+
+def _cell(config: BenchConfig, batch: int, seq_len: int, subject: str, eager: dict, fast: dict, vocab_size: int,
+          progress) -> dict:
+    """Every row at one batch size and length, in interleaved rounds: ms, ratio to the subject and sequences
+    per second, each a median with its 95% interval; parity with the eager subject for fast paths and files."""
+    protocol = config.protocol(batch, seq_len)
+    inputs = {name: fixed_input(vocab_size if name == subject else ROBERTA.size, protocol) for name in eager}
+    subject_inputs = inputs[subject]
+    with torch.inference_mode():
+        reference = eager[subject](**subject_inputs).last_hidden_state
+    checks = {}
+    for name, run in fast.items():
+        try:
+            output = run(subject_inputs)
+        except Exception as exc:  # ORT reports shape and index errors with its own types
+            label = f"--onnx {name}" if name.endswith(".onnx") else name
+            raise BortError(f"{label}: ONNX Runtime cannot run it on {batch} × {seq_len} tokens of the subject's "
+                            f"{vocab_size}-token vocabulary: {str(exc).splitlines()[0]}")
+        if tuple(np.shape(output)) != tuple(reference.shape):
+            raise BortError(f"--onnx {name}: its output has shape {tuple(np.shape(output))}, the subject {subject}'s "
+                            f"{tuple(reference.shape)}; time it against the model it was exported from (--model DIR)")
+        checks[name] = parity(reference, output)
+    forwards = {name: (lambda m=m, x=inputs[name]: m(**x)) for name, m in eager.items()}
+    forwards.update({name: (lambda run=run: run(subject_inputs)) for name, run in fast.items()})
+
+    def report(r, rounds) -> None:
+        if r == 1 or r % 5 == 0:
+            progress(f"{batch} × {seq_len:>4} tokens: round {r}, {rounds.seconds:.0f} s")
+
+    rounds = time_interleaved(forwards, protocol, reference=subject, on_round=report)
+    warning = rounds.load_warning()
+    if warning:
+        progress(warning)
+    cell = {"batch": batch, "seq_len": seq_len, "rounds": rounds.rounds, "stopped_by": rounds.stopped_by,
+            "seconds": rounds.seconds, "load": rounds.load_dict(), "rows": {}}
+    for name in forwards:
+        latency = rounds.latency(name)
+        ratio = rounds.ratio(name, subject)
+        entry = {"median_ms": latency.median, "low_ms": latency.low, "high_ms": latency.high,
+                 "runs_per_round": rounds.runs_per_block[name],
+                 "ratio_to_subject": {"median": ratio.median, "low": ratio.low, "high": ratio.high},
+                 # seconds per sequence inverted: a higher ms bound is a lower throughput bound
+                 "sequences_per_second": {"median": 1e3 * batch / latency.median, "low": 1e3 * batch / latency.high,
+                                          "high": 1e3 * batch / latency.low},
+                 "rounds_ms": rounds.rounds_ms[name]}
+        if name in checks:
+            entry.update(cosine=checks[name].cosine, max_abs=checks[name].max_abs)
+        cell["rows"][name] = entry
+    return cell
 
 
 def _check_onnx_file(name: str, session, subject_name: str, hidden_size: int) -> None:
@@ -157,43 +196,3 @@ def _check_onnx_file(name: str, session, subject_name: str, hidden_size: int) ->
         onnx_runtime.ort_run(session, {"input_ids": torch.full((1, 8), 5), "attention_mask": torch.ones(1, 8)})
     except Exception as exc:  # noqa: BLE001 — ONNX Runtime's own error types
         raise BortError(f"--onnx {name}: ONNX Runtime cannot run it on a 1 × 8 batch: {str(exc).splitlines()[0]}")
-
-
-def _bench_fast_path(path_name, model, config, subject_entry, eager_outputs, vocab_size: int, tmp: Path,
-                     progress) -> dict:
-    from bort.inference import onnx_runtime, quantize
-
-    if path_name == "bf16" and not cpu_has_native_bf16():
-        return {"skipped": "this CPU has no native bf16 (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32"}
-    progress(f"preparing   {path_name}")
-    if path_name == "torch-int8":
-        fast = quantize.dynamic_int8(model)
-        run = lambda inputs: fast(**inputs).last_hidden_state  # noqa: E731
-    elif path_name == "bf16":
-        fast = quantize.bf16(model)
-        run = lambda inputs: fast(**inputs).last_hidden_state  # noqa: E731
-    else:
-        onnx_path = onnx_runtime.export_onnx(model, tmp / "model.onnx") if not (tmp / "model.onnx").exists() else tmp / "model.onnx"
-        if path_name == "onnx-int8":
-            onnx_path = onnx_runtime.quantize_onnx_int8(onnx_path, tmp / "model.int8.onnx", model.config)
-        session = onnx_runtime.ort_session(onnx_path, threads=config.threads or torch.get_num_threads())
-        run = lambda inputs: onnx_runtime.ort_run(session, inputs)  # noqa: E731
-
-    out = {}
-    for n in config.lengths:
-        progress(f"fast path   {path_name:<16} {n:>4} tokens")
-        protocol = config.protocol(n)
-        inputs = fixed_input(vocab_size, protocol)
-        latency = measure_latency(lambda: run(inputs), protocol)
-        with torch.inference_mode():
-            check = parity(eager_outputs[n], run(inputs))
-        eager_ms = subject_entry["latency"][str(n)]["median_ms"]
-        out[str(n)] = {
-            "median_ms": latency.median_ms,
-            "p10_ms": latency.p10_ms,
-            "p90_ms": latency.p90_ms,
-            "speedup": eager_ms / latency.median_ms,
-            "cosine": check.cosine,
-            "max_abs": check.max_abs,
-        }
-    return out

@@ -1,4 +1,4 @@
-"""Tables and a chart for ``bort bench`` results."""
+"""Tables and a chart for ``bort bench`` results: every figure a median with its 95% interval."""
 
 from __future__ import annotations
 
@@ -10,91 +10,88 @@ from bort.util.run_dir import make_dirs
 from bort.util.table import format_table
 
 
-def model_table(results: dict, markdown: bool = False) -> str:
-    lengths = results["setup"]["lengths"]
+def _interval(median: float, low: float, high: float, digits: int = 2) -> str:
+    return f"{median:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _ms(value: float) -> int:
+    return 1 if value >= 10 else 2
+
+
+def cell_table(results: dict, cell: dict, markdown: bool = False) -> str:
+    """One batch size and length: ms, ratio to the subject (× slower; below 1: a speed-up), sequences per
+    second, and parity with the eager subject."""
     subject = results["subject"]
-    headers = ["model (fp32 eager)", "⟨D,A,H,I⟩", "params M"]
-    for n in lengths:
-        headers += [f"ms @{n}", f"× {subject} @{n}"]
-    rows = []
-    for name, entry in results["models"].items():
-        row = [name, ",".join(map(str, entry["arch"])), f"{entry['params_total'] / 1e6:.1f}"]
-        for n in lengths:
-            row += [f"{entry['latency'][str(n)]['median_ms']:.1f}", f"{entry['ratio_to_subject'][str(n)]:.2f}"]
-        rows.append(row)
-    return format_table(headers, rows, markdown)
-
-
-def fast_path_table(results: dict, markdown: bool = False) -> str:
-    lengths = results["setup"]["lengths"]
-    headers = [f"{results['subject']} fast path"]
-    for n in lengths:
-        headers += [f"ms @{n}", f"speed-up @{n}", f"cosine @{n}"]
-    rows = []
-    for name, entry in results["fast_paths"].items():
-        if "skipped" in entry:
-            rows.append([name] + ["skipped"] * (3 * len(lengths)))
+    headers = ["row", "ms [95% interval]", f"× {subject} [95%]", "speed-up", "seq/s", "cosine"]
+    table = []
+    for name, row in results["rows"].items():
+        if row.get("skipped"):
+            table.append([name, "skipped", "", "", "", ""])
             continue
-        row = [name]
-        for n in lengths:
-            e = entry[str(n)]
-            row += [f"{e['median_ms']:.1f}", f"{e['speedup']:.2f}", f"{e['cosine']:.5f}"]
-        rows.append(row)
-    return format_table(headers, rows, markdown)
+        e = cell["rows"][name]
+        r = e["ratio_to_subject"]
+        table.append([
+            name if row["kind"] != "model" else f"{name} (fp32 eager)",
+            _interval(e["median_ms"], e["low_ms"], e["high_ms"], _ms(e["median_ms"])),
+            _interval(r["median"], r["low"], r["high"]),
+            f"{1 / r['median']:.2f}×",
+            f"{e['sequences_per_second']['median']:.1f}",
+            f"{e['cosine']:.5f}" if "cosine" in e else "",
+        ])
+    return format_table(headers, table, markdown)
 
 
-def onnx_file_table(results: dict, markdown: bool = False) -> str:
-    lengths = results["setup"]["lengths"]
-    headers = ["ONNX file"]
-    for n in lengths:
-        headers += [f"ms @{n}", f"speed-up vs eager {results['subject']} @{n}", f"cosine @{n}"]
-    rows = [[name] + [v for n in lengths for v in (f"{e[str(n)]['median_ms']:.1f}", f"{e[str(n)]['speedup']:.2f}",
-                                                   f"{e[str(n)]['cosine']:.5f}")]
-            for name, e in results.get("onnx_files", {}).items()]
-    return format_table(headers, rows, markdown)
+def cell_title(cell: dict) -> str:
+    return (f"batch {cell['batch']} × {cell['seq_len']} tokens — {cell['rounds']} interleaved rounds "
+            f"({cell['seconds']:.0f} s, stopped by {cell['stopped_by'].replace('_', ' ')})")
+
+
+def throughput_table(results: dict, markdown: bool = False) -> str:
+    """Sequences per second of every row at each batch size (one column per batch × length)."""
+    cells = results["cells"]
+    headers = ["sequences / s"] + [f"b{c['batch']} × {c['seq_len']}" for c in cells]
+    table = [[name] + [f"{c['rows'][name]['sequences_per_second']['median']:.1f}" for c in cells]
+             for name, row in results["rows"].items() if not row.get("skipped")]
+    return format_table(headers, table, markdown)
 
 
 def setup_line(results: dict) -> str:
     s = results["setup"]
     d = s["device"]
-    return (f"{d['device_name']}, {s['threads']} threads, batch {s['batch_size']}, median of ≥{s['repeats']} runs "
-            f"after {s['warmup_runs']} warm-up; torch {d['torch']}, transformers {d['transformers']}, "
+    return (f"{d['device_name']}, {s['threads']} threads; ratios are medians of per-round ratios over ≥{s['rounds']} "
+            f"interleaved rounds with 95% bootstrap intervals; torch {d['torch']}, transformers {d['transformers']}, "
             f"onnxruntime {d['onnxruntime']}")
 
 
 def plot(results: dict, path: str | Path) -> Path:
-    """Horizontal bars of median latency (log scale), one panel per sequence length; written atomically."""
+    """Horizontal bars of median latency with their 95% intervals (log scale), one panel per batch × length."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths = results["setup"]["lengths"]
     subject = results["subject"]
-    labels, colors = [], []
-    for name in results["models"]:
-        labels.append(f"{name} (fp32)")
-        colors.append("#1f77b4" if name != subject else "#2ca02c")
-    fast = {k: v for k, v in results["fast_paths"].items() if "skipped" not in v}
-    for name in fast:
-        labels.append(f"{subject} {name}")
-        colors.append("#ff7f0e")
-
-    fig, axes = plt.subplots(1, len(lengths), figsize=(5.5 * len(lengths), 0.45 * len(labels) + 1.8), squeeze=False)
-    for ax, n in zip(axes[0], lengths):
-        values = [e["latency"][str(n)]["median_ms"] for e in results["models"].values()]
-        values += [e[str(n)]["median_ms"] for e in fast.values()]
-        y = range(len(values))
-        ax.barh(list(y), values, color=colors)
+    names = [n for n, row in results["rows"].items() if not row.get("skipped")]
+    colors = ["#2ca02c" if n == subject else "#1f77b4" if results["rows"][n]["kind"] == "model" else "#ff7f0e"
+              for n in names]
+    cells = results["cells"]
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.5 * len(cells), 0.45 * len(names) + 1.8), squeeze=False)
+    for ax, cell in zip(axes[0], cells):
+        entries = [cell["rows"][n] for n in names]
+        values = [e["median_ms"] for e in entries]
+        errors = [[e["median_ms"] - e["low_ms"] for e in entries], [e["high_ms"] - e["median_ms"] for e in entries]]
+        y = list(range(len(values)))
+        ax.barh(y, values, color=colors, xerr=errors, ecolor="black", capsize=2)
         ax.set_xscale("log")
-        ax.set_yticks(list(y), labels)
+        ax.set_yticks(y, names)
         ax.invert_yaxis()
-        ax.set_xlabel("median latency, ms (log scale)")
-        ax.set_title(f"{n} tokens, batch {results['setup']['batch_size']}")
-        for yi, v in zip(y, values):
-            ax.text(v, yi, f" {v:.0f} ms" if v >= 10 else f" {v:.1f} ms", va="center", fontsize=8)
-        ax.set_xlim(right=max(values) * 4)
-    fig.suptitle(textwrap.fill(setup_line(results), 90 * len(lengths)), fontsize=7)
+        ax.set_xlabel("median latency, ms (log scale; bars: 95% interval)")
+        ax.set_title(f"batch {cell['batch']} × {cell['seq_len']} tokens")
+        for yi, v, e in zip(y, values, entries):
+            ratio = e["ratio_to_subject"]["median"]
+            ax.text(v, yi, f"  {v:.3g} ms, {ratio:.2f}×", va="center", fontsize=8)
+        ax.set_xlim(right=max(values) * 6)
+    fig.suptitle(textwrap.fill(setup_line(results), 90 * len(cells)), fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)
 
@@ -104,14 +101,15 @@ def write_reports(results: dict, out: str | Path) -> str:
     out = Path(out)
     make_dirs(out)
     write_json_atomic(out / "bench.json", results)
-    tables = [setup_line(results), model_table(results, markdown=True), fast_path_table(results, markdown=True)]
-    if results["onnx_files"]:
-        tables.append(onnx_file_table(results, markdown=True))
-    write_text_atomic(out / "bench.md", "\n\n".join(tables) + "\n")
+
+    def tables(markdown: bool) -> str:
+        parts = [setup_line(results)]
+        for cell in results["cells"]:
+            parts += [("### " if markdown else "") + cell_title(cell), cell_table(results, cell, markdown)]
+        if len(results["setup"]["batch"]) > 1:
+            parts += [("### " if markdown else "") + "throughput", throughput_table(results, markdown)]
+        return "\n\n".join(parts)
+
+    write_text_atomic(out / "bench.md", tables(markdown=True) + "\n")
     plot(results, out / "bench.png")
-    text = [setup_line(results), model_table(results)]
-    if results["fast_paths"]:
-        text.append(fast_path_table(results))
-    if results["onnx_files"]:
-        text.append(onnx_file_table(results))
-    return "\n\n".join(text)
+    return tables(markdown=False)

@@ -14,7 +14,8 @@ NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
     "bort": (4, 8, 1024, 768),
     "bort-printed": (4, 8, 768, 1024),
 }
-FAST_PATHS = ("torch-int8", "onnx-fp32", "onnx-int8", "bf16")
+# PyTorch dynamic int8; ONNX Runtime fp32 and int8, as exported and fused by its transformer optimizer; bf16.
+FAST_PATHS = ("torch-int8", "onnx-fp32", "onnx-int8", "onnx-fused", "onnx-fused-int8", "bf16")
 
 
 def csv_ints(text: str) -> list[int]:
@@ -51,11 +52,17 @@ class BenchConfig(Config):
                                metavar="MODEL_DIR")
     lengths: list[int] = option(default_factory=lambda: [128, 512], help="sequence lengths, comma-separated",
                                 parse=csv_ints)
-    batch_size: int = option(1, "batch size", minimum=1)
+    batch: list[int] = option(default_factory=lambda: [1], help="batch sizes, comma-separated (e.g. 1,8,32: "
+                              "sequences per second show where batching pays)", parse=csv_ints)
     threads: int | None = option(None, "intra-op threads (default: all cores torch sees)", minimum=1)
-    warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0)
-    repeats: int = option(5, "at least this many timed runs per model", minimum=1)
-    min_seconds: float = option(2.0, "fast models repeat until this much time is timed", minimum=0)
+    warmup_runs: int = option(1, "untimed runs of each model before the rounds", minimum=0)
+    rounds: int = option(5, "at least this many interleaved rounds (each runs every model once)", minimum=1)
+    max_rounds: int = option(30, "at most this many rounds per batch size and length", minimum=1)
+    max_seconds: float = option(60.0, "stop adding rounds after this much timing per batch size and length",
+                                minimum=0)
+    target: float = option(0.02, "stop once every ratio's 95% interval is within ± this share of it", above=0)
+    block_ms: float = option(20.0, "a fast model runs several passes per round, so that its turn lasts this long",
+                             above=0)
     fast_paths: list[str] = option(default_factory=lambda: list(FAST_PATHS),
                                    help=f"the subject's fast paths to time: some of {','.join(FAST_PATHS)}, or 'none'",
                                    parse=fast_path_list)
@@ -65,13 +72,19 @@ class BenchConfig(Config):
     out: str = option("runs/bench", "output directory: bench.json, bench.md, bench.png", metavar="DIR")
     json: bool = option(False, "print the results as JSON instead of tables")
 
-    def protocol(self, seq_len: int):
-        """The latency protocol of one sequence length."""
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_rounds < self.rounds:
+            raise BortError(f"--max-rounds {self.max_rounds} is below --rounds {self.rounds}")
+
+    def protocol(self, batch_size: int, seq_len: int):
+        """The latency protocol of one batch size and sequence length."""
         # Here, not at the top: latency imports torch, and the CLI builds its parsers from this module.
         from bort.measure.latency import LatencyProtocol
 
-        return LatencyProtocol(batch_size=self.batch_size, seq_len=seq_len, threads=self.threads,
-                               warmup_runs=self.warmup_runs, repeats=self.repeats, min_seconds=self.min_seconds,
+        return LatencyProtocol(batch_size=batch_size, seq_len=seq_len, threads=self.threads,
+                               warmup_runs=self.warmup_runs, repeats=self.rounds, max_rounds=self.max_rounds,
+                               max_seconds=self.max_seconds, target_half_width=self.target, block_ms=self.block_ms,
                                seed=self.seed)
 
 
@@ -80,7 +93,11 @@ class ExportConfig(Config):
     model_dir: str = option(help="a local Hugging Face model directory (any BERT/RoBERTa encoder, with or without a "
                             "head)", positional=True, metavar="MODEL_DIR")
     onnx: bool = option(False, "export to ONNX (the one format for now)", required=True)
-    int8: bool = option(False, "quantize the matrix multiplications to int8 (ONNX Runtime dynamic quantization)")
+    int8: bool = option(False, "quantize the matrix multiplications to int8 (ONNX Runtime dynamic quantization, "
+                        "weights per output channel)")
+    optimize: bool = option(False, "fuse the graph with ONNX Runtime's transformer optimizer first (one Attention node "
+                            "per layer, skip-LayerNorm, bias-GELU): with --int8, the fastest CPU path bort bench "
+                            "measures")
     out: str = option(help="the .onnx file to write", metavar="FILE")
     min_cosine: float | None = option(None, "refuse the export below this parity with PyTorch (default: 0.9999 "
                                       "fp32, 0.99 int8)", above=0)

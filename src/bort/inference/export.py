@@ -42,8 +42,13 @@ def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity
 
 def _export_checked(cfg: ExportConfig, model, out: Path, min_cosine: float, progress) -> Parity:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
-        path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)
+        if cfg.optimize:
+            progress(f"exporting {cfg.model_dir} to ONNX and fusing it (ONNX Runtime's transformer optimizer) ...")
+            path = onnx_runtime.export_onnx_fused(model, Path(tmp) / "model.onnx", opset=cfg.opset)
+            progress(f"fused operators: {onnx_runtime.fused_operators(path) or 'none (the optimizer found no pattern)'}")
+        else:
+            progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
+            path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)
         if cfg.int8:
             progress("quantizing to int8 ...")
             path = onnx_runtime.quantize_onnx_int8(path, Path(tmp) / "model.int8.onnx", model.config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import warnings
@@ -67,6 +68,56 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Pa
     return path
 
 
+def export_onnx_fused(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Path:
+    """Export ``model`` so that ONNX Runtime's transformer optimizer fuses it, then fuse it; written atomically.
+
+    The optimizer recognises BERT attention only in the graph the TorchScript exporter writes from
+    eager (not SDPA) attention; it then fuses each layer's attention into one ``Attention`` node, the
+    residual additions into ``SkipLayerNormalization`` and bias + GELU into ``BiasGelu``. Same inputs and
+    output as :func:`export_onnx`.
+    """
+    from onnxruntime.transformers import optimizer
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    eager = copy.deepcopy(model).eval()
+    eager.set_attn_implementation("eager")
+    config = eager.config
+    raw = path.with_name(path.name + ".unfused.partial")
+    tmp = path.with_name(path.name + ".partial")
+    sample = (torch.full((2, 16), 5, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    axes = {0: "batch", 1: "sequence"}
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(_FirstOutput(eager), sample, str(raw), input_names=list(INPUT_NAMES),
+                              output_names=[output_name(model)], dynamic_axes={name: axes for name in INPUT_NAMES},
+                              opset_version=opset, dynamo=False)
+            fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
+                                             hidden_size=config.hidden_size, opt_level=1)
+        fused.save_model_to_file(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        raw.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def fused_operators(path: str | Path) -> dict[str, int]:
+    """How many of each fused operator (Attention, SkipLayerNormalization, BiasGelu) a graph holds."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        if node.op_type in FUSED_OPERATORS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+FUSED_OPERATORS = ("Attention", "QAttention", "SkipLayerNormalization", "BiasGelu")
+
+
 def ffn_output_nodes(path: str | Path, intermediate_size: int, hidden_size: int) -> list[str]:
     """The MatMul nodes of the feed-forward output projections: those whose constant weight is (I, H)."""
     import onnx
@@ -96,8 +147,11 @@ def quantize_onnx_int8(source: str | Path, target: str | Path, config=None) -> P
     # The quantizer logs a warning suggesting optional pre-processing on every call.
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-                         per_channel=True, nodes_to_exclude=keep_fp32)
+        # A fused graph's contrib operators (Attention, ...) defeat ONNX shape inference: say that
+        # untyped tensors are float.
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm", "Attention"], per_channel=True,
+                         nodes_to_exclude=keep_fp32, extra_options={"DefaultTensorType": 1})
         os.replace(tmp, target)
     finally:
         root.setLevel(level)

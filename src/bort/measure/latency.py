@@ -1,7 +1,8 @@
 """Latency of a model's forward pass on a fixed input: median and spread after warm-up.
 
-The search times every candidate with :func:`model_latency`, and ``bort bench`` times every model
-and fast path with :func:`measure_latency`, so that all numbers share one protocol.
+:func:`measure_latency` times one callable alone. Models compared with each other — ``bort bench``'s
+rows and fast paths, the search's candidates against T — are timed together in interleaved rounds
+(:mod:`bort.measure.interleaved`) under the same :class:`LatencyProtocol`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class LatencyProtocol:
     max_repeats: int = 1000
     device: str = "cpu"
     seed: int = 0
+    # Interleaved rounds (bort.measure.interleaved): ``repeats`` is then the minimum number of rounds.
+    block_ms: float = 20.0  # a fast model runs several passes per round, so that its block lasts this long
+    target_half_width: float = 0.02  # stop once every ratio's 95% interval is within ±2% ...
+    max_rounds: int = 40  # ... or after this many rounds ...
+    max_seconds: float = 120.0  # ... or this much timing
+    load_check: bool = True  # read the machine's load before and during the timing
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "seq_len", "repeats"):
@@ -40,6 +47,11 @@ class LatencyProtocol:
             raise BortError(f"latency protocol: warmup_runs must be 0 or more, got {self.warmup_runs}")
         if self.threads is not None and self.threads < 1:
             raise BortError(f"latency protocol: threads must be at least 1, got {self.threads}")
+        if self.max_rounds < self.repeats:
+            raise BortError(f"latency protocol: max_rounds ({self.max_rounds}) is below the minimum of rounds "
+                            f"({self.repeats})")
+        if not self.target_half_width > 0:
+            raise BortError(f"latency protocol: target_half_width must be above 0, got {self.target_half_width}")
 
 
 @dataclass(frozen=True)

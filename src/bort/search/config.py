@@ -51,7 +51,13 @@ class SearchConfig(Config):
     latency_seq_len: int = option(128, "tokens per sequence of the timed input", minimum=1, group=LATENCY)
     latency_threads: int | None = option(None, "intra-op threads while timing (default: all cores torch sees)", minimum=1,
                                          group=LATENCY)
-    latency_repeats: int = option(5, "timed runs per model; î is their median", minimum=1, group=LATENCY)
+    latency_repeats: int = option(5, "at least this many interleaved rounds, each timing T and every candidate once; "
+                                  "î is T's latency times the median per-round ratio to T", minimum=1, group=LATENCY)
+    latency_max_rounds: int = option(30, "at most this many rounds", minimum=1, group=LATENCY)
+    latency_target: float = option(0.02, "stop adding rounds once every ratio to T has a 95% interval within ± "
+                                   "this share", above=0, group=LATENCY)
+    latency_max_seconds: float = option(120.0, "stop adding rounds after this much timing (per group of "
+                                        "candidates timed together)", minimum=0, group=LATENCY)
     latency_warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0, group=LATENCY)
     latency_remeasure: bool = option(False, "on --resume, measure every î again when the saved ones come from "
                                      "another device or thread count (refused otherwise)", group=LATENCY,

@@ -14,7 +14,8 @@ from bort.search.scoring import pareto_front
 from bort.util.io import save_figure, write_json_atomic, write_text_atomic
 from bort.util.table import format_table
 
-COLUMNS = ["rank", "D", "A", "H", "I", "params", "latency", "error", "W", "pareto"]
+COLUMNS = ["rank", "D", "A", "H", "I", "params", "latency", "latency_low", "latency_high", "latency_ties", "error", "W",
+           "pareto"]
 
 
 def diverged(record: dict) -> bool:
@@ -28,8 +29,41 @@ def rank(records: list[dict]) -> list[dict]:
     scored = [r for r in records if not diverged(r)]
     flags = pareto_front([(r["p"], r["latency"], r["error"]) for r in scored])
     rows = sorted(({**r, "pareto": f} for r, f in zip(scored, flags)), key=lambda r: (-r["W"], r["p"], r["arch"]))
-    return rows + sorted(({**r, "W": None, "pareto": False} for r in records if diverged(r)),
-                         key=lambda r: (r["p"], r["arch"]))
+    rows += sorted(({**r, "W": None, "pareto": False} for r in records if diverged(r)),
+                   key=lambda r: (r["p"], r["arch"]))
+    return flag_latency_ties(rows)
+
+
+def latencies_tie(a: dict, b: dict) -> bool:
+    """Two candidates' î are statistically indistinguishable: their 95% intervals overlap."""
+    x, y = a.get("latency_interval"), b.get("latency_interval")
+    return x is not None and y is not None and x[0] <= y[1] and y[0] <= x[1]
+
+
+def flag_latency_ties(rows: list[dict]) -> list[dict]:
+    """``latency_ties``: the ranks (1-based, in ``rows``' order) of the other candidates whose î is
+    indistinguishable from this one's (:func:`latencies_tie`); their order by î is noise."""
+    for i, row in enumerate(rows):
+        row["latency_ties"] = [j + 1 for j, other in enumerate(rows) if j != i and latencies_tie(row, other)]
+    return rows
+
+
+def tied_with_best(records: list[dict]) -> list[str]:
+    """The candidates (as "D,A,H,I") whose W interval, from their î interval, overlaps the best one's: with î
+    measured again they could rank first."""
+    rows = [r for r in rank(records) if r["W"] is not None]
+    if not rows or rows[0].get("W_interval") is None:
+        return []
+    low, high = rows[0]["W_interval"]
+    return [",".join(map(str, r["arch"])) for r in rows[1:]
+            if r.get("W_interval") is not None and r["W_interval"][0] <= high and low <= r["W_interval"][1]]
+
+
+def tied_pairs(records: list[dict]) -> list[list[str]]:
+    """Every pair of candidates (as "D,A,H,I") whose î are indistinguishable, for search_summary.json."""
+    names = [",".join(map(str, r["arch"])) for r in records]
+    return [[names[i], names[j]] for i in range(len(records)) for j in range(i + 1, len(records))
+            if latencies_tie(records[i], records[j])]
 
 
 def ranking_csv(rows: list[dict]) -> str:
@@ -38,7 +72,9 @@ def ranking_csv(rows: list[dict]) -> str:
     writer.writerow(COLUMNS)
     for n, r in enumerate(rows, 1):
         w = "" if r["W"] is None else repr(r["W"])  # empty for a diverged candidate
-        writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), repr(r["error"]), w, int(r["pareto"])])
+        low, high = r.get("latency_interval") or ("", "")
+        writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), low, high, " ".join(map(str, r["latency_ties"])),
+                         repr(r["error"]), w, int(r["pareto"])])
     return buffer.getvalue()
 
 
@@ -89,8 +125,14 @@ def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, sum
 
 def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
     unit = summary["latency_unit"]
-    top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['latency']:.4g}", f"{r['error']:.4f}",
-            f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
+    def interval(r: dict) -> str:
+        return f"[{r['latency_interval'][0]:.4g}, {r['latency_interval'][1]:.4g}]" if r.get("latency_interval") else ""
+
+    top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['latency']:.4g}", interval(r),
+            ", ".join(map(str, r["latency_ties"][:6])) + (" …" if len(r["latency_ties"]) > 6 else ""),
+            f"{r['error']:.4f}", f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
+    pairs = sum(len(r["latency_ties"]) for r in rows) // 2
+    measured = sum(1 for r in rows if r.get("latency_interval"))
     device = summary.get("device") or {}
     lines = [
         "# FPTAS search report",
@@ -105,8 +147,15 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
         "",
         "## Top candidates by W = (1 − p/p(T))·(1 − î/î(T))/ê",
         "",
-        format_table(["rank", "⟨D,A,H,I⟩", "params M", f"î ({unit})", "ê", "W", "Pareto"], top, markdown=True),
+        format_table(["rank", "⟨D,A,H,I⟩", "params M", f"î ({unit})", "î 95% interval", "î indistinguishable from rank",
+                      "ê", "W", "Pareto"], top, markdown=True),
         "",
+        *([f"î is T's latency times each candidate's median per-round ratio to T, from "
+           f"{summary.get('latency_rounds')} interleaved rounds; {pairs} of the "
+           f"{measured * (measured - 1) // 2} pairs of candidates have overlapping 95% intervals: their order by î "
+           "is within the noise of this machine (the last column names them by rank).", ""] if measured else []),
+        *([f"Tied with the best within î's noise (W intervals overlap): "
+           f"{', '.join('⟨' + t + '⟩' for t in tied_with_best(rows))}.", ""] if tied_with_best(rows) else []),
         f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
         f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} --config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
         "",

@@ -20,7 +20,7 @@ from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
 from bort.search import latency_phase, teacher_cache
 from bort.search.config import SearchConfig
-from bort.search.report import write_reports
+from bort.search.report import tied_pairs, tied_with_best, write_reports
 from bort.search.scoring import w_coefficient
 from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
@@ -112,7 +112,12 @@ def rescored(records: dict[str, dict], latencies: dict[str, dict], p_teacher: in
     candidates.jsonl were measured elsewhere. A diverged candidate (ê not finite) keeps no W."""
     for name, record in records.items():
         record["latency"] = latencies[name]["value"]
+        # The 95% interval of î where it was measured in rounds (not for FLOPs, nor an older search's log).
+        record["latency_interval"] = [latencies[name][k] for k in ("low", "high")] if "low" in latencies[name] else None
         record["W"] = candidate_w(record, p_teacher, latency_teacher)
+        # W falls as î rises: its interval from î's, for the candidates tied with the best
+        record["W_interval"] = None if record["W"] is None or record["latency_interval"] is None else [
+            candidate_w({**record, "latency": record["latency_interval"][i]}, p_teacher, latency_teacher) for i in (1, 0)]
     return records
 
 
@@ -169,8 +174,13 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         progress(f"{len(candidates)} valid architectures in the space, {len(kept)} kept (ε = {cfg.epsilon})")
         # Phase 1: î of T and of every kept candidate, serially, before any training.
         t0 = time.perf_counter()
-        bar = (lambda items: tqdm(items, desc="latency", unit="model", disable=not show_progress))
-        latencies = latency_phase.measure_all(cfg, teacher_config, kept, latency_log, bar)
+        with tqdm(desc="latency: T and candidates in interleaved rounds", unit="round", dynamic_ncols=True,
+                  disable=not show_progress or cfg.latency == "flops") as bar:  # FLOPs take no time
+            def on_round(group: int, groups: int, r: int) -> None:
+                bar.update(1)
+                bar.set_postfix(group=f"{group + 1}/{groups}", round=r)
+
+            latencies = latency_phase.measure_all(cfg, teacher_config, kept, latency_log, on_round)
         latency_seconds = time.perf_counter() - t0
 
         # Phase 2: the teacher over the fixed batches, once.
@@ -206,8 +216,13 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
             "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"],
             "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
             "device": latencies["T"].get("device"),
+            "latency_T_interval": [latencies["T"][k] for k in ("low", "high")] if "low" in latencies["T"] else None,
+            "latency_rounds": latencies["T"].get("rounds"),
         }
         records = rescored(read_candidates(out / CANDIDATES), latencies, p_teacher, latency_teacher)
+        summary["latency_intervals"] = {k: [v["low"], v["high"]] for k, v in latencies.items() if "low" in v}
+        summary["latency_indistinguishable"] = tied_pairs(list(records.values()))
+        summary["tied_with_best"] = tied_with_best(list(records.values()))
         summary["best"] = write_reports(cfg, out, records, teacher_config, summary)
         write_json_atomic(out / "search_summary.json", summary)
         return summary
