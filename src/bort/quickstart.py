@@ -38,9 +38,9 @@ class QuickstartConfig(Config):
     bench_fast_paths: list[str] = option(default_factory=lambda: ["torch-int8", "onnx-int8", "onnx-fused-int8"],
                                          help="Bort's fast paths timed in stage 2 (bort bench --fast-paths)",
                                          parse=fast_path_list)
-    teacher_steps: int = option(150, "MLM steps for the teacher (continued from the real model; from scratch "
+    teacher_steps: int = option(100, "MLM steps for the teacher (continued from the real model; from scratch "
                                 "without it, where 300 are worth taking)", minimum=1)
-    student_steps: int = option(200, "KD steps for the student", minimum=1)
+    student_steps: int = option(100, "KD steps for the student", minimum=1)
     search_steps: int = option(10, "s, SGD steps per search candidate", minimum=1)
     finetune_epochs: int = option(10, "SST-2 fine-tuning epochs at most", minimum=1)
     socrates_examples: int | None = option(None, "SST-2 sentences Socrates is fine-tuned on (default: the whole "
