@@ -140,14 +140,14 @@ def _cell(config: BenchConfig, batch: int, seq_len: int, subject: str, eager: di
         reference = eager[subject](**subject_inputs).last_hidden_state
     checks = {}
     for name, run in fast.items():
+        label = f"--onnx {name}" if name.endswith(".onnx") else name  # a file the user gave, or a fast path
         try:
             output = run(subject_inputs)
         except Exception as exc:  # ORT reports shape and index errors with its own types
-            label = f"--onnx {name}" if name.endswith(".onnx") else name
-            raise BortError(f"{label}: ONNX Runtime cannot run it on {batch} × {seq_len} tokens of the subject's "
+            raise BortError(f"{label}: cannot run on {batch} × {seq_len} tokens of the subject's "
                             f"{vocab_size}-token vocabulary: {str(exc).splitlines()[0]}")
         if tuple(np.shape(output)) != tuple(reference.shape):
-            raise BortError(f"--onnx {name}: its output has shape {tuple(np.shape(output))}, the subject {subject}'s "
+            raise BortError(f"{label}: its output has shape {tuple(np.shape(output))}, the subject {subject}'s "
                             f"{tuple(reference.shape)}; time it against the model it was exported from (--model DIR)")
         checks[name] = parity(reference, output)
     forwards = {name: (lambda m=m, x=inputs[name]: m(**x)) for name, m in eager.items()}

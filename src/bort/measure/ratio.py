@@ -36,9 +36,6 @@ class Ratio:
         """Half the interval's width over the median: 0.02 means ±2 %."""
         return (self.high - self.low) / (2 * self.median) if self.median else float("inf")
 
-    def overlaps(self, other: "Ratio") -> bool:
-        return self.low <= other.high and other.low <= self.high
-
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
 

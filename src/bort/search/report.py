@@ -34,10 +34,14 @@ def rank(records: list[dict]) -> list[dict]:
     return flag_latency_ties(rows)
 
 
+def overlap(x: list[float] | None, y: list[float] | None) -> bool:
+    """Two [low, high] intervals share a point; a missing interval (FLOPs, an older log) overlaps nothing."""
+    return x is not None and y is not None and x[0] <= y[1] and y[0] <= x[1]
+
+
 def latencies_tie(a: dict, b: dict) -> bool:
     """Two candidates' î are statistically indistinguishable: their 95% intervals overlap."""
-    x, y = a.get("latency_interval"), b.get("latency_interval")
-    return x is not None and y is not None and x[0] <= y[1] and y[0] <= x[1]
+    return overlap(a.get("latency_interval"), b.get("latency_interval"))
 
 
 def flag_latency_ties(rows: list[dict]) -> list[dict]:
@@ -52,11 +56,9 @@ def tied_with_best(records: list[dict]) -> list[str]:
     """The candidates (as "D,A,H,I") whose W interval, from their î interval, overlaps the best one's: with î
     measured again they could rank first."""
     rows = [r for r in rank(records) if r["W"] is not None]
-    if not rows or rows[0].get("W_interval") is None:
+    if not rows:
         return []
-    low, high = rows[0]["W_interval"]
-    return [",".join(map(str, r["arch"])) for r in rows[1:]
-            if r.get("W_interval") is not None and r["W_interval"][0] <= high and low <= r["W_interval"][1]]
+    return [",".join(map(str, r["arch"])) for r in rows[1:] if overlap(rows[0].get("W_interval"), r.get("W_interval"))]
 
 
 def tied_pairs(records: list[dict]) -> list[list[str]]:
@@ -133,6 +135,7 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
             f"{r['error']:.4f}", f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
     pairs = sum(len(r["latency_ties"]) for r in rows) // 2
     measured = sum(1 for r in rows if r.get("latency_interval"))
+    tied = tied_with_best(rows)
     device = summary.get("device") or {}
     lines = [
         "# FPTAS search report",
@@ -153,9 +156,9 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
         *([f"î is T's latency times each candidate's median per-round ratio to T, from "
            f"{summary.get('latency_rounds')} interleaved rounds; {pairs} of the "
            f"{measured * (measured - 1) // 2} pairs of candidates have overlapping 95% intervals: their order by î "
-           "is within the noise of this machine (the last column names them by rank).", ""] if measured else []),
+           "is within the noise of this machine (the column 'î indistinguishable from rank' names them).", ""] if measured else []),
         *([f"Tied with the best within î's noise (W intervals overlap): "
-           f"{', '.join('⟨' + t + '⟩' for t in tied_with_best(rows))}.", ""] if tied_with_best(rows) else []),
+           f"{', '.join('⟨' + t + '⟩' for t in tied)}.", ""] if tied else []),
         f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
         f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} --config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
         "",
