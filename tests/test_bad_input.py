@@ -17,6 +17,7 @@ from bort.cli.main import main
 PT = ["--seq-len", "32", "--max-steps", "5", "--batch-size", "4"]  # pretraining small enough to reach its checks
 SEARCH = ["--space", "{space}", "--seq-len", "32", "--latency", "flops", "--steps", "2", "--batch-size", "4"]
 FT = ["--task", "glue/RTE", "--data", "{rte}", "--epochs", "1", "--max-train-examples", "8", "--max-len", "32"]
+EX = ["--seq-len", "32", "--batch-size", "2", "--calibration-batches", "2"]
 BENCH = ["--lengths", "16", "--rounds", "1", "--max-rounds", "1", "--warmup-runs", "0", "--block-ms", "1",
          "--fast-paths", "none"]
 
@@ -64,7 +65,35 @@ CASES = [
                                "--resume"], "nothing to resume"),
     ("search-bad-flag", ["search", "--teacher", "{mlm}", "--corpus", "{text}", "--out", "{out}", "--nonsense"],
      "unrecognized arguments"),
+    # ---------------------------------------------------------------- extract
+    ("extract-teacher-missing", ["extract", "--teacher", "{missing}", "--arch", "1,2,32,64", "--corpus", "{text}",
+                                 "--out", "{out}", *EX], "does not exist"),
+    ("extract-teacher-truncated", ["extract", "--teacher", "{truncated}", "--arch", "1,2,32,64", "--corpus", "{text}",
+                                   "--out", "{out}", *EX], "model.safetensors"),
+    ("extract-deeper-than-teacher", ["extract", "--teacher", "{mlm}", "--arch", "2,2,32,64", "--corpus", "{text}",
+                                     "--out", "{out}", *EX], "asks for 2 layers, the teacher has 1"),
+    ("extract-more-heads-than-teacher", ["extract", "--teacher", "{mlm}", "--arch", "1,4,32,64", "--corpus", "{text}",
+                                         "--out", "{out}", *EX], "attention heads"),
+    ("extract-wider-than-teacher", ["extract", "--teacher", "{mlm}", "--arch", "1,2,64,64", "--corpus", "{text}",
+                                    "--out", "{out}", *EX], "hidden channels"),
+    ("extract-more-neurons-than-teacher", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,128", "--corpus",
+                                           "{text}", "--out", "{out}", *EX], "FFN neurons"),
+    ("extract-corpus-too-small", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--corpus", "{text}",
+                                  "--out", "{out}", *EX, "--calibration-batches", "100000"],
+     "too small for calibration"),
+    ("extract-corpus-empty", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--corpus", "{empty}",
+                              "--out", "{out}", *EX], "empty"),
+    ("extract-out-is-a-file", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--corpus", "{text}",
+                               "--out", "{a_file}", *EX], "is a file"),
+    ("extract-taylor-without-mlm-head", ["extract", "--teacher", "{encoder}", "--arch", "1,2,32,32", "--corpus",
+                                         "{text}", "--out", "{out}", *EX, "--importance", "taylor"],
+     "needs a masked-LM teacher"),
+    ("extract-no-shape", ["extract", "--teacher", "{mlm}", "--corpus", "{text}", "--out", "{out}", *EX], "--arch"),
+    ("extract-seq-len-beyond-positions", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--corpus", "{text}",
+                                          "--out", "{out}", *EX, "--seq-len", "4096"], "usable positions"),
     # ---------------------------------------------------------------- pretrain
+    ("pretrain-init-vocab-differs", ["pretrain", "--teacher", "{mlm}", "--init", "{small_vocab}", "--corpus",
+                                     "{text}", "--out", "{out}", *PT], "differs from the teacher's"),
     ("pretrain-kd-without-teacher", ["pretrain", "--arch", "1,2,32,64", "--corpus", "{text}", "--out", "{out}", *PT],
      "--teacher"),
     ("pretrain-teacher-encoder-only", ["pretrain", "--teacher", "{encoder}", "--arch", "1,2,32,64", "--corpus",
@@ -200,7 +229,7 @@ def test_there_are_at_least_sixty_cases_over_every_command():
     assert len(CASES) >= 60
     assert len({name for name, _, _ in CASES}) == len(CASES)
     commands = {argv[0] for _, argv, _ in CASES}
-    assert {"arch", "search", "pretrain", "finetune", "evaluate", "bench", "export", "quickstart"} <= commands
+    assert {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench", "export", "quickstart"} <= commands
 
 
 @pytest.mark.parametrize("argv, fragment", [pytest.param(a, f, id=n) for n, a, f in CASES])

@@ -53,3 +53,8 @@ class Arch:
                 "such as 4,8,1024,768"
             )
         return cls(*(int(p) for p in parts))
+
+
+def parse_arch(text: str) -> list[int]:
+    """``"4,8,1024,768"`` → [4, 8, 1024, 768], validated as an architecture (a command-line parser)."""
+    return Arch.parse(text).as_list()

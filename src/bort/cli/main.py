@@ -20,6 +20,7 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
 
   bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
   bort search       FPTAS architecture search: W-coefficient ranking, Pareto front
+  bort extract      a student cut out of its teacher, with the teacher's own weights
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
   bort finetune     fine-tuning on GLUE, SuperGLUE and RACE
   bort evaluate     official metrics and leaderboard submission files
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_cmd,
         evaluate_cmd,
         export_cmd,
+        extract_cmd,
         finetune_cmd,
         pretrain_cmd,
         quickstart_cmd,
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=ArgumentParser)
-    for module in (arch_cmd, search_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd, quickstart_cmd):
+    for module in (arch_cmd, search_cmd, extract_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bort.architecture.arch import Arch
+from bort.architecture.arch import parse_arch
 from bort.config import Config, option
 from bort.errors import BortError
 
@@ -17,11 +17,6 @@ DATA = "data"
 OPTIMISATION = "optimisation"
 DISTILLATION = "distillation"
 BOOKKEEPING = "bookkeeping"
-
-
-def parse_arch(text: str) -> list[int]:
-    """``"4,8,1024,768"`` → [4, 8, 1024, 768], validated as an architecture."""
-    return Arch.parse(text).as_list()
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,52 @@
+"""The extraction's configuration, saved as ``extract_config.json`` beside the extracted student."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bort.architecture.arch import parse_arch
+from bort.config import Config, option
+from bort.errors import BortError
+from bort.extract.importance import METHODS
+from bort.extract.selection import LAYER_RULES
+
+RUN = "run"
+CALIBRATION = "calibration (the importance scores)"
+
+
+@dataclass(kw_only=True)
+class ExtractConfig(Config):
+    teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM)",
+                          metavar="TEACHER_DIR", group=RUN)
+    corpus: list[str] = option(help="text files, folders or globs the calibration batches are drawn from",
+                               metavar="PATH", group=RUN)
+    out: str = option(help="the student's directory", metavar="OUT_DIR", group=RUN)
+    arch: list[int] | None = option(None, "the student's architecture, e.g. 3,6,384,768", parse=parse_arch,
+                                    metavar="D,A,H,I", group=RUN)
+    student_config: str | None = option(None, "the student's architecture from an HF config instead of --arch "
+                                        "(e.g. a search's best/config.json)", flag="--config", metavar="CONFIG.json",
+                                        group=RUN)
+    layers: str = option("importance", "which teacher layers to keep: importance (those whose removal changes the "
+                         "teacher's output least are dropped) or uniform (every k-th, as DistilBERT)",
+                         choices=LAYER_RULES, group=RUN)
+    importance: str = option("activation", "how heads, FFN neurons and hidden channels are scored: activation "
+                             "(Minitron's activation-based scores) or taylor (|activation × gradient| of the "
+                             "masked-LM loss; needs a masked-LM teacher)", choices=METHODS, group=RUN)
+    calibration_batches: int = option(8, "calibration batches", minimum=1, group=CALIBRATION)
+    batch_size: int = option(8, "sequences per calibration batch", minimum=1, group=CALIBRATION)
+    seq_len: int = option(128, "tokens per calibration sequence", minimum=8, group=CALIBRATION)
+    mask_prob: float = option(0.15, "share of the tokens masked for Taylor scores", above=0, group=CALIBRATION)
+    seed: int = option(0, "seed of the calibration sample and its masks", group=CALIBRATION)
+    cache_dir: str | None = option(None, "tokenization cache (default: OUT_DIR/token_cache, removed at the end)",
+                                   group=CALIBRATION, resumable=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.corpus:
+            raise BortError("--corpus is required: text files, folders or globs")
+        given = [flag for flag, value in (("--arch", self.arch), ("--config", self.student_config)) if value is not None]
+        if len(given) != 1:
+            raise BortError("give the student's shape with --arch D,A,H,I or --config CONFIG.json" if not given
+                            else "give one of --arch and --config, not both")
+        if not self.mask_prob < 1:
+            raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")
