@@ -69,7 +69,7 @@ def main() -> None:
         # The same candidates, each waiting for the teacher to be loaded and run over the fixed batches again.
         cfg = SearchConfig(out=str(tmp / "recomputed"), **common)
         teacher_config = load_config(cfg.teacher)
-        params = candidate_params(cfg)
+        params = candidate_params(cfg, tmp / "recomputed")
         recomputed, teacher_seconds = {}, 0.0
         start = time.perf_counter()
         for arch in kept_candidates(load_space(cfg.space, vocab_of(teacher_config)), cfg.epsilon):

@@ -78,12 +78,17 @@ def prepared_inputs(tmp_path_factory, shared_data) -> dict[str, str]:
 
     export_onnx(load_encoder(root / "encoder"), root / "tiny.onnx")  # ⟨1,2,32,64⟩: 32 wide
     (root / "empty_dir").mkdir()
+    import json
+
+    scores = {"method": "activation", "calibration_tokens": 1, "layers": [0.0, 0.0], "heads": [[0.0] * 4] * 2,
+              "attention_dims": [[0.0] * 32] * 2, "neurons": [[0.0] * 48] * 2, "channels": [0.0] * 32}
+    (root / "scores.json").write_text(json.dumps(scores))  # a ⟨2,4,32,48⟩ teacher's, not the ⟨1,2,32,64⟩ one's
     (root / "space.yaml").write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [64, 128]\n")
     (root / "invalid_space.yaml").write_text("depths: [1]\nheads: [3]\nhiddens: [32]\nintermediates: [64]\n")
     paths.update({name: root / name for name in ("mlm", "encoder", "small_vocab", "classifier", "truncated",
                                                  "truncated_classifier", "not_json")})
     paths.update(text=root / "text.txt", empty=root / "empty.txt", binary=root / "binary.bin",
-                 space=root / "space.yaml", tiny_onnx=root / "tiny.onnx", invalid_space=root / "invalid_space.yaml", root=root)
+                 space=root / "space.yaml", scores=root / "scores.json", tiny_onnx=root / "tiny.onnx", invalid_space=root / "invalid_space.yaml", root=root)
     return {k: str(v) for k, v in paths.items()}
 
 

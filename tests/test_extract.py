@@ -26,8 +26,16 @@ TEACHER = Arch(4, 4, 32, 48)  # head size 8
 
 
 def teacher_mlm(seed: int = 0):
+    """A random RoBERTa masked LM whose LayerNorms and biases are random too (a fresh model's are all 1 or 0,
+    which would hide a LayerNorm cut at the wrong channels)."""
     model = build_roberta(TEACHER, head="mlm", seed=seed)
     model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = 0.0
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.ndim == 1:
+                base = 1.0 if name.endswith("LayerNorm.weight") or name.endswith("layer_norm.weight") else 0.0
+                parameter.copy_(base + 0.1 * torch.randn(parameter.shape, generator=generator))
     return model.eval()
 
 
@@ -57,6 +65,23 @@ def test_the_teachers_own_shape_reproduces_it():
     with torch.no_grad():
         delta = (student(**batch).logits - teacher(**batch).logits).abs().max()
     assert delta <= 1e-5
+
+
+def test_a_bert_masked_lm_reproduces_itself():
+    from transformers import BertForMaskedLM
+
+    config = BertConfig(vocab_size=300, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                        intermediate_size=40, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                        attention_probs_dropout_prob=0.0)
+    torch.manual_seed(1)
+    teacher = BertForMaskedLM(config).eval()
+    data = [{"input_ids": torch.randint(5, 300, (2, 10)), "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
+    student, _ = extract_model(teacher, measure_importance(teacher, data), Arch(2, 3, 24, 40))
+    with torch.no_grad():
+        assert (student(**data[0]).logits - teacher(**data[0]).logits).abs().max() <= 1e-5
+    smaller, selection = extract_model(teacher, measure_importance(teacher, data), Arch(1, 3, 12, 20))
+    assert torch.equal(smaller.cls.predictions.transform.dense.weight,
+                       teacher.cls.predictions.transform.dense.weight[selection.channels][:, selection.channels])
 
 
 def test_a_bert_teacher_with_a_pooler_keeps_its_class_and_shape():
@@ -149,7 +174,7 @@ def test_dropping_only_neurons_equals_zeroing_them():
 
 
 @pytest.mark.parametrize("arch", [Arch(2, 2, 16, 24), Arch(3, 2, 32, 16), Arch(1, 1, 24, 8), Arch(2, 4, 16, 48),
-                                  Arch(4, 3, 24, 30)])
+                                  Arch(4, 3, 24, 30), Arch(1, 2, 24, 20), Arch(2, 3, 30, 12)])
 def test_every_student_loads_with_from_pretrained_and_has_bort_archs_count(arch, tmp_path):
     teacher = teacher_mlm()
     student, selection = extract_model(teacher, measure_importance(teacher, batches()), arch)
@@ -166,6 +191,10 @@ def test_head_rules_exact_trimmed_and_regrouped():
     importance = measure_importance(teacher, batches())
     assert select(importance, TEACHER, Arch(2, 2, 16, 48)).head_rule == "exact"       # 8 = 8
     assert select(importance, TEACHER, Arch(2, 4, 16, 48)).head_rule == "trimmed"     # 4 < 8
+    assert select(importance, TEACHER, Arch(1, 2, 24, 20)).head_rule == "regrouped and trimmed"  # 12 < 2 × 8
+    split = select(importance, TEACHER, Arch(2, 3, 30, 12))  # 3 heads of 10 need 6 teacher heads of 8; there are 4
+    assert split.head_rule == "split across heads" and all(len(set(d)) == 30 for d in split.attention_dims)
+    assert select(importance, TEACHER, Arch(2, 4, 16, 48)).query_scale == pytest.approx(0.5 ** 0.5)
     regrouped = select(importance, TEACHER, Arch(2, 2, 32, 48))                       # 16 = 2 × 8
     assert regrouped.head_rule == "regrouped"
     assert all(len(group) == 2 for layer in regrouped.heads for group in layer)
@@ -241,5 +270,39 @@ def test_a_regrouped_student_is_built_from_whole_teacher_heads():
     student = student_from_selection(teacher, selection, Arch(2, 2, 32, 48))
     layer, source = student.base_model.encoder.layer[0], teacher.base_model.encoder.layer[selection.layers[0]]
     dims = torch.tensor(selection.attention_dims[0])
-    assert torch.equal(layer.attention.self.query.weight, source.attention.self.query.weight[dims])
+    # the query rows scaled by √(16/8): each student logit is then the sum of its two teacher heads' logits
+    assert torch.allclose(layer.attention.self.query.weight, 2 ** 0.5 * source.attention.self.query.weight[dims])
+    assert torch.equal(layer.attention.self.key.weight, source.attention.self.key.weight[dims])
     assert torch.equal(layer.attention.output.dense.weight, source.attention.output.dense.weight[:, dims])
+    hidden_states = torch.randn(1, 5, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        q, k = layer.attention.self.query(hidden_states), layer.attention.self.key(hidden_states)
+        tq, tk = source.attention.self.query(hidden_states), source.attention.self.key(hidden_states)
+    group = selection.heads[0][0]  # student head 0 = these two teacher heads
+    student_logits = q[0, :, :16] @ k[0, :, :16].T / 16 ** 0.5
+    teacher_logits = sum(tq[0, :, h * 8:(h + 1) * 8] @ tk[0, :, h * 8:(h + 1) * 8].T / 8 ** 0.5 for h in group)
+    assert torch.allclose(student_logits, teacher_logits, atol=1e-5)
+
+
+def test_a_narrower_student_cuts_every_tensor_at_the_same_kept_channels():
+    teacher = teacher_mlm()
+    arch = Arch(2, 2, 16, 20)
+    student, selection = extract_model(teacher, measure_importance(teacher, batches()), arch)
+    c = torch.tensor(selection.channels)
+    assert selection.channels != list(range(16))  # a real choice, not the first channels
+    t_base, s_base = teacher.base_model, student.base_model
+    pairs = [(s_base.embeddings.position_embeddings.weight, t_base.embeddings.position_embeddings.weight[:, c]),
+             (s_base.embeddings.LayerNorm.bias, t_base.embeddings.LayerNorm.bias[c]),
+             (student.lm_head.dense.weight, teacher.lm_head.dense.weight[c][:, c]),
+             (student.lm_head.layer_norm.weight, teacher.lm_head.layer_norm.weight[c]),
+             (student.lm_head.bias, teacher.lm_head.bias)]
+    for j, t in enumerate(selection.layers):
+        s_layer, t_layer = s_base.encoder.layer[j], t_base.encoder.layer[t]
+        n, d = torch.tensor(selection.neurons[j]), torch.tensor(selection.attention_dims[j])
+        pairs += [(s_layer.output.LayerNorm.weight, t_layer.output.LayerNorm.weight[c]),
+                  (s_layer.attention.output.LayerNorm.bias, t_layer.attention.output.LayerNorm.bias[c]),
+                  (s_layer.intermediate.dense.weight, t_layer.intermediate.dense.weight[n][:, c]),
+                  (s_layer.output.dense.weight, t_layer.output.dense.weight[c][:, n]),
+                  (s_layer.attention.self.key.weight, t_layer.attention.self.key.weight[d][:, c]),
+                  (s_layer.attention.output.dense.bias, t_layer.attention.output.dense.bias[c])]
+    assert all(torch.equal(a, b) for a, b in pairs)

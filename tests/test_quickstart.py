@@ -29,6 +29,12 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
     assert [student[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")] == \
         [best[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")]  # the search's choice was distilled
     assert (out / "student" / "model.safetensors").is_file() and (out / "teacher" / "model.safetensors").is_file()
+    # With the real model, the student was cut out of the teacher (its weights), and the search ranked such starts.
+    extraction = json.loads((out / "extracted" / "extraction.json").read_text())
+    assert extraction["arch"] == [best[k] for k in ("num_hidden_layers", "num_attention_heads", "hidden_size",
+                                                    "intermediate_size")]
+    assert json.loads((out / "search" / "search_config.json").read_text())["init"] == "extract"
+    assert json.loads((out / "student" / "pretrain_config.json").read_text())["init"] == str(out / "extracted")
     metrics = json.loads((out / "sst2" / "metrics.json").read_text())
     assert metrics["task"] == "glue/SST-2" and metrics["dev_examples"] == 872
     # The teacher continued the real model (its vocabulary), and Agora ran against its fine-tuned Socrates.

@@ -265,3 +265,47 @@ def test_bad_input_is_one_line_exit_2(case, message, tiny_roberta_dir, corpus, t
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("bort: error:") and message in last, last
     assert "Traceback" not in result.stderr
+
+
+def test_init_extract_starts_each_candidate_from_the_teachers_weights(tiny_roberta_dir, corpus, token_cache,
+                                                                      tmp_path):
+    """A candidate of the teacher's own shape, started from its extracted weights and barely moved (lr 1e-12),
+    has ê = the teacher's own entropy on the held-out batches, the least any candidate can reach; from random
+    weights it does not."""
+    space = tmp_path / "own.json"
+    space.write_text(json.dumps({"depths": [1, 2], "heads": [4], "hiddens": [32], "intermediates": [48]}))
+    errors = {}
+    for init in ("extract", "random"):
+        out = tmp_path / init
+        search(config(tiny_roberta_dir, corpus, token_cache, out, str(space), init=init, lr=1e-12), show_progress=False)
+        errors[init] = {(r["D"], r["A"], r["H"], r["I"]): float(r["error"]) for r in read_ranking(out)}
+    _, val, _ = load(tmp_path / "extract" / "teacher_cache")
+    entropy, count = 0.0, 0
+    for batch in val:
+        p = torch.softmax(torch.from_numpy(batch.teacher_logits.astype("float32")), -1)
+        entropy += float(-(p * p.clamp_min(1e-30).log()).sum())
+        count += len(p)
+    own = ("2", "4", "32", "48")
+    assert errors["extract"][own] == pytest.approx(entropy / count, rel=1e-4)
+    assert errors["random"][own] > errors["extract"][own] + 1e-3
+    assert (tmp_path / "extract" / "importance.json").is_file() and not (tmp_path / "random" / "importance.json").exists()
+
+
+def test_bort_extract_with_the_searchs_scores_builds_the_network_the_search_scored(tiny_roberta_dir, corpus,
+                                                                                    token_cache, tmp_path):
+    from bort.architecture import Arch
+    from bort.extract.config import ExtractConfig
+    from bort.extract.extractor import extract
+    from bort.search.workers import _extracted_state
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"depths": [1], "heads": [2], "hiddens": [16], "intermediates": [24]}))
+    out = tmp_path / "search"
+    search(config(tiny_roberta_dir, corpus, token_cache, out, str(space), init="extract"), show_progress=False)
+    extract(ExtractConfig(teacher=str(tiny_roberta_dir), arch=[1, 2, 16, 24], scores=str(out / "importance.json"),
+                          out=str(tmp_path / "student")), show_progress=False)
+    from safetensors.torch import load_file
+
+    written = load_file(str(tmp_path / "student" / "model.safetensors"))
+    scored = _extracted_state(Arch(1, 2, 16, 24), str(tiny_roberta_dir), str(out / "importance.json"))
+    assert all(torch.equal(written[k], scored[k]) for k in written)

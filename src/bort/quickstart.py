@@ -1,8 +1,8 @@
 """The whole pipeline on the data shipped with bort, on a laptop CPU, in minutes.
 
 Each stage is the library call its command makes, with a config object: ``bort arch``, ``bort bench``,
-``bort pretrain --mode mlm`` (the teacher), ``bort search``, ``bort pretrain --mode kd`` (the chosen
-student) and ``bort finetune``. Everything is written under ``--out``.
+``bort pretrain --mode mlm`` (the teacher), ``bort search``, ``bort extract`` and ``bort pretrain --mode kd``
+(the chosen student, cut out of the teacher and distilled from it) and ``bort finetune``. Everything is written under ``--out``.
 
 The stages are imported inside the functions that run them: the CLI imports this module for its
 config when it builds its parsers, before any model work, and torch is not needed for that.
@@ -90,15 +90,26 @@ def quickstart(cfg: QuickstartConfig) -> None:
     _done(t)
 
     search_dir = out / "search"
-    t = _stage(4, "the FPTAS over the 'tiny' space against the teacher, latency measured here (bort search)")
-    best = search(teacher_dir, search_dir, cfg)
+    space, init = ("minilm", "extract") if use_real else ("tiny", "random")
+    t = _stage(4, f"the FPTAS over the '{space}' space against the teacher, latency measured here, each candidate "
+                  f"{'cut out of the teacher' if use_real else 'from random weights'} (bort search --init {init})")
+    best = search(teacher_dir, search_dir, cfg, space, init)
     _done(t)
 
     student_dir = out / "student"
-    t = _stage(5, f"the chosen ⟨{','.join(map(str, best['arch']))}⟩ distilled from the teacher "
-                  "(bort pretrain --mode kd --config search/best/config.json)")
-    pretrain(student_dir, mode="kd", teacher=str(teacher_dir), student_config=str(search_dir / "best" / "config.json"),
-             max_steps=cfg.student_steps)
+    shape = ",".join(map(str, best["arch"]))
+    if use_real:
+        t = _stage(5, f"the chosen ⟨{shape}⟩ cut out of the teacher with its own weights (bort extract --scores "
+                      "search/importance.json), then "
+                      f"distilled from it for {cfg.student_steps} steps (bort pretrain --mode kd --init)")
+        extract(teacher_dir, best["arch"], out / "extracted", search_dir / "importance.json")
+        pretrain(student_dir, mode="kd", teacher=str(teacher_dir), init=str(out / "extracted"), lr=1e-4,
+                 max_steps=cfg.student_steps, seq_len=64)
+    else:
+        t = _stage(5, f"the chosen ⟨{shape}⟩ distilled from the teacher from random weights "
+                      "(bort pretrain --mode kd --config search/best/config.json)")
+        pretrain(student_dir, mode="kd", teacher=str(teacher_dir),
+                 student_config=str(search_dir / "best" / "config.json"), max_steps=cfg.student_steps)
     _done(t)
     curves = plot_curves({"teacher (MLM)": teacher_dir, "student (KD)": student_dir}, out / "curves.png",
                          baseline=teacher["baseline_most_frequent"]["accuracy"])
@@ -107,7 +118,7 @@ def quickstart(cfg: QuickstartConfig) -> None:
 
     t = _stage(6, "the student fine-tuned on a 2,000-sentence sample of GLUE SST-2, scored on its dev set "
                   "(bort finetune)")
-    finetune(student_dir, out / "sst2", cfg.finetune_epochs)
+    finetune(student_dir, out / "sst2", cfg.finetune_epochs, lr=1e-4 if use_real else 1e-3)
     _done(t)
 
     if use_real:
@@ -156,14 +167,30 @@ def pretrain(out: Path, **overrides) -> dict:
     return final
 
 
-def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig) -> dict:
+def extract(teacher_dir: Path, arch: list[int], out: Path, scores: Path) -> None:
+    """The search's choice cut out of the teacher by the search's own scores: the network it ranked."""
+    from bort.data import CORPUS_DIR
+    from bort.extract.config import ExtractConfig
+    from bort.extract.extractor import extract as run_extraction
+
+    remove_run_dir(out)
+    report = run_extraction(ExtractConfig(teacher=str(teacher_dir), arch=arch, corpus=[str(CORPUS_DIR)], out=str(out),
+                                          scores=str(scores), cache_dir=str(out.parent / "cache")))
+    share = report["encoder_parameters"] / report["teacher_encoder_parameters"]
+    print(f"    kept teacher layers {report['selection']['layers']}, heads {report['selection']['head_rule']}: "
+          f"{report['parameters'] / 1e6:.2f}M parameters, encoder {100 * share:.0f}% of the teacher's "
+          f"({out / 'importance.png'})")
+
+
+def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig, space: str, init: str) -> dict:
     from bort.data import CORPUS_DIR
     from bort.search.config import SearchConfig
     from bort.search.runner import search as run_search
 
     remove_run_dir(out)
-    summary = run_search(SearchConfig(teacher=str(teacher_dir), corpus=[str(CORPUS_DIR)], out=str(out), space="tiny",
-                                      steps=cfg.search_steps, lr=0.05, batch_size=8, seq_len=128, val_batches=4,
+    lr = 0.01 if init == "extract" else 0.05  # trained weights take a smaller SGD step than random ones
+    summary = run_search(SearchConfig(teacher=str(teacher_dir), corpus=[str(CORPUS_DIR)], out=str(out), space=space,
+                                      init=init, steps=cfg.search_steps, lr=lr, batch_size=8, seq_len=128, val_batches=4,
                                       latency_seq_len=128, latency_threads=cfg.threads, latency_repeats=5,
                                       latency_max_rounds=15, seed=0,
                                       cache_dir=str(out.parent / "cache")))
@@ -210,14 +237,14 @@ def agora(student_dir: Path, teacher_dir: Path, real: Path, out: Path, cfg: Quic
           f"{result['trainings']} trainings, {result['augmented_examples']} points added; {run_dir / 'report.md'})")
 
 
-def finetune(model_dir: Path, out: Path, epochs: int) -> None:
+def finetune(model_dir: Path, out: Path, epochs: int, lr: float) -> None:
     from bort.data import SST2_SAMPLE_DIR
     from bort.finetune.config import FinetuneConfig
     from bort.finetune.plain import finetune as run_finetuning
 
     remove_run_dir(out)
     result = run_finetuning(FinetuneConfig(model=str(model_dir), task="glue/SST-2", data=str(SST2_SAMPLE_DIR),
-                                           out=str(out), epochs=epochs, batch_size=32, lr=1e-3, warmup_ratio=0.06,
+                                           out=str(out), epochs=epochs, batch_size=32, lr=lr, warmup_ratio=0.06,
                                            max_len=64, patience=3, seed=0))
     print(f"    SST-2 dev accuracy {result['dev']['accuracy']:.3f} vs {result['majority_baseline']['accuracy']:.3f} for "
           f"the majority class ({result['dev_examples']} dev sentences, best epoch {result['best_epoch']})")

@@ -20,6 +20,10 @@ shape reproduces it exactly); when smaller, each kept head keeps its most import
 larger, the most important heads are regrouped, several teacher heads to a student head (Bort's
 ⟨4,8,1024,768⟩ from RoBERTa-large: 16 heads of 64 become 8 of 128).
 
+After `bort search --init extract`, give --scores SEARCH_DIR/importance.json (and --config
+SEARCH_DIR/best/config.json): the student is then the network the search scored, cut by the same
+scores, and no calibration is needed.
+
 --out receives a Hugging Face directory of the teacher's class and head (from_pretrained loads it,
 no remote code), the teacher's tokenizer, extract_config.json, extraction.json (what was kept, the
 scores, the parameter count) and importance.png. Distil it next:

@@ -18,8 +18,8 @@ CALIBRATION = "calibration (the importance scores)"
 class ExtractConfig(Config):
     teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM)",
                           metavar="TEACHER_DIR", group=RUN)
-    corpus: list[str] = option(help="text files, folders or globs the calibration batches are drawn from",
-                               metavar="PATH", group=RUN)
+    corpus: list[str] = option(default_factory=list, help="text files, folders or globs the calibration batches "
+                               "are drawn from (not needed with --scores)", metavar="PATH", group=RUN)
     out: str = option(help="the student's directory", metavar="OUT_DIR", group=RUN)
     arch: list[int] | None = option(None, "the student's architecture, e.g. 3,6,384,768", parse=parse_arch,
                                     metavar="D,A,H,I", group=RUN)
@@ -32,6 +32,10 @@ class ExtractConfig(Config):
     importance: str = option("activation", "how heads, FFN neurons and hidden channels are scored: activation "
                              "(Minitron's activation-based scores) or taylor (|activation × gradient| of the "
                              "masked-LM loss; needs a masked-LM teacher)", choices=METHODS, group=RUN)
+    scores: str | None = option(None, "reuse saved importance scores instead of calibrating: a search's "
+                                "importance.json (`bort search --init extract`), so that the student is the one the "
+                                "search scored, or another extraction's extraction.json", metavar="FILE",
+                                group=CALIBRATION)
     calibration_batches: int = option(8, "calibration batches", minimum=1, group=CALIBRATION)
     batch_size: int = option(8, "sequences per calibration batch", minimum=1, group=CALIBRATION)
     seq_len: int = option(128, "tokens per calibration sequence", minimum=8, group=CALIBRATION)
@@ -42,8 +46,8 @@ class ExtractConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.corpus:
-            raise BortError("--corpus is required: text files, folders or globs")
+        if not self.corpus and not self.scores:
+            raise BortError("--corpus is required (text files, folders or globs), unless --scores gives saved scores")
         given = [flag for flag, value in (("--arch", self.arch), ("--config", self.student_config)) if value is not None]
         if len(given) != 1:
             raise BortError("give the student's shape with --arch D,A,H,I or --config CONFIG.json" if not given

@@ -25,17 +25,16 @@ from bort.checkpoint import check_weights, has_masked_lm_head, load_config, load
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.extract.importance import Importance, measure_importance
-from bort.extract.selection import Selection, check_fits, select
+from bort.extract.selection import REPORT_FILE, Selection, check_fits, select
 from bort.extract.slicing import slice_state_dict
 from bort.mlm.corpus import resolve_corpus
-from bort.mlm.dataset import build_splits
+from bort.mlm.dataset import PackedSplit, build_splits
 from bort.mlm.masking import mask_batch
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import save_figure, write_json_atomic
 from bort.util.run_dir import check_apart, check_output_dir
 
 CONFIG_FILE = "extract_config.json"
-REPORT_FILE = "extraction.json"
 PLOT_FILE = "importance.png"
 
 
@@ -59,12 +58,17 @@ def calibration_batches(corpus: list[str], tokenizer, n_batches: int, batch_size
     """``n_batches`` batches of ``batch_size`` sequences drawn (seeded) from the corpus: input_ids and
     attention_mask (B, S). Refused when the corpus holds fewer sequences than that."""
     train, _ = build_splits(resolve_corpus(corpus), tokenizer, seq_len, cache_dir, val_fraction=0.01, seed=seed)
+    return calibration_sample(train, n_batches, batch_size, seed)
+
+
+def calibration_sample(split: PackedSplit, n_batches: int, batch_size: int, seed: int) -> list[dict[str, torch.Tensor]]:
+    """``n_batches`` batches of ``batch_size`` rows of ``split``, drawn without replacement (seeded)."""
     needed = n_batches * batch_size
-    if len(train) < needed:
-        raise BortError(f"the corpus is too small for calibration: {len(train)} sequences of {seq_len} tokens, "
-                        f"{needed} needed (--calibration-batches {n_batches} × --batch-size {batch_size})")
-    rows = np.random.default_rng(seed).permutation(len(train))[:needed]
-    return [train.batch(np.sort(rows[k * batch_size:(k + 1) * batch_size])) for k in range(n_batches)]
+    if len(split) < needed:
+        raise BortError(f"the corpus is too small for calibration: {len(split)} sequences of {split.ids.shape[1]} "
+                        f"tokens, {needed} needed (--calibration-batches {n_batches} × --batch-size {batch_size})")
+    rows = np.random.default_rng(seed).permutation(len(split))[:needed]
+    return [split.batch(np.sort(rows[k * batch_size:(k + 1) * batch_size])) for k in range(n_batches)]
 
 
 def masked_copies(batches: list[dict], tokenizer, mask_prob: float, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -80,6 +84,11 @@ def extract_model(teacher, importance: Importance, arch: Arch, layers: str = "im
     return student_from_selection(teacher, selection, arch), selection
 
 
+def extracted_state(teacher, importance: Importance, arch: Arch, layers: str = "importance") -> dict:
+    """The state dict of ``arch`` cut out of ``teacher`` (without building the student)."""
+    return slice_state_dict(teacher.state_dict(), select(importance, arch_of(teacher.config), arch, layers))
+
+
 def student_from_selection(teacher, selection: Selection, arch: Arch):
     """A model of ``teacher``'s class shaped ``arch`` whose weights are the teacher's, cut by ``selection``."""
     config = student_config(teacher.config, arch)
@@ -87,6 +96,20 @@ def student_from_selection(teacher, selection: Selection, arch: Arch):
     student = teacher.__class__(config, **kwargs)
     student.load_state_dict(slice_state_dict(teacher.state_dict(), selection), strict=True)
     return student.eval()
+
+
+def read_scores(path: str | Path, teacher: Arch) -> Importance:
+    """Saved importance scores (a search's importance.json or an extraction.json) for a teacher of shape ``teacher``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        importance = Importance.from_dict(data.get("importance", data))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise BortError(f"--scores {path}: not saved importance scores ({type(exc).__name__}: {exc})")
+    shape = (len(importance.layers), importance.heads.shape[1], len(importance.channels), importance.neurons.shape[1])
+    if shape != (teacher.depth, teacher.heads, teacher.hidden, teacher.intermediate):
+        raise BortError(f"--scores {path} scores a teacher ⟨{','.join(map(str, shape))}⟩, not this one {teacher}")
+    return importance
 
 
 def plot_importance(importance: Importance, selection: Selection, path: Path) -> Path:
@@ -147,22 +170,29 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
     out = check_output_dir(cfg.out)
     if out.exists() and any(out.iterdir()):
         raise BortError(f"--out {out} is not empty; choose a new directory for the student")
-    check_apart(out, {"--teacher": cfg.teacher, "--config": cfg.student_config})
+    check_apart(out, {"--teacher": cfg.teacher, "--config": cfg.student_config, "--scores": cfg.scores})
+    if cfg.cache_dir:
+        check_output_dir(cfg.cache_dir, "--cache-dir")
+        check_apart(out, {"--cache-dir": cfg.cache_dir})
     arch = read_arch(cfg)
     teacher_config, tokenizer = check_teacher(cfg, arch)
+    saved = read_scores(cfg.scores, arch_of(teacher_config)) if cfg.scores else None
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         staging.mkdir(parents=True)
         cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else staging / "token_cache"
-        batches = calibration_batches(cfg.corpus, tokenizer, cfg.calibration_batches, cfg.batch_size, cfg.seq_len,
-                                      cfg.seed, cache_dir)
         teacher = load_model(cfg.teacher)
-        masked = masked_copies(batches, tokenizer, cfg.mask_prob, cfg.seed) if cfg.importance == "taylor" else None
-        with tqdm(total=len(batches), desc=f"importance ({cfg.importance})", unit="batch",
-                  disable=not show_progress, dynamic_ncols=True) as bar:
-            importance = measure_importance(teacher, batches, cfg.importance, masked,
-                                            progress=lambda done, total: bar.update(1))
+        if saved is not None:
+            importance = saved
+        else:
+            batches = calibration_batches(cfg.corpus, tokenizer, cfg.calibration_batches, cfg.batch_size, cfg.seq_len,
+                                          cfg.seed, cache_dir)
+            masked = masked_copies(batches, tokenizer, cfg.mask_prob, cfg.seed) if cfg.importance == "taylor" else None
+            with tqdm(total=len(batches), desc=f"importance ({cfg.importance})", unit="batch",
+                      disable=not show_progress, dynamic_ncols=True) as bar:
+                importance = measure_importance(teacher, batches, cfg.importance, masked,
+                                                progress=lambda done, total: bar.update(1))
         student, selection = extract_model(teacher, importance, arch, cfg.layers)
         if not cfg.cache_dir:
             shutil.rmtree(cache_dir, ignore_errors=True)

@@ -9,8 +9,11 @@ unit adds to the residual stream:
 - attention dimension d (used to trim or regroup heads): mean|q_d|·mean|k_d| and mean|v_d|·‖W_O[:, d]‖₂,
   each normalised to sum to 1 over the layer, added.
 
-Taylor scores (``method="taylor"``, Molchanov et al. 2019) replace each activation a by |a · ∂L/∂a|,
-L the teacher's masked-LM loss on masked calibration batches (the teacher needs its MLM head).
+Taylor scores (``method="taylor"``, Molchanov et al. 2019) estimate the change of L, the teacher's masked-LM
+loss on masked calibration batches (the teacher needs its MLM head), when a unit is removed, from first
+order terms a · ∂L/∂a already in the loss's units (no weight norms): a head, |Σ_d ctx_d · g_d| over its
+dimensions; a neuron, |a · g|; a channel, Σ over LayerNorms of |x_c · g_c|; an attention dimension,
+|q·g_q| + |k·g_k| and |v·g_v|, each normalised over the layer.
 
 Layer importance is the same for both: 1 − cos(h, h₋ₗ) averaged over real tokens, h the teacher's last
 hidden states and h₋ₗ those with layer l skipped — the layers whose removal changes the output least

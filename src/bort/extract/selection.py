@@ -8,16 +8,22 @@ The rule for heads (transformers 5 fixes a student's head size at s = H/A; the t
   first student head and so on, each group trimmed to its s most important dimensions when m·d > s
   (Bort's ⟨4,8,1024,768⟩ from RoBERTa-large: 16 heads of 64 become 8 of 128, exactly 2 per head);
 - when A·m heads are more than the teacher has: the ⌈H/d⌉ most important heads' dimensions, the least
-  important trimmed to H in all, cut in order into A heads of s.
+  important dimensions among them dropped to leave H in all, cut in order into A heads of s.
 
-A dimension keeps its Q, K and V rows together (they share the head's index). Every kept index set is
-in the teacher's order, so that extracting the teacher's own shape reproduces it exactly.
+A dimension keeps its Q, K and V rows together (they share the head's index). A student head of s
+dimensions scales its attention logits by 1/√s where the teacher's used 1/√d: the query rows are
+multiplied by √(s/d), so that a regrouped head's logits are exactly the sum of its teacher heads' and a
+trimmed head's are the teacher's less the dropped dimensions' share. Kept neurons, channels and whole
+heads are in the teacher's order (regrouped heads are ordered by importance), so that extracting the
+teacher's own shape reproduces it exactly.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -26,6 +32,7 @@ from bort.errors import BortError
 from bort.extract.importance import Importance
 
 LAYER_RULES = ("importance", "uniform")
+REPORT_FILE = "extraction.json"  # beside an extracted student: what it kept (read by distillation's layer map)
 
 
 @dataclass
@@ -35,7 +42,8 @@ class Selection:
     layers (D,): the teacher layer of each student layer; heads: per student layer, per student head, the
     teacher heads it is made of; attention_dims: per student layer, the H teacher attention dimensions
     (Q/K/V rows, W_O columns) in student order; neurons: per student layer, the I kept FFN neurons;
-    channels (H,): the kept hidden channels; head_rule: how heads were formed (see the module docstring).
+    channels (H,): the kept hidden channels; head_rule: how heads were formed (see the module docstring);
+    query_scale: √(s/d), the factor on the query rows that keeps the attention logits' scale.
     """
 
     layers: list[int]
@@ -44,14 +52,30 @@ class Selection:
     neurons: list[list[int]]
     channels: list[int]
     head_rule: str
+    query_scale: float = 1.0
 
     @property
     def exact(self) -> bool:
-        """True when every kept part is a whole unit of the teacher (no head regrouped or trimmed)."""
+        """True when every student head is one whole teacher head (none regrouped, trimmed or split)."""
         return self.head_rule == "exact"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def read_selection(model_dir: str | Path, teacher: Arch) -> Selection | None:
+    """The selection ``bort extract`` recorded beside a student cut from a teacher of shape ``teacher``; None
+    for any other model directory, or for a student cut from a teacher of another shape."""
+    path = Path(model_dir) / REPORT_FILE
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        selection = Selection(**report["selection"])
+        from_teacher = report["teacher_arch"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise BortError(f"{path} is damaged ({type(exc).__name__}: {exc}); it should be bort extract's record")
+    return selection if from_teacher == teacher.as_list() else None
 
 
 def check_fits(arch: Arch, teacher: Arch, where: str = "the teacher") -> None:
@@ -129,4 +153,5 @@ def select(importance: Importance, teacher: Arch, arch: Arch, layers: str = "imp
         rules.add(rule)
         neurons.append(top(importance.neurons[layer], arch.intermediate))
     rule = "exact" if rules == {"exact"} else ", ".join(sorted(rules - {"exact"}))
-    return Selection(kept_layers, heads, dims, neurons, top(importance.channels, arch.hidden), rule)
+    return Selection(kept_layers, heads, dims, neurons, top(importance.channels, arch.hidden), rule,
+                     math.sqrt(arch.head_dim / teacher.head_dim))

@@ -60,10 +60,13 @@ def _take(tensor: torch.Tensor, rows: list[int] | None, cols: list[int] | None =
     return tensor.clone()
 
 
-def _layer_tensor(rest: str, tensor: torch.Tensor, dims: list[int], neurons: list[int], channels: list[int]):
-    """One encoder-layer parameter sliced: rows and columns by what they index."""
+def _layer_tensor(rest: str, tensor: torch.Tensor, dims: list[int], neurons: list[int], channels: list[int],
+                  query_scale: float):
+    """One encoder-layer parameter sliced: rows and columns by what they index (the query's scaled, see
+    :mod:`bort.extract.selection`)."""
     if rest.startswith("attention.self.") and rest.split(".")[2] in ("query", "key", "value"):
-        return _take(tensor, dims, channels) if rest.endswith("weight") else _take(tensor, dims)
+        sliced = _take(tensor, dims, channels) if rest.endswith("weight") else _take(tensor, dims)
+        return sliced * query_scale if rest.split(".")[2] == "query" and query_scale != 1.0 else sliced
     if rest.startswith("attention.output.dense."):
         return _take(tensor, channels, dims) if rest.endswith("weight") else _take(tensor, channels)
     if rest.startswith("intermediate.dense."):
@@ -89,7 +92,8 @@ def slice_state_dict(state: dict[str, torch.Tensor], selection: Selection) -> di
             if teacher_layer not in position:
                 continue
             j = position[teacher_layer]
-            sliced = _layer_tensor(match["rest"], tensor, selection.attention_dims[j], selection.neurons[j], channels)
+            sliced = _layer_tensor(match["rest"], tensor, selection.attention_dims[j], selection.neurons[j], channels,
+                                   selection.query_scale)
             if sliced is None:
                 raise BortError(f"cannot extract the teacher's parameter {key}: bort slices BERT/RoBERTa encoders only")
             out[f"{match['prefix']}encoder.layer.{j}.{match['rest']}"] = sliced

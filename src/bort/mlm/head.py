@@ -24,22 +24,55 @@ class MaskedPositionsLM(torch.nn.Module):
     """An HF masked LM whose forward returns logits only where asked: (n_selected, vocab).
 
     A module of its own (rather than a function) so that DDP wraps it and its forward, which
-    DDP needs to synchronise the gradients.
+    DDP needs to synchronise the gradients. ``projection`` (optional) is a trainable module that
+    intermediate distillation maps the hidden states with; it lives here so that DDP and the
+    optimizer see it with the model.
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, projection: torch.nn.Module | None = None):
         super().__init__()
         self.lm = model
         self.head = lm_head(model)
+        self.projection = projection
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """``input_ids``, ``attention_mask``, ``positions`` (True where a prediction is wanted): (batch, seq)."""
-        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(hidden[positions])
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor,
+                relation_layer: int | None = None, states: bool = False):
+        """``input_ids``, ``attention_mask``, ``positions`` (True where a prediction is wanted): (batch, seq).
+
+        With ``states``, returns (logits, every layer's hidden states (embeddings first), mapped by the
+        projection when there is one, the query, key and value outputs of layer ``relation_layer`` or None),
+        for intermediate distillation. The projection runs here, inside forward, so that DDP sees it used.
+        """
+        if not states:
+            hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.head(hidden[positions])
+        captured: dict[str, torch.Tensor] = {}
+        handles = []
+        if relation_layer is not None:
+            attention = self.lm.base_model.encoder.layer[relation_layer].attention.self
+            for name in ("query", "key", "value"):
+                handles.append(getattr(attention, name).register_forward_hook(
+                    lambda module, args, out, name=name: captured.__setitem__(name, out)))
+        try:
+            output = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        finally:
+            for handle in handles:
+                handle.remove()
+        qkv = tuple(captured[n] for n in ("query", "key", "value")) if relation_layer is not None else None
+        hidden = output.hidden_states
+        if self.projection is not None:
+            hidden = tuple(self.projection(h) for h in hidden)
+        return self.head(output.last_hidden_state[positions]), hidden, qkv
+
+
+def wrapped_lm(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` as a :class:`MaskedPositionsLM` (already one, or DDP around one, is returned as it is)."""
+    if isinstance(model, (MaskedPositionsLM, torch.nn.parallel.DistributedDataParallel)):
+        return model
+    return MaskedPositionsLM(model)
 
 
 def masked_logits(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                   positions: torch.Tensor) -> torch.Tensor:
     """Logits of an HF masked LM (or a :class:`MaskedPositionsLM`) at ``positions`` only: (n, vocab)."""
-    wrapped = model if isinstance(model, (MaskedPositionsLM, torch.nn.parallel.DistributedDataParallel)) else MaskedPositionsLM(model)
-    return wrapped(input_ids, attention_mask, positions)
+    return wrapped_lm(model)(input_ids, attention_mask, positions)

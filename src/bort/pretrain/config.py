@@ -69,6 +69,13 @@ class PretrainConfig(Config):
     beta: float = option(0.5, "β, the weight of the distillation term", minimum=0, group=DISTILLATION)
     temperature: float = option(2.0, "τ, the softmax temperature of both distributions", above=0, group=DISTILLATION)
     kd_all_positions: bool = option(False, "distil at every token, not only the masked ones", group=DISTILLATION)
+    hidden_weight: float = option(0.0, "γ, the weight of the hidden-state MSE between each student layer and its "
+                                  "teacher layer (TinyBERT, Minitron; the layer it was extracted from, else evenly "
+                                  "spaced; a learned projection where the widths differ); 0 turns it off", minimum=0,
+                                  group=DISTILLATION)
+    attention_weight: float = option(0.0, "δ, the weight of MiniLMv2's self-attention relation loss (query-query, "
+                                     "key-key and value-value relations of the last layer and its teacher layer); "
+                                     "0 turns it off", minimum=0, group=DISTILLATION)
     # bookkeeping
     save_every: int = option(200, "checkpoint interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
     keep_checkpoints: int = option(2, "checkpoints kept", minimum=1, group=BOOKKEEPING, resumable=True)
@@ -92,6 +99,8 @@ class PretrainConfig(Config):
             raise BortError("give the student with --arch D,A,H,I, --config CONFIG.json or --init MODEL_DIR")
         if len(given) > 1:
             raise BortError(f"give one of --arch, --config and --init, not {' and '.join(given)}")
+        if self.mode != "kd" and (self.hidden_weight > 0 or self.attention_weight > 0):
+            raise BortError("--hidden-weight and --attention-weight distil from a teacher: they need --mode kd")
         if self.freeze_encoder and not self.init:
             raise BortError("--freeze-encoder needs --init MODEL_DIR (a new model has no trained encoder to keep)")
         if not self.mask_prob < 1:

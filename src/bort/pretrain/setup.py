@@ -8,9 +8,12 @@ from pathlib import Path
 import torch
 
 from bort.architecture import Arch
-from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES, roberta_config, student_config, usable_positions
+from bort.architecture.hf_config import (SUPPORTED_MODEL_TYPES, arch_of, roberta_config, student_config,
+                                         usable_positions)
 from bort.checkpoint import load_config, masked_lm_from_checkpoint
 from bort.errors import BortError
+from bort.extract.selection import read_selection
+from bort.mlm.intermediate import HiddenProjection, IntermediateTerms, relation_heads, uniform_layer_map
 from bort.pretrain.config import PretrainConfig
 from bort.tokenizer import load_tokenizer, tokenizer_for_model
 
@@ -86,3 +89,29 @@ def build_student(cfg: PretrainConfig, config) -> torch.nn.Module:
     if cfg.freeze_encoder:
         model.base_model.requires_grad_(False)
     return model
+
+
+def intermediate_terms(cfg: PretrainConfig, student_cfg, teacher_cfg) -> tuple[IntermediateTerms | None,
+                                                                             torch.nn.Module | None]:
+    """The hidden-state and attention-relation terms, and the projection the first needs where widths differ.
+
+    A student from ``bort extract`` maps each layer to the teacher layer it was cut from, and its projection
+    starts as the embedding of its kept channels; any other student maps layers evenly.
+    """
+    if teacher_cfg is None or not (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
+        return None, None
+    selection = read_selection(cfg.init, arch_of(teacher_cfg)) if cfg.init else None
+    depth, teacher_depth = student_cfg.num_hidden_layers, teacher_cfg.num_hidden_layers
+    if selection is not None and len(selection.layers) == depth and len(selection.channels) == student_cfg.hidden_size:
+        layer_map = list(selection.layers)
+    else:  # not extracted, or extracted from another teacher
+        selection = None
+        layer_map = uniform_layer_map(depth, teacher_depth)
+    projection = None
+    if cfg.hidden_weight > 0 and student_cfg.hidden_size != teacher_cfg.hidden_size:
+        with torch.random.fork_rng():  # its own seed, without moving the run's RNG
+            torch.manual_seed(cfg.seed)
+            projection = HiddenProjection(student_cfg.hidden_size, teacher_cfg.hidden_size,
+                                          selection.channels if selection is not None else None)
+    heads = relation_heads(student_cfg.num_attention_heads, teacher_cfg.num_attention_heads)
+    return IntermediateTerms(cfg.hidden_weight, cfg.attention_weight, layer_map, heads), projection

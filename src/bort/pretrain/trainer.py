@@ -30,7 +30,8 @@ from bort.mlm.losses import loss_positions, training_loss
 from bort.mlm.masking import mask_batch
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
-from bort.pretrain.setup import build_student, build_student_config, check_compatible, choose_tokenizer
+from bort.pretrain.setup import (build_student, build_student_config, check_compatible, choose_tokenizer,
+                                 intermediate_terms)
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
@@ -144,18 +145,23 @@ class Pretraining:
 
         # Model and optimiser; a resumed run restores weights, optimizer, scheduler, step and RNG.
         self.student = build_student(cfg, student_cfg)
-        self.optimizer, self.scheduler = build_optimizer(self.student, cfg.lr, cfg.weight_decay, cfg.schedule,
+        # Intermediate distillation (optional): the layer map, and a projection trained with the student.
+        teacher_cfg = self.teacher.config if self.teacher is not None else None
+        self.intermediate, projection = intermediate_terms(cfg, student_cfg, teacher_cfg)
+        self.extra = {"projection": projection} if projection is not None else {}
+        wrapper = MaskedPositionsLM(self.student, projection)
+        self.optimizer, self.scheduler = build_optimizer(wrapper, cfg.lr, cfg.weight_decay, cfg.schedule,
                                                          cfg.warmup_steps, cfg.max_steps)
         self.start_step, self.last_checkpoint = 0, None
         if cfg.resume and existing:
-            state = train_state.load(existing[-1], self.student, self.optimizer, self.scheduler, self.rank)
+            state = train_state.load(existing[-1], self.student, self.optimizer, self.scheduler, self.rank, self.extra)
             self.start_step, self.last_checkpoint = state["step"], existing[-1]
         if accelerator.is_main_process:
             cfg.save(out / CONFIG_FILE)
         self.log = _MetricsLog(out / "metrics.jsonl", self.start_step if cfg.resume else None) \
             if accelerator.is_main_process else None
 
-        self.model, self.optimizer = accelerator.prepare(MaskedPositionsLM(self.student), self.optimizer)
+        self.model, self.optimizer = accelerator.prepare(wrapper, self.optimizer)
         if self.teacher is not None:
             self.teacher.to(accelerator.device)
         # The main process evaluates alone, on the same batches whatever the process count.
@@ -195,13 +201,15 @@ class Pretraining:
             bar.close()  # ends the bar's line, so that an error message starts on its own
 
     def step(self, step: int) -> torch.Tensor:
-        """One optimizer step on global batch ``step``; returns the summed [loss, mlm, kd, correct, count, tokens]."""
+        """One optimizer step on global batch ``step``; returns the summed
+        [loss, mlm, kd, correct, count, tokens, hidden, attention]."""
         cfg = self.cfg
         # The global batch and its masks: pure functions of (seed, step).
         batch = self.train_split.batch(batch_rows(step, len(self.train_split), cfg.batch_size, cfg.seed))
         ids, labels = mask_batch(batch, self.tokenizer, step_generator(cfg.seed, step), cfg.mask_prob)
         denominators = tuple(int(p.sum()) for p in loss_positions(labels, batch["attention_mask"],
                                                                    self.teacher is not None, cfg.kd_all_positions))
+        denominators += (int(batch["attention_mask"].sum()),)  # real tokens: the intermediate terms' positions
         # This process's slice of it.
         mine = slice(self.rank * cfg.batch_size // self.world, (self.rank + 1) * cfg.batch_size // self.world)
         ids, labels, attention = ids[mine], labels[mine], batch["attention_mask"][mine]
@@ -222,18 +230,18 @@ class Pretraining:
         self.optimizer.zero_grad(set_to_none=True)
         return totals
 
-    def forward_backward(self, ids, labels, attention, denominators: tuple[int, int]) -> torch.Tensor:
+    def forward_backward(self, ids, labels, attention, denominators: tuple[int, int, int]) -> torch.Tensor:
         """Gradients of this process's slice of one global batch, in ``--grad-accum`` micro-batches.
 
         Every micro-batch's loss is a sum over its positions divided by the global batch's position
         counts (``denominators``), times the process count because DDP averages the processes'
         gradients: the gradient is then the global batch's mean-loss gradient whatever the number of
-        processes and micro-batches. Returns [loss, mlm, kd, correct, count, tokens] summed over the
-        micro-batches and processes (the losses are then the global batch's means).
+        processes and micro-batches. Returns [loss, mlm, kd, correct, count, tokens, hidden, attention]
+        summed over the micro-batches and processes (the losses are then the global batch's means).
         """
         cfg, accelerator = self.cfg, self.accelerator
         micro = len(ids) // cfg.grad_accum
-        sums = torch.zeros(6, dtype=torch.float64)
+        sums = torch.zeros(8, dtype=torch.float64)
         for k in range(cfg.grad_accum):
             part = slice(k * micro, (k + 1) * micro)
             batch = {"input_ids": ids[part].to(accelerator.device),
@@ -242,11 +250,13 @@ class Pretraining:
             sync = accelerator.no_sync(self.model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()
             with sync, accelerator.autocast():
                 parts = training_loss(self.model, batch, labels[part].to(accelerator.device), self.teacher, cfg.alpha,
-                                      cfg.beta, cfg.temperature, cfg.kd_all_positions, denominators)
+                                      cfg.beta, cfg.temperature, cfg.kd_all_positions, denominators,
+                                      self.intermediate)
                 accelerator.backward(parts.total * self.world)
-            kd = float(parts.kd.detach()) if parts.kd is not None else 0.0
+            kd, hidden, relation = (float(t.detach()) if t is not None else 0.0
+                                    for t in (parts.kd, parts.hidden, parts.attention))
             sums += torch.tensor([float(parts.total.detach()), float(parts.mlm.detach()), kd, parts.correct,
-                                  parts.count, float(attention[part].sum())], dtype=torch.float64)
+                                  parts.count, float(attention[part].sum()), hidden, relation], dtype=torch.float64)
         return accelerator.reduce(sums.to(accelerator.device), "sum")
 
     def record(self, step: int, totals: torch.Tensor) -> dict:
@@ -258,6 +268,10 @@ class Pretraining:
                   "train_mlm_accuracy": float(totals[3]) / max(float(totals[4]), 1.0)}
         if self.teacher is not None:
             record["kd_loss"] = kd
+        if self.cfg.hidden_weight > 0:
+            record["hidden_loss"] = float(totals[6])
+        if self.cfg.attention_weight > 0:
+            record["attention_loss"] = float(totals[7])
         if step % cfg.log_every == 0 or step == self.last_step or step % cfg.eval_every == 0:
             elapsed = time.perf_counter() - self.window_start
             record["tokens_per_s"] = self.window_tokens / elapsed if elapsed > 0 else 0.0
@@ -280,7 +294,7 @@ class Pretraining:
         path = train_state.checkpoint_dir(self.out, step)
         if accelerator.is_main_process:
             path = train_state.write_main(self.out, step, self.student, self.optimizer, self.scheduler, {},
-                                          self.cfg.keep_checkpoints)
+                                          self.cfg.keep_checkpoints, self.extra)
         accelerator.wait_for_everyone()
         return path
 

@@ -23,16 +23,21 @@ def _logits(model, batch: CachedBatch) -> torch.Tensor:
 
 
 def train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: list[CachedBatch], steps: int, lr: float,
-                    clip: float, warmup_steps: int, temperature: float, seed: int, threads: int | None = None) -> dict:
-    """Train a freshly initialised ``arch`` for ``steps`` SGD steps on the fixed batches (cycling),
-    then return ê, the soft cross-entropy with the teacher on the held-out batches."""
+                    clip: float, warmup_steps: int, temperature: float, seed: int, threads: int | None = None,
+                    initial_state: dict[str, torch.Tensor] | None = None) -> dict:
+    """Train ``arch`` for ``steps`` SGD steps on the fixed batches (cycling), then return ê, the soft
+    cross-entropy with the teacher on the held-out batches. It starts from random weights, or from
+    ``initial_state`` (its weights extracted from the teacher)."""
     from transformers import AutoModelForMaskedLM
 
     if threads:
         torch.set_num_threads(threads)
     started = time.perf_counter()
     torch.manual_seed(candidate_seed(seed, arch))
-    model = MaskedPositionsLM(AutoModelForMaskedLM.from_config(student_config)).train()
+    lm = AutoModelForMaskedLM.from_config(student_config)
+    if initial_state is not None:
+        lm.load_state_dict(initial_state, strict=True)
+    model = MaskedPositionsLM(lm).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for step in range(steps):

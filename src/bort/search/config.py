@@ -9,6 +9,7 @@ from bort.errors import BortError
 from bort.search.spaces import PRESETS
 
 LATENCY_SOURCES = ("measured", "flops")
+INITS = ("random", "extract")
 
 
 RUN = "run"
@@ -30,6 +31,9 @@ class SearchConfig(Config):
                           group=RUN, resumable=True)
     # the FPTAS
     steps: int = option(3, "s: SGD steps per candidate (the paper: 3)", minimum=1, group=FPTAS)
+    init: str = option("random", "where each candidate's s steps start: random (the paper's ê: how fast a random "
+                       "network learns) or extract (its weights cut out of the teacher as `bort extract` does, "
+                       "importance scored once: the network a user will distil)", choices=INITS, group=FPTAS)
     epsilon: int = option(1, "ε: keep every ε-th candidate after sorting by parameter count (1: all)", minimum=1,
                           group=FPTAS)
     lr: float = option(1e-2, "SGD learning rate", above=0, group=FPTAS)

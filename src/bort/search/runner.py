@@ -32,6 +32,8 @@ TEACHER_CACHE = "teacher_cache"
 CONFIG_FILE = "search_config.json"
 LATENCY_LOG = "latency.jsonl"
 CANDIDATES = "candidates.jsonl"
+IMPORTANCE = "importance.json"
+CALIBRATION_BATCHES = 4  # --init extract: batches of --batch-size sequences the teacher's units are scored on
 
 
 def kept_candidates(space, epsilon: int) -> list[Arch]:
@@ -128,10 +130,26 @@ def candidate_w(record: dict, p_teacher: int, latency_teacher: float) -> float |
     return w_coefficient(record["p"], record["latency"], record["error"], p_teacher, latency_teacher)
 
 
-def candidate_params(cfg: SearchConfig) -> dict:
-    """The training settings every candidate shares (the FPTAS's θ)."""
+def candidate_params(cfg: SearchConfig, out: Path) -> dict:
+    """The training settings every candidate shares (the FPTAS's θ), and where extracted starts come from."""
+    init = {"teacher": str(Path(cfg.teacher).resolve()), "importance": str((out / IMPORTANCE).resolve())} \
+        if cfg.init == "extract" else None
     return dict(steps=cfg.steps, lr=cfg.lr, clip=cfg.clip, warmup_steps=cfg.warmup_steps, temperature=cfg.temperature,
-                seed=cfg.seed, threads=cfg.threads_per_worker)
+                seed=cfg.seed, threads=cfg.threads_per_worker, init=init)
+
+
+def prepare_importance(cfg: SearchConfig, out: Path, train_split) -> None:
+    """--init extract: the teacher's units scored once on calibration batches of the training split
+    (``importance.json``, reused on --resume); each candidate's start is cut from the teacher by them."""
+    from bort.extract.extractor import calibration_sample
+    from bort.extract.importance import measure_importance
+
+    path = out / IMPORTANCE
+    if cfg.init != "extract" or path.is_file():
+        return
+    batches = calibration_sample(train_split, min(CALIBRATION_BATCHES, len(train_split) // cfg.batch_size),
+                                 cfg.batch_size, cfg.seed)
+    write_json_atomic(path, measure_importance(load_masked_lm(cfg.teacher), batches).to_dict())
 
 
 def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
@@ -151,6 +169,11 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
     space = load_space(cfg.space, vocab)
     candidates = space.candidates()
     kept = kept_candidates(space, cfg.epsilon)
+    if cfg.init == "extract":  # every kept candidate must fit inside T to be cut out of it
+        from bort.extract.selection import check_fits
+
+        for arch in kept:
+            check_fits(arch, arch_of(teacher_config), f"the teacher {cfg.teacher} (--init extract)")
     check_apart(out, {"--teacher": cfg.teacher})
     check_foreign(out, CONFIG_FILE)
     if cfg.cache_dir:
@@ -166,7 +189,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         with run_dir.setting_up():
             if check_resumable(cfg, out):
                 # What the unfinished search measured may not hold for this configuration: measure it again.
-                for stale in (out / LATENCY_LOG, out / TEACHER_CACHE):
+                for stale in (out / LATENCY_LOG, out / TEACHER_CACHE, out / IMPORTANCE):
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
             splits = corpus_splits(cfg, out, tokenizer)
             latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
@@ -186,6 +209,9 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         # Phase 2: the teacher over the fixed batches, once.
         progress("the teacher over the fixed batches (once, cached for every candidate)")
         info = prepare_teacher_cache(cfg, out, teacher_config, splits=splits)
+        if cfg.init == "extract":
+            progress("the teacher's heads, neurons, channels and layers scored once (--init extract)")
+            prepare_importance(cfg, out, splits[0])
         p_teacher = count_params(arch_of(teacher_config), vocab).total
         latency_teacher = latencies["T"]["value"]
 
@@ -196,7 +222,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         t0 = time.perf_counter()
         with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
                   disable=not show_progress, dynamic_ncols=True) as pbar:
-            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg), cfg.workers, cfg.ray):
+            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers, cfg.ray):
                 p = count_params(arch, vocab).total
                 latency = latencies[latency_phase.key(arch)]["value"]
                 error = result["e_hat"]

@@ -30,7 +30,27 @@ def _train_one(arch_list: list[int], config_dict: dict, cache_dir: str, params: 
     train, val, _ = _LOADED[key]
     model_type = config_dict["model_type"]
     config = AutoConfig.for_model(model_type, **{k: v for k, v in config_dict.items() if k != "model_type"})
-    return arch_list, train_and_score(Arch(*arch_list), config, train, val, **params)
+    params = dict(params)
+    init = params.pop("init", None)
+    state = _extracted_state(Arch(*arch_list), **init) if init else None
+    return arch_list, train_and_score(Arch(*arch_list), config, train, val, initial_state=state, **params)
+
+
+def _extracted_state(arch: Arch, teacher: str, importance: str) -> dict:
+    """``arch``'s weights cut out of the teacher by the search's importance scores (each loaded once per worker,
+    keyed by the files' modification times so that a rewritten teacher or score file is read again)."""
+    import json
+
+    from bort.checkpoint import load_masked_lm
+    from bort.extract.extractor import extracted_state
+    from bort.extract.importance import Importance
+
+    stamps = tuple(p.stat().st_mtime_ns for p in (Path(teacher) / "model.safetensors", Path(importance)))
+    key = ("extract", teacher, importance, stamps)
+    if key not in _LOADED:
+        _LOADED[key] = (load_masked_lm(teacher), Importance.from_dict(json.loads(Path(importance).read_text())))
+    model, scores = _LOADED[key]
+    return extracted_state(model, scores, arch)
 
 
 def run_candidates(jobs: list[tuple[Arch, dict]], cache_dir: Path, params: dict, workers: int = 1,

@@ -63,11 +63,17 @@ def write_rank_rng(run_dir: Path, step: int, rank: int) -> None:
     torch.save(rng_state(), folder / f"rng-{rank}.pt")
 
 
-def write_main(run_dir: Path, step: int, model, optimizer, scheduler, state: dict, keep: int) -> Path:
-    """The main process writes the shared parts, renames the folder into place, prunes old ones."""
+def write_main(run_dir: Path, step: int, model, optimizer, scheduler, state: dict, keep: int,
+               extra: dict | None = None) -> Path:
+    """The main process writes the shared parts, renames the folder into place, prunes old ones.
+    ``extra``: name → a trainable module beside the model (e.g. a distillation projection), saved as NAME.safetensors."""
+    from safetensors.torch import save_file
+
     folder = partial_dir(run_dir, step)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder / "model", safe_serialization=True)
+    for name, module in (extra or {}).items():
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(folder / f"{name}.safetensors"))
     torch.save(optimizer.state_dict(), folder / "optimizer.pt")
     torch.save(scheduler.state_dict(), folder / "scheduler.pt")
     (folder / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
@@ -87,9 +93,12 @@ def _tied_aliases(model, stored: dict) -> set[str]:
     return {k for keys in groups.values() if any(k2 in stored for k2 in keys) for k in keys if k not in stored}
 
 
-def load(path: Path, model, optimizer, scheduler, rank: int) -> dict:
-    """Restore everything from ``path`` into the given objects; a clear error if it is damaged."""
+def load(path: Path, model, optimizer, scheduler, rank: int, extra: dict | None = None) -> dict:
+    """Restore everything from ``path`` into the given objects (and ``extra``'s modules, see :func:`write_main`);
+    a clear error if it is damaged."""
     try:
+        for name, module in (extra or {}).items():
+            module.load_state_dict(load_file(str(path / f"{name}.safetensors")))
         state = json.loads((path / "state.json").read_text())
         weights = load_file(str(path / "model" / "model.safetensors"))
         missing, unexpected = model.load_state_dict(weights, strict=False)
