@@ -65,6 +65,27 @@ def start_dir(init: str, arch: Arch, teacher: Path, root: Path) -> Path:
     return target
 
 
+def plot(points: dict, path: Path) -> None:
+    """ê against each task's dev score, one panel per task, one colour per ranking."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bort.util.io import save_figure
+
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.8))
+    for ax, (task, metric) in zip(axes, TASKS.items()):
+        for init, (errors, scores) in points.items():
+            ax.scatter(errors, [100 * v for v in scores[task]], label=f"ê from {init} weights")
+        ax.set(xlabel="ê (held-out cross-entropy with the teacher)", ylabel=f"{task} dev {metric}",
+               title=f"does ê predict {task}?")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,6 +122,7 @@ def main() -> None:
              f"rankings {tau_w:.3f}, of the two ê orders {tau_e:.3f}.", "",
              "| ranking | top candidates (by W) | ê | " + " | ".join(f"{t} ({m})" for t, m in TASKS.items())
              + " | Spearman ρ(−ê, score) " + " / ".join(TASKS) + " |", "|---|---|---|" + "---:|" * len(TASKS) + "---|"]
+    points = {}
     for init, rows in rankings.items():
         top = [r for r in rows if r["W"]][:args.top]
         scores = {t: [] for t in TASKS}
@@ -120,12 +142,14 @@ def main() -> None:
                     append_log(log, done[mark])
                 scores[task].append(done[mark]["score"])
         errors = [float(r["error"]) for r in top]
+        points[init] = (errors, scores)
         rho = [spearmanr([-x for x in errors], scores[t]).statistic for t in TASKS]
         for i, r in enumerate(top):
             cells = " | ".join(f"{100 * scores[t][i]:.1f}" for t in TASKS)
             lines.append(f"| {init if i == 0 else ''} | ⟨{r['D']},{r['A']},{r['H']},{r['I']}⟩ | {errors[i]:.3f} | {cells} | "
                          + (" / ".join(f"{x:.2f}" for x in rho) if i == 0 else "") + " |")
-    lines.append(f"\nFine-tuning: {args.train} examples, 3 epochs, 64 tokens, lr 1e-4 (extracted) / 3e-4 (random); "
+    plot(points, args.out / "e_vs_score.png")
+    lines.append(f"\nPlot: {args.out / 'e_vs_score.png'}. Fine-tuning: {args.train} examples, 3 epochs, 64 tokens, lr 1e-4 (extracted) / 3e-4 (random); "
                  f"{(time.perf_counter() - started) / 60:.0f} min on {device_record('cpu').describe()}.")
     text = "\n".join(lines)
     (args.out / "results.md").write_text(text + "\n")

@@ -96,6 +96,8 @@ CASES = [
                                            *EX, "--scores", "{scores}"], "scores a teacher"),
     ("extract-scores-not-json", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--out", "{out}", *EX,
                                  "--scores", "{text}"], "not saved importance scores"),
+    ("extract-teacher-with-a-task-head", ["extract", "--teacher", "{classifier}", "--arch", "1,2,32,32", "--corpus",
+                                          "{text}", "--out", "{out}", *EX], "bare encoder or a masked LM"),
     ("extract-no-shape", ["extract", "--teacher", "{mlm}", "--corpus", "{text}", "--out", "{out}", *EX], "--arch"),
     ("extract-seq-len-beyond-positions", ["extract", "--teacher", "{mlm}", "--arch", "1,2,32,32", "--corpus", "{text}",
                                           "--out", "{out}", *EX, "--seq-len", "4096"], "usable positions"),

@@ -19,9 +19,9 @@ class ExtractConfig(Config):
     teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM)",
                           metavar="TEACHER_DIR", group=RUN)
     corpus: list[str] = option(default_factory=list, help="text files, folders or globs the calibration batches "
-                               "are drawn from (not needed with --scores)", metavar="PATH", group=RUN)
+                               "are drawn from (not needed with --scores)", metavar="PATH", group=RUN, show="")
     out: str = option(help="the student's directory", metavar="OUT_DIR", group=RUN)
-    arch: list[int] | None = option(None, "the student's architecture, e.g. 3,6,384,768", parse=parse_arch,
+    arch: list[int] | None = option(None, "the student's architecture, e.g. 3,12,384,768", parse=parse_arch,
                                     metavar="D,A,H,I", group=RUN)
     student_config: str | None = option(None, "the student's architecture from an HF config instead of --arch "
                                         "(e.g. a search's best/config.json)", flag="--config", metavar="CONFIG.json",

@@ -147,6 +147,10 @@ def check_teacher(cfg: ExtractConfig, arch: Arch):
     """The teacher's config, its weights readable, the student within its shape, the calibration within its
     positions. Returns (config, tokenizer)."""
     config = load_config(cfg.teacher)
+    heads = [a for a in (config.architectures or []) if not a.endswith(("Model", "ForMaskedLM"))]
+    if heads:
+        raise BortError(f"{cfg.teacher} is a {heads[0]}: bort extracts from a bare encoder or a masked LM (a task "
+                        "head's weights would not fit the student); give the teacher before its fine-tuning")
     check_weights(cfg.teacher)
     check_fits(arch, arch_of(config), f"the teacher {cfg.teacher}")
     if cfg.importance == "taylor" and not has_masked_lm_head(config):

@@ -123,9 +123,11 @@ def _unit_scores(recorder: _Recorder, base_model, real: torch.Tensor, taylor: bo
         by_head = ctx.view(len(ctx), n_heads, head_size)
         if taylor:  # first-order change of the loss when the head is removed: |Σ_d a_d g_d| per token
             heads.append(by_head.sum(-1).abs().mean(0))
-        else:
+        else:  # ‖W_h c_h‖ = √(c_hᵀ (W_hᵀ W_h) c_h): a (d, d) Gram matrix per head, not an (n, A, H) product
             w_by_head = w_out.view(w_out.shape[0], n_heads, head_size)  # (H, A, d)
-            heads.append(torch.einsum("nad,had->nah", by_head, w_by_head).norm(dim=-1).mean(0))
+            gram = torch.einsum("had,hae->ade", w_by_head, w_by_head)  # (A, d, d)
+            squared = torch.einsum("nad,ade,nae->na", by_head, gram, by_head)
+            heads.append(squared.clamp_min(0).sqrt().mean(0))
         q, k, v = (recorder.value(f"{name}.{i}")[real].double().abs().mean(0) for name in ("query", "key", "value"))
         qk = q * k if not taylor else q + k
         vo = v * w_out.norm(dim=0) if not taylor else v
@@ -179,8 +181,11 @@ def measure_importance(teacher, batches: list[dict[str, torch.Tensor]], method: 
     was_training = teacher.training
     teacher.eval()  # no dropout: the scores must not depend on the RNG
     grad_flags = [p.requires_grad for p in teacher.parameters()]
-    teacher.requires_grad_(taylor)  # Taylor scores need activations that carry gradients
+    teacher.requires_grad_(False)  # no weight gradients: Taylor scores need the activations' alone
     recorder = _Recorder(base, grads=taylor)
+    if taylor:  # the word embeddings' output becomes a leaf that requires grad, so every later activation carries one
+        recorder.handles.insert(0, base.embeddings.word_embeddings.register_forward_hook(
+            lambda m, args, out: out.requires_grad_()))
     totals: dict[str, torch.Tensor] = {}
     layer_scores = torch.zeros(len(base.encoder.layer), dtype=torch.float64)
     tokens = 0
