@@ -148,3 +148,14 @@ def test_the_intermediate_terms_need_a_teacher():
 
     with pytest.raises(BortError, match="--mode kd"):
         PretrainConfig(mode="mlm", arch=[1, 2, 32, 64], corpus=["x"], out="y", hidden_weight=1.0)
+
+
+def test_intermediate_terms_under_gradient_accumulation_equal_one_big_batch(kd_inputs, tmp_path):
+    """Each term is a sum over a micro-batch's real tokens divided by the global batch's count: four
+    micro-batches must give the one-batch gradient, hence the same weights."""
+    from safetensors.torch import load_file
+
+    pretrain(kd_config(kd_inputs, tmp_path / "one", max_steps=3, dropout=0.0), show_progress=False)
+    pretrain(kd_config(kd_inputs, tmp_path / "acc", max_steps=3, dropout=0.0, grad_accum=4), show_progress=False)
+    a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "acc" / "model.safetensors"))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
