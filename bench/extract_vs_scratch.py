@@ -22,7 +22,6 @@ under the same recipe, and the latency ratio to the teacher from one interleaved
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import time
@@ -32,7 +31,7 @@ import torch
 
 from bort.architecture import Arch
 from bort.architecture.counting import count_params
-from bort.architecture.hf_config import arch_of, student_config, vocab_of
+from bort.architecture.hf_config import arch_of, student_config
 from bort.checkpoint import load_config, load_encoder, load_masked_lm, save_model_dir
 from bort.extract.config import ExtractConfig
 from bort.extract.extractor import extract
@@ -255,9 +254,8 @@ def report(rows: list[dict], ratios: dict, baseline: float, args, seconds: float
         speed = "1.00×" if row is teacher else "{:.2f}× [{:.2f}, {:.2f}]".format(*ratios[key])
         start = "—" if row is teacher else row["name"].split("⟩ ")[1]
         kd = f"{row.get('kd_seconds', 0) / 60:.1f} min" if row.get("kd_seconds") else "—"
-        scores = " | ".join(f"{100 * row['scores'][t]:.1f}" for t in TASKS)
-        scores = scores.replace(f"{100 * row['scores']['SST-2']:.1f}", f"{100 * row['scores']['SST-2']:.1f} ("
-                                + "/".join(f"{100 * v:.1f}" for v in row["sst2_seeds"]) + ")", 1)
+        seeds = "/".join(f"{100 * v:.1f}" for v in row["sst2_seeds"])  # SST-2 is a mean: its seeds beside it
+        scores = " | ".join(f"{100 * row['scores'][t]:.1f}" + (f" ({seeds})" if t == "SST-2" else "") for t in TASKS)
         lines.append(f"| {key if row is not teacher else 'teacher ' + key} | {encoder / 1e6:.2f}M "
                      f"({100 * encoder / teacher_encoder:.0f}%) | {speed} | {start} | {kd} | {row['mlm']:.3f} | "
                      f"{scores} | {100 * row['average']:.1f} | {100 * row['average'] / teacher['average']:.0f}% | "

@@ -67,15 +67,21 @@ def test_the_teachers_own_shape_reproduces_it():
     assert delta <= 1e-5
 
 
+BERT = BertConfig(vocab_size=300, hidden_size=24, num_hidden_layers=2, num_attention_heads=3, intermediate_size=40,
+                  max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
+def bert_teacher(model_class, seed: int):
+    """A random BERT of ``model_class`` ⟨2,3,24,40⟩ with a 300-token vocabulary, and one batch of 2 × 10 tokens."""
+    torch.manual_seed(seed)
+    teacher = model_class(BERT).eval()
+    return teacher, [{"input_ids": torch.randint(5, 300, (2, 10)), "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
+
+
 def test_a_bert_masked_lm_reproduces_itself():
     from transformers import BertForMaskedLM
 
-    config = BertConfig(vocab_size=300, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-                        intermediate_size=40, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0)
-    torch.manual_seed(1)
-    teacher = BertForMaskedLM(config).eval()
-    data = [{"input_ids": torch.randint(5, 300, (2, 10)), "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
+    teacher, data = bert_teacher(BertForMaskedLM, seed=1)
     student, _ = extract_model(teacher, measure_importance(teacher, data), Arch(2, 3, 24, 40))
     with torch.no_grad():
         assert (student(**data[0]).logits - teacher(**data[0]).logits).abs().max() <= 1e-5
@@ -85,12 +91,7 @@ def test_a_bert_masked_lm_reproduces_itself():
 
 
 def test_a_bert_teacher_with_a_pooler_keeps_its_class_and_shape():
-    config = BertConfig(vocab_size=300, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-                        intermediate_size=40, max_position_embeddings=64, hidden_dropout_prob=0.0,
-                        attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    teacher = BertModel(config).eval()
-    data = [{"input_ids": torch.randint(5, 300, (2, 10)), "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
+    teacher, data = bert_teacher(BertModel, seed=0)
     student, _ = extract_model(teacher, measure_importance(teacher, data), Arch(2, 3, 24, 40))
     assert type(student) is BertModel and student.pooler is not None
     with torch.no_grad():

@@ -54,6 +54,25 @@ def load_config(path: str | Path):
     return config
 
 
+def load_config_file(path: str | Path, flag: str = "--config"):
+    """A student's BERT/RoBERTa ``config.json`` given on its own (e.g. a search's best/config.json), or a
+    one-line error naming ``flag``."""
+    from transformers import AutoConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise BortError(f"{flag} {path} does not exist")
+    try:
+        config = AutoConfig.from_pretrained(str(path.parent if path.name == "config.json" else path),
+                                            local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        raise BortError(f"cannot read student config {path}: {str(exc).splitlines()[0]}")
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise BortError(f"{flag} {path}: model_type {config.model_type!r} is not supported; expected one of "
+                        f"{SUPPORTED_MODEL_TYPES}")
+    return config
+
+
 def check_weights(path: str | Path) -> None:
     """The directory's safetensors weights exist and their headers read: a truncated or foreign file is
     refused by name before any model is built."""

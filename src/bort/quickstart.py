@@ -172,13 +172,11 @@ def pretrain(out: Path, **overrides) -> dict:
 
 def extract(teacher_dir: Path, arch: list[int], out: Path, scores: Path) -> None:
     """The search's choice cut out of the teacher by the search's own scores: the network it ranked."""
-    from bort.data import CORPUS_DIR
     from bort.extract.config import ExtractConfig
     from bort.extract.extractor import extract as run_extraction
 
     remove_run_dir(out)
-    report = run_extraction(ExtractConfig(teacher=str(teacher_dir), arch=arch, corpus=[str(CORPUS_DIR)], out=str(out),
-                                          scores=str(scores), cache_dir=str(out.parent / "cache")))
+    report = run_extraction(ExtractConfig(teacher=str(teacher_dir), arch=arch, scores=str(scores), out=str(out)))
     share = report["encoder_parameters"] / report["teacher_encoder_parameters"]
     print(f"    kept teacher layers {report['selection']['layers']}, heads {report['selection']['head_rule']}: "
           f"{report['parameters'] / 1e6:.2f}M parameters, encoder {100 * share:.0f}% of the teacher's "

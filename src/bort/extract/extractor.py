@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from bort.architecture import Arch, count_params
+from bort.architecture.build import numel
 from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
-from bort.checkpoint import check_weights, has_masked_lm_head, load_config, load_model, save_model_dir
+from bort.checkpoint import (check_weights, has_masked_lm_head, load_config, load_config_file, load_model,
+                             save_model_dir)
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.extract.importance import Importance, measure_importance
@@ -40,17 +42,7 @@ PLOT_FILE = "importance.png"
 
 def read_arch(cfg: ExtractConfig) -> Arch:
     """The student's ⟨D,A,H,I⟩ from --arch or from --config's config.json."""
-    if cfg.arch is not None:
-        return Arch(*cfg.arch)
-    path = Path(cfg.student_config)
-    if not path.is_file():
-        raise BortError(f"--config {path} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Arch(data["num_hidden_layers"], data["num_attention_heads"], data["hidden_size"],
-                    data["intermediate_size"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise BortError(f"--config {path}: not a BERT/RoBERTa config.json ({type(exc).__name__}: {exc})")
+    return Arch(*cfg.arch) if cfg.arch is not None else arch_of(load_config_file(cfg.student_config))
 
 
 def calibration_batches(corpus: list[str], tokenizer, n_batches: int, batch_size: int, seq_len: int, seed: int,
@@ -201,7 +193,7 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
         if not cfg.cache_dir:
             shutil.rmtree(cache_dir, ignore_errors=True)
         save_model_dir(student, tokenizer, staging)
-        parameters = sum(p.numel() for p in student.parameters())
+        parameters = numel(student)
         breakdown = count_params(arch, vocab_of(teacher_config))
         report = {"teacher": str(cfg.teacher), "teacher_arch": arch_of(teacher_config).as_list(),
                   "arch": arch.as_list(), "parameters": parameters, "encoder_parameters": breakdown.encoder,

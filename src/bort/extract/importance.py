@@ -152,11 +152,12 @@ def _layers_skipped(base_model, skipped: int):
         base_model.encoder.layer = layers
 
 
-def layer_removal_scores(base_model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Per layer, 1 − cos(h, h₋ₗ) summed over the batch's real tokens: (D_T,), float64."""
+def layer_removal_scores(base_model, batch: dict[str, torch.Tensor], full: torch.Tensor | None = None) -> torch.Tensor:
+    """Per layer, 1 − cos(h, h₋ₗ) summed over the batch's real tokens: (D_T,), float64. ``full``: the teacher's
+    last hidden states on ``batch`` (B, S, H), when a forward pass already computed them."""
     real = batch["attention_mask"] > 0
     with torch.inference_mode():
-        full = base_model(**batch).last_hidden_state[real]
+        full = (base_model(**batch).last_hidden_state if full is None else full)[real]
         scores = []
         for layer in range(len(base_model.encoder.layer)):
             with _layers_skipped(base_model, layer):
@@ -192,6 +193,7 @@ def measure_importance(teacher, batches: list[dict[str, torch.Tensor]], method: 
     try:
         for k, batch in enumerate(batches):
             real = batch["attention_mask"] > 0
+            full = None  # the unmasked batch's last hidden states, reused by the layer scores
             if taylor:
                 ids, labels = masked_batches[k]
                 teacher.zero_grad(set_to_none=True)
@@ -199,14 +201,14 @@ def measure_importance(teacher, batches: list[dict[str, torch.Tensor]], method: 
                 loss.backward()
             else:
                 with torch.no_grad():
-                    base(**batch)
+                    full = base(**batch).last_hidden_state
             n = int(real.sum())
             for name, value in _unit_scores(recorder, base, real, taylor).items():
                 totals[name] = totals.get(name, 0) + value * n
             tokens += n
             recorder.tensors.clear()
             recorder.active = False
-            layer_scores += layer_removal_scores(base, batch)
+            layer_scores += layer_removal_scores(base, batch, full)
             recorder.active = True
             if progress:
                 progress(k + 1, len(batches))

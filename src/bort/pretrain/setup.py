@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
 
 from bort.architecture import Arch
-from bort.architecture.hf_config import (SUPPORTED_MODEL_TYPES, arch_of, roberta_config, student_config,
-                                         usable_positions)
-from bort.checkpoint import load_config, masked_lm_from_checkpoint
+from bort.architecture.hf_config import arch_of, roberta_config, student_config, usable_positions
+from bort.checkpoint import load_config, load_config_file, masked_lm_from_checkpoint
 from bort.errors import BortError
 from bort.extract.selection import read_selection
 from bort.mlm.intermediate import HiddenProjection, IntermediateTerms, relation_heads, uniform_layer_map
@@ -29,22 +25,10 @@ def choose_tokenizer(cfg: PretrainConfig):
 
 def build_student_config(cfg: PretrainConfig, teacher_config, tokenizer):
     """The student's HF config: --init's, ``--config``, or the teacher's (else RoBERTa's) with ``--arch``."""
-    from transformers import AutoConfig
-
     if cfg.init:
         config = load_config(cfg.init)
     elif cfg.student_config:
-        path = Path(cfg.student_config)
-        if not path.is_file():
-            raise BortError(f"--config {path} does not exist")
-        try:
-            config = AutoConfig.from_pretrained(str(path.parent if path.name == "config.json" else path),
-                                                local_files_only=True, trust_remote_code=False)
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
-            raise BortError(f"cannot read student config {path}: {str(exc).splitlines()[0]}")
-        if config.model_type not in SUPPORTED_MODEL_TYPES:
-            raise BortError(f"--config {path}: model_type {config.model_type!r} is not supported; expected one of "
-                            f"{SUPPORTED_MODEL_TYPES}")
+        config = load_config_file(cfg.student_config)
     elif teacher_config is not None:
         config = student_config(teacher_config, Arch(*cfg.arch))
     else:
