@@ -2,8 +2,7 @@
 
 Measures, in one run, on this CPU with --threads threads:
 
-- the sgemm peak (fp32, torch.mm on 1024³) and the int8 GEMM peak (ONNX Runtime's MatMulInteger on
-  1024³, u8 × s8 → s32, what its dynamic int8 path runs);
+- the fp32 and int8 GEMM peaks at the model's own shapes (bort.inference.peaks, as `bort bench` reports);
 - the GFLOP/s each of Bort's paths achieves at batch 1 × --seq-len tokens (Lemma 1's FLOPs over the
   median latency from interleaved rounds), as a share of the matching peak, and the ceiling that the
   int8 peak puts on any int8 path's speed-up over eager fp32;
@@ -17,58 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bort.architecture import Arch, flops_per_sequence
 from bort.architecture.build import build_roberta
 from bort.architecture.reference import ROBERTA
-from bort.inference import onnx_runtime
 from bort.inference.bench import fast_path_runner
+from bort.inference.peaks import measure_peaks
 from bort.measure.device import cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
 from bort.util.quiet import quiet_libraries
 
 SIMD = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
-
-
-def best_of(run, repeats: int = 20) -> float:
-    """Seconds of the fastest of ``repeats`` calls after 3 warm-ups (a peak, not a typical time)."""
-    for _ in range(3):
-        run()
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def sgemm_peak(n: int = 1024) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n ** 3 / best_of(lambda: a @ b) / 1e9
-
-
-def int8_gemm_peak(tmp: Path, threads: int, n: int = 1024) -> float:
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["C"])], "int8_gemm",
-                              [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n]),
-                               helper.make_tensor_value_info("B", TensorProto.INT8, [n, n])],
-                              [helper.make_tensor_value_info("C", TensorProto.INT32, [n, n])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 9
-    onnx.save(model, str(tmp / "gemm.onnx"))
-    session = onnx_runtime.ort_session(tmp / "gemm.onnx", threads=threads)
-    rng = np.random.default_rng(0)
-    feed = {"A": rng.integers(0, 255, (n, n), dtype=np.uint8), "B": rng.integers(-127, 127, (n, n), dtype=np.int8)}
-    return 2 * n ** 3 / best_of(lambda: session.run(None, feed)) / 1e9
 
 
 def profile(path: Path, inputs: dict, threads: int, runs: int = 30) -> dict[str, float]:
@@ -107,7 +70,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         tmp = Path(tmp)
-        fp32_peak, int8_peak = sgemm_peak(), int8_gemm_peak(tmp, args.threads)
+        peaks = measure_peaks(args.seq_len, arch.hidden, arch.intermediate, args.threads, precisions=("fp32", "int8"))
+        fp32_peak, int8_peak = peaks["fp32"].gops, peaks["int8"].gops
         paths = {"eager fp32": lambda: model(**inputs)}
         for name in ("torch-int8", "onnx-fp32", "onnx-int8", "onnx-fused", "onnx-fused-int8"):
             run = fast_path_runner(name, model, tmp, args.threads)
@@ -120,8 +84,8 @@ def main() -> None:
     print(f"{device_record('cpu', args.threads).describe()}; SIMD: {', '.join(flags) or 'none of ' + ', '.join(SIMD)}")
     print(f"Bort ⟨{args.arch}⟩ at batch 1 × {args.seq_len} tokens: {flops / 1e9:.2f} GFLOP (Lemma 1); "
           f"{rounds.rounds} interleaved rounds\n")
-    print(f"sgemm peak (fp32, 1024³): {fp32_peak:.0f} GFLOP/s; int8 GEMM peak (ONNX Runtime MatMulInteger, 1024³): "
-          f"{int8_peak:.0f} GOP/s = {int8_peak / fp32_peak:.2f}× the sgemm peak\n")
+    print(f"peaks at the model's GEMM shapes: fp32 {fp32_peak:.0f} GFLOP/s ({peaks['fp32'].kernel}, {peaks['fp32'].isa}); "
+          f"int8 {int8_peak:.0f} GOP/s ({peaks['int8'].kernel}, {peaks['int8'].isa}) = {int8_peak / fp32_peak:.2f}× fp32\n")
     eager = rounds.latency("eager fp32").median
     print("| path | ms [95%] | speed-up over eager [95%] | achieved GFLOP/s | share of its peak |")
     print("|---|---:|---:|---:|---:|")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from bort.checkpoint import load_model
-from bort.finetune.encode import collate, encode
+from bort.tasks.encode import collate, encode
 from bort.inference import onnx_runtime, quantize
 from bort.inference.parity import parity
 from bort.measure.device import device_record

@@ -274,7 +274,7 @@ def test_agora_runs_its_loop_and_writes_what_it_promises(finished_run, agora_inp
 def test_agora_scores_its_best_model_on_h_only(finished_run, agora_inputs):
     """The H score is the best model's on the half of dev that nothing selected on, computed here again."""
     from bort.checkpoint import load_classifier
-    from bort.finetune.encode import model_outputs
+    from bort.tasks.encode import model_outputs
     from bort.finetune.holdout import split_dev
     from bort.tasks.predict import score
     from bort.tokenizer import load_tokenizer
@@ -341,7 +341,7 @@ def test_a_changed_configuration_is_refused_with_the_changed_fields(finished_run
 
 def test_plain_fine_tuning_reports_h_apart_from_what_it_selected_on(agora_inputs, tmp_path):
     from bort.checkpoint import load_classifier
-    from bort.finetune.encode import model_outputs
+    from bort.tasks.encode import model_outputs
     from bort.finetune.holdout import split_dev
     from bort.tasks.predict import score
     from bort.tokenizer import load_tokenizer

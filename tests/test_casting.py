@@ -128,7 +128,7 @@ def test_multirc_one_example_per_answer(shared_data):
 def test_multirc_truncation_keeps_every_question_and_answer(shared_data):
     """At the task's default length the passage is cut, never the question or the answer (beside the
     passage, longest-first truncation cut the question off in every dev example at 128 tokens)."""
-    from bort.finetune.encode import encode
+    from bort.tasks.encode import encode
     from bort.tokenizer import load_tokenizer
 
     raw = [json.loads(line) for line in (shared_data / "superglue/MultiRC/val.jsonl").read_text().splitlines()]

@@ -174,11 +174,21 @@ def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
             assert entry["sequences_per_second"]["median"] == pytest.approx(1e3 * cell["batch"] / entry["median_ms"])
             if results["rows"][name]["kind"] == "fast path":
                 assert entry["cosine"] > 0.98
+            # the roofline: the row's own FLOPs (Lemma 1, written out here) over its median time, against the
+            # peak of its precision
+            d, _, h, i = results["rows"][name].get("arch") or results["rows"][subject]["arch"]  # fast paths: the subject's
+            n = cell["seq_len"]
+            flops = cell["batch"] * (d * (8 * n * h * h + 4 * n * n * h + 4 * n * h * i + 8 * n * i) + 2 * h * h)
+            assert entry["gops"] == pytest.approx(flops / entry["median_ms"] / 1e6)
+            assert entry["precision"] == ("int8" if name.endswith("int8") else "fp32")
+            assert entry["peak_share"] == pytest.approx(entry["gops"] / cell["peaks"][entry["precision"]]["gops"])
+        assert set(cell["peaks"]) == {"fp32", "bf16", "int8"} and all(p["gops"] > 0 for p in cell["peaks"].values())
     assert results["setup"]["device"]["torch"]
     assert json.loads((tmp_path / "bench.json").read_text())["subject"] == results["subject"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     markdown = (tmp_path / "bench.md").read_text()
     assert "speed-up" in markdown and "95%" in markdown and "sequences / s" in markdown  # the throughput table
+    assert "of its peak" in markdown and "instruction set" in markdown  # the roofline
 
 
 def test_bench_times_an_exported_onnx_file_against_its_model(prepared_inputs, tmp_path, capsys):

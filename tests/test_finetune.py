@@ -107,7 +107,7 @@ def test_model_outputs_follow_the_examples_order():
 
     from bort.architecture import Arch
     from bort.architecture.hf_config import roberta_config
-    from bort.finetune.encode import model_outputs
+    from bort.tasks.encode import model_outputs
     from bort.tasks.example import Example
     from bort.tokenizer import load_tokenizer
 

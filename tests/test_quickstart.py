@@ -15,8 +15,8 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
          "--bench-models", "bort", "--bench-fast-paths", "onnx-fused-int8"],
         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    for step in range(1, 8):
-        assert f"=== [{step}/7]" in result.stdout
+    for step in range(1, 9):
+        assert f"=== [{step}/8]" in result.stdout
     assert "held-out MLM accuracy" in result.stdout and "SST-2 dev accuracy" in result.stdout
     bench = json.loads((out / "bench" / "bench.json").read_text())
     assert {n for n, row in bench["rows"].items() if row["kind"] == "model"} == {"bort"}
@@ -35,6 +35,11 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
                                                     "intermediate_size")]
     assert json.loads((out / "search" / "search_config.json").read_text())["init"] == "extract"
     assert json.loads((out / "student" / "pretrain_config.json").read_text())["init"] == str(out / "extracted")
+    # The fine-tuned student was served by the fastest path that keeps its outputs and its dev score.
+    served = json.loads((out / "served" / "export.json").read_text())
+    chosen = served["candidates"][served["path"]]
+    assert chosen["cosine"] >= 0.999 and chosen["points_lost"] <= 0.5 and "chose" in result.stdout
+    assert len(served["candidates"]) == 6 and served["bar"]["task"] == "glue/SST-2"
     metrics = json.loads((out / "sst2" / "metrics.json").read_text())
     assert metrics["task"] == "glue/SST-2" and metrics["dev_examples"] == 872
     # The teacher continued the real model (its vocabulary), and Agora ran against its fine-tuned Socrates.

@@ -22,7 +22,7 @@ def test_arch_like_counts_the_real_model_exactly(real_model_dir, capsys):
 
 
 def test_wordpiece_pairs_carry_token_types_into_the_model(real_model_dir):
-    from bort.finetune.encode import collate, encode
+    from bort.tasks.encode import collate, encode
     from bort.tasks.example import Example
     from bort.tokenizer import load_tokenizer
 
@@ -86,7 +86,7 @@ def test_int8_fast_paths_keep_parity_on_trained_weights_and_real_text(real_model
     Linear falls to cosine 0.917 (PyTorch) and 0.949 (ONNX Runtime) on these sentences; bort's keeps
     0.978 and 0.994."""
     from bort.checkpoint import load_encoder
-    from bort.finetune.encode import collate, encode
+    from bort.tasks.encode import collate, encode
     from bort.inference import onnx_runtime, quantize
     from bort.inference.parity import parity
     from bort.tasks import get_task

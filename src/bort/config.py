@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -78,6 +79,9 @@ class Config:
             low, above = f.metadata.get("minimum"), f.metadata.get("above")
             if value is None or isinstance(value, bool):
                 continue
+            if isinstance(value, float) and not math.isfinite(value) and (low is not None or above is not None):
+                # nan compares False with everything: it would slip past both bounds
+                raise BortError(f"{flag_name(f)} must be a finite number, got {value}")
             if low is not None and value < low:
                 raise BortError(f"{flag_name(f)} must be at least {low}, got {value}")
             if above is not None and value <= above:

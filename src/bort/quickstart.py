@@ -22,7 +22,7 @@ from bort.util.run_dir import check_output_dir, remove_run_dir
 
 TEACHER_ARCH = [4, 4, 128, 512]
 REAL_MODEL = "runs/models/all-MiniLM-L6-v2"  # where `make real-model` puts it
-STEPS = 7
+STEPS = 8
 
 
 @dataclass(kw_only=True)
@@ -124,13 +124,18 @@ def quickstart(cfg: QuickstartConfig) -> None:
     finetune(student_dir, out / "sst2", cfg.finetune_epochs, lr=1e-4 if use_real else 1e-3)
     _done(t)
 
+    t = _stage(7, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
+                  "0.999) and its SST-2 dev score (bort export --auto)")
+    serve(out / "sst2", out / "served", cfg.threads)
+    _done(t)
+
     if use_real:
-        t = _stage(7, f"Agora: the student fine-tuned with Socrates ({real.name} fine-tuned on the sample) labelling "
+        t = _stage(8, f"Agora: the student fine-tuned with Socrates ({real.name} fine-tuned on the sample) labelling "
                       "perturbations of its mistakes; scored on the held-out half of dev (bort finetune --method agora)")
         agora(student_dir, teacher_dir, real, out, cfg)
         _done(t)
     else:
-        print(f"\n=== [7/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
+        print(f"\n=== [8/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
               "(`make real-model`)", flush=True)
     print(f"\nquickstart finished in {time.perf_counter() - started:.0f} s; outputs under {out}", file=sys.stderr)
 
@@ -151,6 +156,26 @@ def bench(out: Path, threads: int | None, models: list[str], fast_paths: list[st
                       fast_paths=fast_paths, out=str(out))
     results = run_bench(cfg, progress=lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True))
     print(write_reports(results, out))
+
+
+def serve(model_dir: Path, out: Path, threads: int | None) -> None:
+    """bort export --auto over the paths that need no compiler (torch.compile's first call takes a minute)."""
+    from bort.data import SST2_SAMPLE_DIR
+    from bort.inference.auto_export import export_auto
+    from bort.inference.config import ExportConfig
+
+    remove_run_dir(out)
+    record = export_auto(ExportConfig(model_dir=str(model_dir), auto=True, out=str(out), task="glue/SST-2",
+                                      data=str(SST2_SAMPLE_DIR), max_len=64, threads=threads, rounds=4, max_rounds=10,
+                                      max_seconds=15, candidates=["eager", "bf16", "torch-int8", "onnx-fused",
+                                                                  "onnx-fused-int8", "onnx-fused-int8-sq"]),
+                         progress=lambda message: print(f"[export] {message}", file=sys.stderr, flush=True))
+    chosen = record["candidates"][record["path"]]
+    speedup = chosen["speedup_over_eager"]
+    print(f"    chose {record['path']} ({record['reason']}): {speedup['median']:.2f}× eager "
+          f"[{speedup['low']:.2f}, {speedup['high']:.2f}] at 1 × 128 tokens, cosine {chosen['cosine']:.5f}, SST-2 dev "
+          f"{chosen['task_score']:.2f} vs eager {record['bar']['eager_task_score']:.2f}; "
+          f"bort.inference.load('{out}') runs it ({out / 'export.json'} lists every candidate)")
 
 
 def pretrain(out: Path, **overrides) -> dict:

@@ -30,7 +30,7 @@ from bort.agora.theta import load_theta, name
 from bort.agora.training import as_records, train_theta
 from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
-from bort.finetune.encode import model_outputs
+from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.finetune.plain import training_set
 from bort.tasks import get_task

@@ -17,7 +17,7 @@ import torch
 
 from bort.checkpoint import load_classifier
 from bort.errors import BortError
-from bort.finetune.encode import model_outputs
+from bort.tasks.encode import model_outputs
 from bort.finetune.evaluate import label_order
 from bort.tasks.example import Example
 from bort.tasks.predict import predictions

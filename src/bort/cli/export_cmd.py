@@ -1,4 +1,4 @@
-"""``bort export``: an ONNX file of a model directory, checked for parity with PyTorch."""
+"""``bort export``: one ONNX file, or the fastest faithful path on this CPU (--auto), parity-checked."""
 
 from __future__ import annotations
 
@@ -6,27 +6,55 @@ from pathlib import Path
 
 from bort.config import HelpFormatter, add_options
 from bort.inference.config import ExportConfig
+from bort.inference.paths import PATHS
 
-DESCRIPTION = """\
-Export a Hugging Face model directory (any BERT/RoBERTa encoder, with or without a head) to an
-ONNX file that ONNX Runtime loads, with dynamic batch and sequence axes. Inputs: input_ids and
-attention_mask (int64, batch × sequence); output: logits (with a head) or last_hidden_state.
+PATH_LINES = "\n".join(f"  {spec.name:<16} {spec.description}" for spec in PATHS.values())
 
---int8 quantizes the graph's matrix multiplications to int8 (ONNX Runtime dynamic quantization),
-the fastest CPU path. Before the file is written, its outputs are compared with PyTorch's on a
-fixed input; the cosine and max |Δ| are printed, and a file below --min-cosine is not written."""
+DESCRIPTION = f"""\
+Serve a Hugging Face model directory (any BERT/RoBERTa encoder, with or without a head) on a CPU.
+
+--auto  times every path this CPU can run (below) beside eager fp32, in the same interleaved
+        rounds, and checks each one's outputs against eager's: parity (cosine ≥ --min-cosine,
+        0.999 by default) and, with --task/--data, the dev score (at most 0.5 point below eager).
+        It keeps the fastest path that passes — a simpler one (earlier in the list) when their
+        times tie within the 95% interval — and writes it to --out DIR with export.json (the
+        choice and why, the CPU's flags, every candidate's figures). Then, in Python:
+            model = bort.inference.load(DIR); logits = model(input_ids, attention_mask)
+--path NAME  the same for one path (refused when this CPU lacks its instruction set, or when it
+        fails the bar; nothing is written).
+--onnx  one ONNX file (--int8 quantizes it, --optimize fuses it), parity-checked, at --out FILE.
+
+Paths, simplest first:
+{PATH_LINES}"""
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("export", help="ONNX (fp32 or int8) export, parity-checked", description=DESCRIPTION,
-                              formatter_class=HelpFormatter)
+    p = subparsers.add_parser("export", help="the fastest faithful CPU path (--auto), or one ONNX file",
+                              description=DESCRIPTION, formatter_class=HelpFormatter)
     add_options(p, ExportConfig)
     p.set_defaults(run=run, config_class=ExportConfig)
 
 
 def run(cfg: ExportConfig) -> int:
-    from bort.inference.export import export
+    if cfg.onnx:
+        from bort.inference.export import export
 
-    export(cfg, progress=lambda message: print(message, flush=True))
-    print(f"wrote {cfg.out} ({Path(cfg.out).stat().st_size / 2**20:.1f} MiB)")
+        export(cfg, progress=lambda message: print(message, flush=True))
+        print(f"wrote {cfg.out} ({Path(cfg.out).stat().st_size / 2**20:.1f} MiB)")
+        return 0
+    from bort.inference.auto_export import export_auto
+    from bort.util.table import format_table
+
+    record = export_auto(cfg, progress=lambda message: print(f"[export] {message}", flush=True))
+    rows = []
+    for name, entry in record["candidates"].items():
+        if "skipped" in entry:
+            rows.append([name, "", "", "", "", entry["skipped"]])
+            continue
+        s = entry["speedup_over_eager"]
+        rows.append([name + (" ◀" if name == record["path"] else ""), f"{entry['ms']['median']:.2f}",
+                     f"{s['median']:.2f} [{s['low']:.2f}, {s['high']:.2f}]", f"{entry['cosine']:.6f}",
+                     f"{entry['task_score']:.2f}" if "task_score" in entry else "", entry.get("refused", "")])
+    print(format_table(["path", "ms", "speed-up [95%]", "cosine", record["bar"]["task"] or "task", "refused"], rows))
+    print(f"chose {record['path']}: {record['reason']}\nwrote {cfg.out} ({record['file']}, export.json)")
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from bort.checkpoint import check_fits, load_classifier
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
-from bort.finetune.encode import model_outputs
+from bort.tasks.encode import model_outputs
 from bort.tasks import get_task
 from bort.tasks.layout import benchmark_tasks, run_name, task_folder
 from bort.tasks.predict import score, submission_records

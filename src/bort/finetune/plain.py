@@ -20,7 +20,7 @@ import torch
 from bort.checkpoint import check_fits, classifier_from_encoder, load_classifier, load_config, save_model_dir
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
-from bort.finetune.encode import collate, encode, model_outputs
+from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.tasks import get_task
 from bort.tasks.example import Example

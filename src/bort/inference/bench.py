@@ -17,24 +17,30 @@ from typing import Callable
 import numpy as np
 import torch
 
-from bort.architecture import Arch, count_params
+from bort.architecture import Arch, count_params, flops_per_sequence
 from bort.architecture.build import build_roberta, numel
 from bort.architecture.hf_config import arch_of, roberta_config, usable_positions
 from bort.architecture.reference import ROBERTA
 from bort.checkpoint import load_encoder
 from bort.errors import BortError
-from bort.inference.config import FAST_PATHS, NAMED_MODELS, BenchConfig
+from bort.inference import paths
+from bort.inference.config import NAMED_MODELS, BenchConfig
+from bort.inference.paths import FAST_PATHS
+from bort.inference.peaks import measure_peaks, precision_of
 from bort.inference.parity import parity
-from bort.measure.device import cpu_has_native_bf16, device_record
+from bort.measure.device import device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import fixed_input
 from bort.util.run_dir import check_output_dir
 
 
-def resolve_model(name: str) -> tuple[str, Arch]:
-    """A known name (``roberta-large``, ``bort``, ...) or ``D,A,H,I``."""
+def resolve_model(name: str) -> tuple[str, Arch | None]:
+    """A known name (``roberta-large``, ``bort``, ...), ``D,A,H,I``, or a local model directory (no Arch: it is
+    timed with its own weights and vocabulary, e.g. a teacher beside its extracted student)."""
     if name in NAMED_MODELS:
         return name, Arch(*NAMED_MODELS[name])
+    if Path(name).is_dir():
+        return name, None
     try:
         arch = Arch.parse(name)
     except BortError as exc:
@@ -50,26 +56,11 @@ def _build(arch: Arch, seed: int) -> torch.nn.Module:
 
 
 def fast_path_runner(path_name: str, model: torch.nn.Module, tmp: Path, threads: int):
-    """``run(inputs) -> output`` for one of :data:`FAST_PATHS`, or a string saying why it is skipped."""
-    from bort.inference import onnx_runtime, quantize
-
-    if path_name == "bf16" and not cpu_has_native_bf16():
-        return "this CPU has no native bf16 (AVX-512 BF16 or AMX); emulated bf16 is slower than fp32"
-    if path_name in ("torch-int8", "bf16"):
-        fast = quantize.dynamic_int8(model) if path_name == "torch-int8" else quantize.bf16(model)
-        return lambda inputs: fast(**inputs).last_hidden_state.float()
-    if path_name.startswith("onnx-fused"):
-        path = tmp / "fused.onnx"
-        if not path.exists():
-            onnx_runtime.export_onnx_fused(model, path)
-    else:
-        path = tmp / "model.onnx"
-        if not path.exists():
-            onnx_runtime.export_onnx(model, path)
-    if path_name.endswith("int8"):
-        path = onnx_runtime.quantize_onnx_int8(path, path.with_suffix(".int8.onnx"), model.config)
-    session = onnx_runtime.ort_session(path, threads=threads)
-    return lambda inputs: onnx_runtime.ort_run(session, inputs)
+    """``run(inputs) -> output`` for one of :data:`FAST_PATHS`, or a string saying why this CPU skips it."""
+    missing = paths.missing_instructions(path_name)
+    if missing:
+        return f"this CPU lacks {missing}"
+    return paths.build_runner(path_name, model, tmp, threads)
 
 
 def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
@@ -79,20 +70,24 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     if unknown:
         raise BortError(f"unknown fast path(s) {unknown}: expected some of {list(FAST_PATHS)}")
     resolved: dict[str, Arch | None] = dict(resolve_model(m) for m in config.models)
+    loaded = {name: load_encoder(name).eval() for name, arch in resolved.items() if arch is None}
     if config.model:  # a real model directory: timed with its weights, the subject of every ratio
         subject_model = load_encoder(config.model).eval()
         subject_name, subject_config = Path(config.model).name, subject_model.config
         if subject_name in resolved:  # --models bort beside --model runs/bort: two rows, not one
             subject_name = str(config.model)
         resolved[subject_name] = None
+        loaded[subject_name] = subject_model
     else:
         subject_model, (subject_name, subject_arch) = None, resolve_model(config.subject)
         resolved.setdefault(subject_name, subject_arch)
         subject_config = roberta_config(subject_arch, ROBERTA)
     vocab_size, usable = subject_config.vocab_size, usable_positions(subject_config)
-    for n in config.lengths:
-        if n > usable:
-            raise BortError(f"--lengths {n} exceeds the model's {usable} usable positions")
+    for name, model in {subject_name: None, **loaded}.items():
+        limit = usable if model is None else usable_positions(model.config)
+        for n in config.lengths:
+            if n > limit:
+                raise BortError(f"--lengths {n} exceeds {name}'s {limit} usable positions")
     threads = config.threads or torch.get_num_threads()
     from bort.inference import onnx_runtime
 
@@ -105,9 +100,9 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
     eager: dict[str, torch.nn.Module] = {}
     for name, arch in resolved.items():
         progress(f"building    {name}")
-        model = _build(arch, config.seed) if arch is not None else subject_model
+        model = _build(arch, config.seed) if arch is not None else loaded[name]
         eager[name] = model
-        rows[name] = {"kind": "model", "arch": (arch or arch_of(subject_config)).as_list(),
+        rows[name] = {"kind": "model", "arch": (arch or arch_of(model.config)).as_list(),
                       "params_total": count_params(arch, ROBERTA).total if arch is not None else numel(model)}
     fast: dict[str, Callable] = {}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
@@ -125,6 +120,11 @@ def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Calla
             fast[name] = lambda inputs, session=session: onnx_runtime.ort_run(session, inputs)
         cells = [_cell(config, b, n, subject_name, eager, fast, vocab_size, progress)
                  for b in config.batch for n in config.lengths]
+    subject_arch = Arch(*rows[subject_name]["arch"])
+    for cell in cells:
+        progress(f"peaks       fp32, bf16, int8 GEMMs at {cell['batch']} × {cell['seq_len']} tokens")
+        add_roofline(cell, rows, subject_name, measure_peaks(cell["batch"] * cell["seq_len"], subject_arch.hidden,
+                                                             subject_arch.intermediate, threads))
     return {"setup": {**asdict(config), "threads": threads, "device": device_record("cpu", threads).as_dict()},
             "subject": subject_name, "rows": rows, "cells": cells}
 
@@ -134,7 +134,7 @@ def _cell(config: BenchConfig, batch: int, seq_len: int, subject: str, eager: di
     """Every row at one batch size and length, in interleaved rounds: ms, ratio to the subject and sequences
     per second, each a median with its 95% interval; parity with the eager subject for fast paths and files."""
     protocol = config.protocol(batch, seq_len)
-    inputs = {name: fixed_input(vocab_size if name == subject else ROBERTA.size, protocol) for name in eager}
+    inputs = {name: fixed_input(model.config.vocab_size, protocol) for name, model in eager.items()}
     subject_inputs = inputs[subject]
     with torch.inference_mode():
         reference = eager[subject](**subject_inputs).last_hidden_state
@@ -177,6 +177,21 @@ def _cell(config: BenchConfig, batch: int, seq_len: int, subject: str, eager: di
             entry.update(cosine=checks[name].cosine, max_abs=checks[name].max_abs)
         cell["rows"][name] = entry
     return cell
+
+
+def add_roofline(cell: dict, rows: dict, subject: str, peaks: dict) -> None:
+    """Each row's achieved throughput (its model's FLOPs by Lemma 1 over its median time) and its share of this
+    CPU's peak for the precision its matrix multiplications run in (peaks measured at the subject's shapes)."""
+    cell["peaks"] = {precision: peak.as_dict() for precision, peak in peaks.items()}
+    for name, entry in cell["rows"].items():
+        row = rows[name]
+        arch = Arch(*(row.get("arch") or rows[subject]["arch"]))
+        precision = precision_of(row.get("path", "")) if row["kind"] != "model" else "fp32"
+        if row["kind"] == "onnx file":
+            precision = "int8" if "int8" in name else "fp32"
+        flops = cell["batch"] * flops_per_sequence(arch, cell["seq_len"])
+        achieved = flops / entry["median_ms"] / 1e6
+        entry.update(precision=precision, gops=achieved, peak_share=achieved / peaks[precision].gops)
 
 
 def _check_onnx_file(name: str, session, subject_name: str, hidden_size: int) -> None:

@@ -22,11 +22,12 @@ def cell_table(results: dict, cell: dict, markdown: bool = False) -> str:
     """One batch size and length: ms, ratio to the subject (× slower; below 1: a speed-up), sequences per
     second, and parity with the eager subject."""
     subject = results["subject"]
-    headers = ["row", "ms [95% interval]", f"× {subject} [95%]", "speed-up", "seq/s", "cosine"]
+    headers = ["row", "ms [95% interval]", f"× {subject} [95%]", "speed-up", "seq/s", "cosine", "GOP/s",
+               "of its peak"]
     table = []
     for name, row in results["rows"].items():
         if row.get("skipped"):
-            table.append([name, "skipped", "", "", "", ""])
+            table.append([name, f"skipped: {row['skipped']}", "", "", "", "", "", ""])
             continue
         e = cell["rows"][name]
         r = e["ratio_to_subject"]
@@ -37,7 +38,17 @@ def cell_table(results: dict, cell: dict, markdown: bool = False) -> str:
             f"{1 / r['median']:.2f}×",
             f"{e['sequences_per_second']['median']:.1f}",
             f"{e['cosine']:.5f}" if "cosine" in e else "",
+            f"{e['gops']:.0f}" if "gops" in e else "",
+            f"{100 * e['peak_share']:.0f}% {e['precision']}" if "peak_share" in e else "",
         ])
+    return format_table(headers, table, markdown)
+
+
+def roofline_table(cell: dict, markdown: bool = False) -> str:
+    """This CPU's peak per precision at the subject's GEMM shapes, with the kernel and instruction set that ran."""
+    headers = ["precision", "peak GOP/s", "best shape (M×K×N)", "kernel", "instruction set"]
+    table = [[p["precision"], f"{p['gops']:.0f}", "×".join(map(str, p["shape"])), p["kernel"], p["isa"]]
+             for p in cell.get("peaks", {}).values()]
     return format_table(headers, table, markdown)
 
 
@@ -106,6 +117,10 @@ def write_reports(results: dict, out: str | Path) -> str:
         parts = [setup_line(results)]
         for cell in results["cells"]:
             parts += [("### " if markdown else "") + cell_title(cell), cell_table(results, cell, markdown)]
+            if cell.get("peaks"):
+                parts += [f"this CPU's peaks at {cell['batch'] * cell['seq_len']} tokens (GOP/s above: the row's FLOPs "
+                          "by Lemma 1 over its median time; its share of the peak of its precision)",
+                          roofline_table(cell, markdown)]
         if len(results["setup"]["batch"]) > 1:
             parts += [("### " if markdown else "") + "throughput", throughput_table(results, markdown)]
         return "\n\n".join(parts)

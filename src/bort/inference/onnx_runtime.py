@@ -150,7 +150,7 @@ def quantize_onnx_int8(source: str | Path, target: str | Path, config=None) -> P
         # A fused graph's contrib operators (Attention, ...) defeat ONNX shape inference: say that
         # untyped tensors are float.
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gemm", "Attention"], per_channel=True,
+                         op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
                          nodes_to_exclude=keep_fp32, extra_options={"DefaultTensorType": 1})
         os.replace(tmp, target)
     finally:

@@ -1,0 +1,211 @@
+"""``bort export --auto`` / ``--path NAME``: the fastest faithful way to run a model on this CPU, written with
+a record of how it was chosen.
+
+Every candidate path (:mod:`bort.inference.paths`) this CPU can run is built from the model, checked for
+parity with eager fp32 (on the task's dev set when ``--task`` is given, else on a fixed batch), scored on
+the task, and timed beside eager in the same interleaved rounds; :func:`bort.inference.choice.choose`
+picks one. The output directory holds the chosen artefact (``model.onnx``, or the model's own
+safetensors for a PyTorch path), the tokenizer, and ``export.json``: the choice and why, the CPU and its
+flags, and every candidate's figures. :func:`bort.inference.loader.load` runs it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from bort.checkpoint import load_model
+from bort.errors import BortError
+from bort.inference import paths
+from bort.inference.choice import Candidate, choose
+from bort.inference.config import AUTO_MIN_COSINE, ExportConfig
+from bort.inference.loader import RECORD_FILE
+from bort.inference.parity import parity
+from bort.measure.device import cpu_flags, device_record
+from bort.measure.interleaved import time_interleaved
+from bort.measure.latency import LatencyProtocol, fixed_input
+from bort.util.io import write_json_atomic
+from bort.util.run_dir import check_apart, check_output_dir
+
+ONNX_FILE = "model.onnx"
+PARITY_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is checked on without --task
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                   "merges.txt")
+RECORDED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+                  "amx_int8", "amx_bf16", "amx_fp16")
+
+
+def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndarray], float]] | None:
+    """The task's dev set as batches of 32, and ``score(outputs) -> points`` of its first metric; None without
+    --task."""
+    if cfg.task is None:
+        return None
+    from bort.tasks.encode import collate, encode
+    from bort.tasks import get_task
+    from bort.tasks.predict import score
+    from bort.tokenizer import load_tokenizer
+
+    if paths.output_is_hidden_states(model):
+        raise BortError(f"--task {cfg.task}: {cfg.model_dir} has no task head (a bare encoder); give a fine-tuned "
+                        "classifier (bort finetune's --out)")
+    task = get_task(cfg.task)
+    examples = task.read(Path(cfg.data), "dev")
+    tokenizer = load_tokenizer(cfg.model_dir)
+    encoded = encode(tokenizer, examples, cfg.max_len)
+    batches = []
+    for start in range(0, len(examples), 32):
+        batch = collate(encoded, list(range(start, min(start + 32, len(examples)))), tokenizer.pad_token_id)
+        if "token_type_ids" in batch and bool(batch["token_type_ids"].any()):
+            raise BortError(f"--task {cfg.task}: a sentence-pair task; the exported paths take input_ids and "
+                            "attention_mask only, so choose on a single-sentence task")
+        batch.pop("token_type_ids", None)
+        batches.append(batch)
+    metric = task.metrics[0]
+    return batches, lambda outputs: 100 * score(task, examples, outputs)[metric]
+
+
+def _outputs(run, batches: list[dict]) -> np.ndarray:
+    with torch.inference_mode():
+        return np.concatenate([paths.as_numpy(run(batch)) for batch in batches])
+
+
+def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> dict:
+    """Choose (``--auto``) or check (``--path``) a path, write it to ``cfg.out``; returns the record."""
+    out = check_output_dir(cfg.out)
+    if out.exists() and any(out.iterdir()):
+        raise BortError(f"--out {out} is not empty; choose a new directory (nothing is overwritten)")
+    check_apart(out, {"MODEL_DIR": cfg.model_dir})
+    if cfg.path:
+        missing = paths.missing_instructions(cfg.path)
+        if missing:
+            raise BortError(f"--path {cfg.path} needs {missing}, which this CPU lacks (flags: "
+                            f"{', '.join(sorted(cpu_flags() & set(RECORDED_FLAGS))) or 'none of them'}); "
+                            "nothing written")
+    model = load_model(cfg.model_dir).eval()
+    task = dev_batches(cfg, model)
+    if cfg.path:  # the path, timed and checked against eager
+        names = list(dict.fromkeys(["eager", cfg.path]))
+    else:  # in the registry's order, simplest first, whatever order they were given in
+        names = [name for name in paths.PATHS if name == "eager" or name in cfg.candidates]
+    min_cosine = cfg.min_cosine if cfg.min_cosine is not None else AUTO_MIN_COSINE
+    protocol = cfg.protocol()
+    timed_input = fixed_input(model.config.vocab_size, protocol)
+    check_batches = task[0] if task else [fixed_input(model.config.vocab_size, PARITY_PROTOCOL)]
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=f".{out.name}.") as work:
+        work = Path(work)
+        candidates, runners = _build_candidates(names, model, work / "candidates", cfg.threads, progress)
+        reference = _outputs(runners["eager"], check_batches)
+        eager_points = task[1](reference) if task else None
+        for candidate in candidates:
+            if candidate.name not in runners:
+                continue
+            outputs = reference if candidate.name == "eager" else _outputs(runners[candidate.name], check_batches)
+            candidate.cosine = parity(reference, outputs).cosine
+            if task:
+                candidate.points = task[1](outputs)
+                candidate.points_lost = eager_points - candidate.points
+            progress(f"checked  {candidate.name:<16} cosine {candidate.cosine:.6f}"
+                     + (f", {cfg.task} {candidate.points:.2f} (eager {eager_points:.2f})" if task else ""))
+        forwards = {name: (lambda run=run: run(timed_input)) for name, run in runners.items()}
+        progress(f"timing   {len(forwards)} paths at {protocol.batch_size} × {protocol.seq_len} tokens in interleaved "
+                 "rounds ...")
+        rounds = time_interleaved(forwards, protocol, reference="eager",
+                                  on_round=lambda r, rs: progress(f"round {r}, {rs.seconds:.0f} s") if r % 5 == 0 else None)
+        for candidate in candidates:
+            if candidate.name in runners:
+                candidate.rounds_ms = rounds.rounds_ms[candidate.name]
+        choice = choose(candidates, min_cosine)
+        if cfg.path and choice.name != cfg.path:
+            refusal = next(c for c in candidates if c.name == cfg.path).refusal(min_cosine)
+            raise BortError(f"--path {cfg.path} fails the bar: {refusal}; nothing written")
+        progress(f"chosen   {choice.name}: {choice.reason}")
+        staged = work / "out"
+        staged.mkdir()
+        artefact = _write_artefact(choice.name, model, work / "candidates", staged)
+        _copy_tokenizer(Path(cfg.model_dir), staged)
+        record = _record(cfg, choice, candidates, rounds, min_cosine, artefact, eager_points)
+        write_json_atomic(staged / RECORD_FILE, record)
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        staged.rename(out)
+    return record
+
+
+def _build_candidates(names, model, folder: Path, threads, progress) -> tuple[list[Candidate], dict]:
+    folder.mkdir()
+    candidates, runners = [], {}
+    for name in names:
+        candidate = Candidate(name=name, rounds_ms=[])
+        candidates.append(candidate)
+        missing = paths.missing_instructions(name)
+        if missing:
+            candidate.skipped = f"this CPU lacks {missing}"
+            progress(f"skipped  {name}: {candidate.skipped}")
+            continue
+        progress(f"building {name} ({paths.PATHS[name].description})")
+        try:
+            runners[name] = paths.build_runner(name, model, folder, threads)
+        except BortError:
+            raise
+        except Exception as exc:  # a compiler or exporter that fails on this model: recorded, not fatal
+            candidate.skipped = f"could not be built: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+            progress(f"skipped  {name}: {candidate.skipped}")
+    return candidates, runners
+
+
+def _write_artefact(name: str, model, candidates_folder: Path, staged: Path) -> str:
+    """The chosen path's file(s) in ``staged``; returns the file the loader opens."""
+    if paths.PATHS[name].runtime == "onnx":
+        shutil.copy2(paths.onnx_file(name, model, candidates_folder), staged / ONNX_FILE)
+        model.config.save_pretrained(staged)  # labels and sizes, for whoever reads the outputs
+        return ONNX_FILE
+    model.save_pretrained(staged, safe_serialization=True)
+    return "model.safetensors"
+
+
+def _copy_tokenizer(source: Path, staged: Path) -> None:
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, staged / name)
+
+
+def _record(cfg: ExportConfig, choice, candidates: list[Candidate], rounds, min_cosine: float, artefact: str,
+            eager_points: float | None) -> dict:
+    spec = paths.PATHS[choice.name]
+    figures = {}
+    for candidate in candidates:
+        entry: dict = {"description": paths.PATHS[candidate.name].description,
+                       "precision": paths.PATHS[candidate.name].precision}
+        if candidate.skipped:
+            entry["skipped"] = candidate.skipped
+        else:
+            latency, speedup = rounds.latency(candidate.name), rounds.ratio("eager", candidate.name)
+            entry.update(ms={"median": latency.median, "low": latency.low, "high": latency.high},
+                         speedup_over_eager={"median": speedup.median, "low": speedup.low, "high": speedup.high},
+                         cosine=candidate.cosine)
+            if candidate.points_lost is not None:
+                entry.update(task_score=candidate.points, points_lost=candidate.points_lost)
+            refusal = candidate.refusal(min_cosine)
+            if refusal:
+                entry["refused"] = refusal
+        figures[candidate.name] = entry
+    flags = cpu_flags()
+    return {
+        "path": choice.name, "runtime": spec.runtime, "precision": spec.precision, "file": artefact,
+        "description": spec.description, "mode": "auto" if cfg.auto else "path", "reason": choice.reason,
+        "fastest": choice.fastest, "model_dir": str(cfg.model_dir),
+        "bar": {"min_cosine": min_cosine, "max_points_lost": 0.5 if cfg.task else None, "task": cfg.task,
+                "eager_task_score": eager_points},
+        "timed": {"batch": cfg.batch, "seq_len": cfg.seq_len, "rounds": rounds.rounds, "stopped_by": rounds.stopped_by},
+        "cpu": {"name": device_record("cpu").device_name, "flags": sorted(flags & set(RECORDED_FLAGS)),
+                "torch_capability": torch.backends.cpu.get_cpu_capability()},
+        "device": device_record("cpu", cfg.threads or torch.get_num_threads()).as_dict(),
+        "candidates": figures,
+    }
