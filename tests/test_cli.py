@@ -205,6 +205,19 @@ def test_bench_times_an_exported_onnx_file_against_its_model(prepared_inputs, tm
     assert entry["cosine"] > 0.99999 and entry["max_abs"] < 1e-4  # the file is the model's own export
 
 
+def test_bench_times_a_model_directory_with_its_own_weights_and_vocabulary(prepared_inputs, tmp_path, capsys):
+    from transformers import AutoModel
+
+    encoder, small = prepared_inputs["encoder"], prepared_inputs["small_vocab"]  # the second: a 1,000-token vocabulary
+    assert main(["bench", "--model", encoder, "--models", small, "--lengths", "16", "--rounds", "2", "--max-rounds",
+                 "2", "--block-ms", "2", "--fast-paths", "none", "--out", str(tmp_path / "b"), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    row = results["rows"][small]
+    assert row["kind"] == "model" and row["arch"] == [1, 2, 32, 64]
+    assert row["params_total"] == sum(p.numel() for p in AutoModel.from_pretrained(small).parameters())
+    assert results["cells"][0]["rows"][small]["median_ms"] > 0
+
+
 def test_bench_refuses_an_unloadable_onnx_file_before_timing(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00not a graph")

@@ -11,10 +11,16 @@ from bort.inference.config import NAMED_MODELS, BenchConfig
 
 DESCRIPTION = f"""\
 In one process, under one protocol, for each batch size and sequence length: fp32 eager latency of
-each model (random weights time exactly like trained ones) and of the subject's fast paths —
-PyTorch dynamic int8; ONNX Runtime fp32 and int8, as exported and fused by its transformer
-optimizer (one Attention node per layer, skip-LayerNorm, bias-GELU); bf16 where the CPU computes it
-natively — with each path's parity with eager (cosine and max |Δ| of the outputs).
+each model (random weights time exactly like trained ones; a model directory is timed with its own)
+and of the subject's fast paths — bf16; PyTorch dynamic int8; torch.compile in fp32 and bf16; ONNX
+Runtime fp32 and int8, as exported and fused by its transformer optimizer (one Attention node per
+layer, skip-LayerNorm, bias-GELU), and fused int8 with SmoothQuant — with each path's parity with
+eager (cosine and max |Δ| of the outputs). A path whose instruction set this CPU lacks is skipped,
+saying which.
+
+The roofline: this CPU's fp32, bf16 and int8 GEMM peaks are measured at the subject's own shapes
+with the kernels the paths run, naming the instruction set that ran, and every row shows its
+achieved GOP/s (its FLOPs by Lemma 1 over its median time) as a share of its precision's peak.
 
 A shared machine's load comes in bursts, so every row is timed in the same interleaved rounds
 (A B C, A B C, ...): each ratio to the subject is the median of the per-round ratios, with a 95%

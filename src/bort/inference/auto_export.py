@@ -30,7 +30,7 @@ from bort.measure.device import cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
 from bort.util.io import write_json_atomic
-from bort.util.run_dir import check_apart, check_output_dir
+from bort.util.run_dir import check_apart, check_output_dir, make_dirs
 
 ONNX_FILE = "model.onnx"
 PARITY_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is checked on without --task
@@ -94,11 +94,20 @@ def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> d
         names = [name for name in paths.PATHS if name == "eager" or name in cfg.candidates]
     min_cosine = cfg.min_cosine if cfg.min_cosine is not None else AUTO_MIN_COSINE
     protocol = cfg.protocol()
+    created = make_dirs(out.parent)
+    try:
+        return _choose_and_write(cfg, model, task, names, min_cosine, protocol, out, progress)
+    except BaseException:
+        if created is not None:  # a refused or failed export leaves nothing behind, not even the folders it made
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosine: float, protocol, out: Path,
+                      progress) -> dict:
     timed_input = fixed_input(model.config.vocab_size, protocol)
     check_batches = task[0] if task else [fixed_input(model.config.vocab_size, PARITY_PROTOCOL)]
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=parent, prefix=f".{out.name}.") as work:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         work = Path(work)
         candidates, runners = _build_candidates(names, model, work / "candidates", cfg.threads, progress)
         reference = _outputs(runners["eager"], check_batches)
