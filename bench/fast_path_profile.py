@@ -26,12 +26,11 @@ from bort.architecture.build import build_roberta
 from bort.architecture.reference import ROBERTA
 from bort.inference.bench import fast_path_runner
 from bort.inference.peaks import measure_peaks
-from bort.measure.device import cpu_flags, device_record
+from bort.measure.device import SIMD_FLAGS, cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
 from bort.util.quiet import quiet_libraries
 
-SIMD = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
 
 def profile(path: Path, inputs: dict, threads: int, runs: int = 30) -> dict[str, float]:
@@ -80,8 +79,8 @@ def main() -> None:
         fused_int8 = tmp / "fused.int8.onnx"
         ops = profile(fused_int8, inputs, args.threads)
 
-    flags = sorted(cpu_flags() & set(SIMD))
-    print(f"{device_record('cpu', args.threads).describe()}; SIMD: {', '.join(flags) or 'none of ' + ', '.join(SIMD)}")
+    flags = sorted(cpu_flags() & set(SIMD_FLAGS))
+    print(f"{device_record('cpu', args.threads).describe()}; SIMD: {', '.join(flags) or 'none of ' + ', '.join(SIMD_FLAGS)}")
     print(f"Bort ⟨{args.arch}⟩ at batch 1 × {args.seq_len} tokens: {flops / 1e9:.2f} GFLOP (Lemma 1); "
           f"{rounds.rounds} interleaved rounds\n")
     print(f"peaks at the model's GEMM shapes: fp32 {fp32_peak:.0f} GFLOP/s ({peaks['fp32'].kernel}, {peaks['fp32'].isa}); "

@@ -182,7 +182,7 @@ def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
             assert entry["gops"] == pytest.approx(flops / entry["median_ms"] / 1e6)
             assert entry["precision"] == ("int8" if name.endswith("int8") else "fp32")
             assert entry["peak_share"] == pytest.approx(entry["gops"] / cell["peaks"][entry["precision"]]["gops"])
-        assert set(cell["peaks"]) == {"fp32", "bf16", "int8"} and all(p["gops"] > 0 for p in cell["peaks"].values())
+        assert {"fp32", "int8"} <= set(cell["peaks"]) and all(p["gops"] > 0 for p in cell["peaks"].values())
     assert results["setup"]["device"]["torch"]
     assert json.loads((tmp_path / "bench.json").read_text())["subject"] == results["subject"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000

@@ -110,8 +110,10 @@ def test_peaks_are_measured_per_precision_at_the_model_shapes():
     from bort.inference.peaks import gemm_shapes, measure_peaks, precision_of
 
     assert gemm_shapes(8, 16, 32) == [(8, 16, 16), (8, 16, 32), (8, 32, 16)]
+    from bort.measure.device import cpu_has_native_bf16
+
     peaks = measure_peaks(tokens=16, hidden=32, intermediate=64, threads=1, repeats=3)
-    assert set(peaks) == {"fp32", "bf16", "int8"}
+    assert set(peaks) == {"fp32", "int8"} | ({"bf16"} if cpu_has_native_bf16() else set())
     for precision, peak in peaks.items():
         assert peak.precision == precision and peak.gops > 0 and peak.shape in gemm_shapes(16, 32, 64)
         assert peak.kernel and peak.isa
@@ -124,7 +126,10 @@ def test_missing_instructions_name_what_the_cpu_lacks():
 
     assert "bf16" in missing_instructions("bf16", frozenset({"avx2", "avx512f"}))
     assert missing_instructions("bf16", frozenset({"avx512_bf16"})) is None
-    assert missing_instructions("onnx-fused-int8", frozenset()) == "AVX2"
+    assert missing_instructions("onnx-fused-int8", frozenset({"sse2", "avx"})) == "AVX2"
+    # an ARM CPU (or flags the OS does not list): every path is tried, and timing and parity decide
+    assert missing_instructions("onnx-fused-int8", frozenset({"fp", "asimd", "bf16"})) is None
+    assert missing_instructions("bf16", frozenset()) is None
     assert missing_instructions("eager", frozenset()) is None
 
 
@@ -160,6 +165,7 @@ def test_export_auto_writes_its_choice_with_a_record_and_load_runs_it(sst2_class
     assert "refused" not in chosen and chosen["cosine"] >= record["bar"]["min_cosine"] == 0.999
     assert chosen["points_lost"] <= 0.5 and f"chose {record['path']}" in printed
     assert record["cpu"]["flags"] and record["device"]["torch"] and record["timed"]["seq_len"] == 32
+    assert record["timed"]["threads"] == torch.get_num_threads()  # one thread count for torch and ONNX Runtime
     for name, entry in record["candidates"].items():
         assert "skipped" in entry or entry["ms"]["low"] <= entry["ms"]["median"] <= entry["ms"]["high"]
 
@@ -214,3 +220,53 @@ def test_load_refuses_a_directory_it_did_not_write(tmp_path):
     (tmp_path / "export.json").write_text(json.dumps({"path": "turbo"}))
     with pytest.raises(BortError, match="field 'path'"):
         load(tmp_path)
+
+
+def test_a_path_that_fails_on_this_model_is_recorded_and_passed_over(prepared_inputs, tmp_path, capsys, monkeypatch):
+    from bort.inference import paths
+
+    real = paths.build_runner
+
+    def failing_compiler(name, model, folder, threads=None):
+        if name == "eager":
+            return real(name, model, folder, threads)
+
+        def run(inputs):  # torch.compile fails on its first call, not when it is set up
+            raise RuntimeError("InductorError: no working C++ compiler found\nmore detail")
+        return run
+
+    monkeypatch.setattr(paths, "build_runner", failing_compiler)
+    out = tmp_path / "served"
+    assert main(["export", prepared_inputs["encoder"], "--auto", "--candidates", "compile-fp32", "--seq-len", "16",
+                 "--rounds", "1", "--max-rounds", "1", "--out", str(out)]) == 0
+    record = json.loads((out / "export.json").read_text())
+    assert record["path"] == "eager"
+    assert record["candidates"]["compile-fp32"]["skipped"] == \
+        "failed on the check batches: InductorError: no working C++ compiler found"
+    assert (out / "model.safetensors").is_file()
+
+
+def test_a_nan_cosine_or_task_score_never_passes_the_bar():
+    nan = float("nan")
+    candidates = [Candidate("eager", _times(20), cosine=1.0, points_lost=0.0),
+                  Candidate("bf16", _times(5, seed=1), cosine=nan, points_lost=0.0),  # outputs with nan or inf
+                  Candidate("torch-int8", _times(6, seed=2), cosine=0.9999, points_lost=nan)]  # an undefined score
+    assert choose(candidates, min_cosine=0.999).name == "eager"
+
+
+def test_export_path_writes_a_faithful_path_even_when_it_is_not_faster(prepared_inputs, tmp_path, capsys):
+    import bort.inference
+
+    out = tmp_path / "served"
+    assert main(["export", prepared_inputs["encoder"], "--path", "onnx-fp32", "--seq-len", "16", "--rounds", "1",
+                 "--max-rounds", "1", "--out", str(out)]) == 0
+    record = json.loads((out / "export.json").read_text())
+    assert record["path"] == "onnx-fp32" and record["mode"] == "path" and (out / "model.onnx").is_file()
+    assert list(record["candidates"]) == ["eager", "onnx-fp32"]
+    served = bort.inference.load(out)  # the loader's ONNX branch
+    inputs = fixed_input(1000, LatencyProtocol(batch_size=2, seq_len=12, seed=5))
+    from transformers import AutoModel
+
+    with torch.no_grad():
+        reference = AutoModel.from_pretrained(prepared_inputs["encoder"]).eval()(**inputs).last_hidden_state
+    assert parity(reference, served(inputs["input_ids"], inputs["attention_mask"])).cosine > 0.99999

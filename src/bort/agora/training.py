@@ -24,10 +24,13 @@ def train_theta(config: dict, train: list[dict], dev: list[dict], threads: int |
     """Fine-tune with ``config`` (a FinetuneConfig dict) on ``train``, early-stopped on ``dev`` (E); returns the
     best epoch's E metrics and E outputs. A run directory left by a killed attempt is started afresh: the
     training is a function of its inputs, so the rerun gives what the killed one would have."""
-    import torch
+    from bort.measure.latency import torch_threads
 
-    if threads:
-        torch.set_num_threads(threads)
+    with torch_threads(threads or None):  # restored after: Θ may be trained in the caller's process
+        return _train_theta(config, train, dev)
+
+
+def _train_theta(config: dict, train: list[dict], dev: list[dict]) -> dict:
     cfg = FinetuneConfig.from_dict(config)
     out = Path(cfg.out)
     if out.exists():

@@ -29,7 +29,8 @@ bootstrap interval, and rounds go on until every interval is within ±--target (
 process took it. --batch 1,8,32 adds sequences per second at each batch size. ONNX Runtime runs
 with thread spinning off, so it does not slow whatever is timed next.
 
-Models: {', '.join(sorted(NAMED_MODELS))}, or D,A,H,I.
+Models: {', '.join(sorted(NAMED_MODELS))}, D,A,H,I (random weights), or a model directory (its own
+weights and vocabulary: a teacher beside its student).
 Writes bench.json, bench.md and bench.png to --out."""
 
 

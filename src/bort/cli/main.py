@@ -24,8 +24,8 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
   bort finetune     fine-tuning on GLUE, SuperGLUE and RACE
   bort evaluate     official metrics and leaderboard submission files
-  bort bench        CPU/GPU latency side by side, and Bort's int8 / ONNX / bf16 fast paths
-  bort export       an ONNX file (fp32 or int8) of a model directory, parity-checked
+  bort bench        latency side by side, every CPU path, each against this CPU's peak (roofline)
+  bort export       the fastest faithful CPU path (--auto, --path), or one ONNX file
   bort quickstart   the whole pipeline on embedded real data, in minutes, on a laptop CPU
 
 Run `bort COMMAND --help` for a command's options."""

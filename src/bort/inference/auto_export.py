@@ -11,6 +11,7 @@ flags, and every candidate's figures. :func:`bort.inference.loader.load` runs it
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,11 +23,11 @@ import torch
 from bort.checkpoint import load_model
 from bort.errors import BortError
 from bort.inference import paths
-from bort.inference.choice import Candidate, choose
+from bort.inference.choice import MAX_POINTS_LOST, Candidate, Choice, choose
 from bort.inference.config import AUTO_MIN_COSINE, ExportConfig
 from bort.inference.loader import RECORD_FILE
 from bort.inference.parity import parity
-from bort.measure.device import cpu_flags, device_record
+from bort.measure.device import SIMD_FLAGS, cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
 from bort.util.io import write_json_atomic
@@ -36,8 +37,6 @@ ONNX_FILE = "model.onnx"
 PARITY_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is checked on without --task
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
                    "merges.txt")
-RECORDED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
-                  "amx_int8", "amx_bf16", "amx_fp16")
 
 
 def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndarray], float]] | None:
@@ -48,14 +47,16 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
     from bort.tasks.encode import collate, encode
     from bort.tasks import get_task
     from bort.tasks.predict import score
+    from bort.checkpoint import check_fits
     from bort.tokenizer import load_tokenizer
 
-    if paths.output_is_hidden_states(model):
-        raise BortError(f"--task {cfg.task}: {cfg.model_dir} has no task head (a bare encoder); give a fine-tuned "
-                        "classifier (bort finetune's --out)")
+    if not type(model).__name__.endswith("ForSequenceClassification"):
+        raise BortError(f"--task {cfg.task}: {cfg.model_dir} has no task head (it is a {type(model).__name__}); give "
+                        "a fine-tuned classifier (bort finetune's --out)")
     task = get_task(cfg.task)
     examples = task.read(Path(cfg.data), "dev")
     tokenizer = load_tokenizer(cfg.model_dir)
+    check_fits(Path(cfg.model_dir), model.config, tokenizer, cfg.max_len)
     encoded = encode(tokenizer, examples, cfg.max_len)
     batches = []
     for start in range(0, len(examples), 32):
@@ -67,6 +68,25 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
         batches.append(batch)
     metric = task.metrics[0]
     return batches, lambda outputs: 100 * score(task, examples, outputs)[metric]
+
+
+def _check_lengths(cfg: ExportConfig, config) -> None:
+    """The timed input's tokens must fit the model's positions (the fixed parity batch is cut to fit)."""
+    from bort.architecture.hf_config import usable_positions
+
+    usable = usable_positions(config)
+    if usable is not None and cfg.seq_len > usable:
+        raise BortError(f"--seq-len {cfg.seq_len} exceeds the model's {usable} usable positions "
+                        f"({Path(cfg.model_dir) / 'config.json'})")
+
+
+def parity_batch(config) -> dict:
+    """The fixed batch parity is checked on without --task: 2 × 64 tokens, fewer where the model has fewer
+    positions."""
+    from bort.architecture.hf_config import usable_positions
+
+    tokens = min(PARITY_PROTOCOL.seq_len, usable_positions(config) or PARITY_PROTOCOL.seq_len)
+    return fixed_input(config.vocab_size, LatencyProtocol(batch_size=PARITY_PROTOCOL.batch_size, seq_len=tokens))
 
 
 def _outputs(run, batches: list[dict]) -> np.ndarray:
@@ -84,15 +104,18 @@ def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> d
         missing = paths.missing_instructions(cfg.path)
         if missing:
             raise BortError(f"--path {cfg.path} needs {missing}, which this CPU lacks (flags: "
-                            f"{', '.join(sorted(cpu_flags() & set(RECORDED_FLAGS))) or 'none of them'}); "
+                            f"{', '.join(sorted(cpu_flags() & set(SIMD_FLAGS))) or 'none of them'}); "
                             "nothing written")
     model = load_model(cfg.model_dir).eval()
+    _check_lengths(cfg, model.config)
     task = dev_batches(cfg, model)
     if cfg.path:  # the path, timed and checked against eager
         names = list(dict.fromkeys(["eager", cfg.path]))
     else:  # in the registry's order, simplest first, whatever order they were given in
         names = [name for name in paths.PATHS if name == "eager" or name in cfg.candidates]
     min_cosine = cfg.min_cosine if cfg.min_cosine is not None else AUTO_MIN_COSINE
+    # One thread count for every runtime: PyTorch's and ONNX Runtime's paths compared on equal terms.
+    cfg = dataclasses.replace(cfg, threads=cfg.threads or torch.get_num_threads())
     protocol = cfg.protocol()
     created = make_dirs(out.parent)
     try:
@@ -106,7 +129,7 @@ def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> d
 def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosine: float, protocol, out: Path,
                       progress) -> dict:
     timed_input = fixed_input(model.config.vocab_size, protocol)
-    check_batches = task[0] if task else [fixed_input(model.config.vocab_size, PARITY_PROTOCOL)]
+    check_batches = task[0] if task else [parity_batch(model.config)]
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         work = Path(work)
         candidates, runners = _build_candidates(names, model, work / "candidates", cfg.threads, progress)
@@ -115,13 +138,27 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
         for candidate in candidates:
             if candidate.name not in runners:
                 continue
-            outputs = reference if candidate.name == "eager" else _outputs(runners[candidate.name], check_batches)
+            try:
+                outputs = reference if candidate.name == "eager" else _outputs(runners[candidate.name], check_batches)
+            except Exception as exc:  # noqa: BLE001 — a compiler or runtime failing on this model: recorded, not fatal
+                candidate.skipped = f"failed on the check batches: {_first_line(exc)}"
+                progress(f"skipped  {candidate.name}: {candidate.skipped}")
+                del runners[candidate.name]
+                continue
             candidate.cosine = parity(reference, outputs).cosine
             if task:
                 candidate.points = task[1](outputs)
                 candidate.points_lost = eager_points - candidate.points
             progress(f"checked  {candidate.name:<16} cosine {candidate.cosine:.6f}"
                      + (f", {cfg.task} {candidate.points:.2f} (eager {eager_points:.2f})" if task else ""))
+        for candidate in candidates:  # the timed shape may be new to a path (a compiler specialises on shapes)
+            if candidate.name in runners and candidate.name != "eager":
+                try:
+                    _outputs(runners[candidate.name], [timed_input])
+                except Exception as exc:  # noqa: BLE001 — recorded, not fatal
+                    candidate.skipped = f"failed on the timed input: {_first_line(exc)}"
+                    progress(f"skipped  {candidate.name}: {candidate.skipped}")
+                    del runners[candidate.name]
         forwards = {name: (lambda run=run: run(timed_input)) for name, run in runners.items()}
         progress(f"timing   {len(forwards)} paths at {protocol.batch_size} × {protocol.seq_len} tokens in interleaved "
                  "rounds ...")
@@ -130,10 +167,13 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
         for candidate in candidates:
             if candidate.name in runners:
                 candidate.rounds_ms = rounds.rounds_ms[candidate.name]
-        choice = choose(candidates, min_cosine)
-        if cfg.path and choice.name != cfg.path:
-            refusal = next(c for c in candidates if c.name == cfg.path).refusal(min_cosine)
-            raise BortError(f"--path {cfg.path} fails the bar: {refusal}; nothing written")
+        if cfg.path:  # the user's path, written when it passes the bar, whatever its speed
+            refusal = next(c for c in candidates if c.name == cfg.path).refusal(min_cosine, MAX_POINTS_LOST)
+            if refusal:
+                raise BortError(f"--path {cfg.path} fails the bar: {refusal}; nothing written")
+            choice = Choice(cfg.path, choose(candidates, min_cosine).fastest, "asked for with --path; meets the bar")
+        else:
+            choice = choose(candidates, min_cosine)
         progress(f"chosen   {choice.name}: {choice.reason}")
         staged = work / "out"
         staged.mkdir()
@@ -161,12 +201,15 @@ def _build_candidates(names, model, folder: Path, threads, progress) -> tuple[li
         progress(f"building {name} ({paths.PATHS[name].description})")
         try:
             runners[name] = paths.build_runner(name, model, folder, threads)
-        except BortError:
-            raise
-        except Exception as exc:  # a compiler or exporter that fails on this model: recorded, not fatal
-            candidate.skipped = f"could not be built: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        except Exception as exc:  # noqa: BLE001 — a compiler or exporter that fails on this model: recorded, not fatal
+            candidate.skipped = f"could not be built: {_first_line(exc)}"
             progress(f"skipped  {name}: {candidate.skipped}")
     return candidates, runners
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _write_artefact(name: str, model, candidates_folder: Path, staged: Path) -> str:
@@ -210,11 +253,11 @@ def _record(cfg: ExportConfig, choice, candidates: list[Candidate], rounds, min_
         "path": choice.name, "runtime": spec.runtime, "precision": spec.precision, "file": artefact,
         "description": spec.description, "mode": "auto" if cfg.auto else "path", "reason": choice.reason,
         "fastest": choice.fastest, "model_dir": str(cfg.model_dir),
-        "bar": {"min_cosine": min_cosine, "max_points_lost": 0.5 if cfg.task else None, "task": cfg.task,
+        "bar": {"min_cosine": min_cosine, "max_points_lost": MAX_POINTS_LOST if cfg.task else None, "task": cfg.task,
                 "eager_task_score": eager_points},
-        "timed": {"batch": cfg.batch, "seq_len": cfg.seq_len, "rounds": rounds.rounds, "stopped_by": rounds.stopped_by},
-        "cpu": {"name": device_record("cpu").device_name, "flags": sorted(flags & set(RECORDED_FLAGS)),
+        "timed": {"batch": cfg.batch, "seq_len": cfg.seq_len, "threads": cfg.threads, "rounds": rounds.rounds, "stopped_by": rounds.stopped_by},
+        "cpu": {"name": device_record("cpu").device_name, "flags": sorted(flags & set(SIMD_FLAGS)),
                 "torch_capability": torch.backends.cpu.get_cpu_capability()},
-        "device": device_record("cpu", cfg.threads or torch.get_num_threads()).as_dict(),
+        "device": device_record("cpu", cfg.threads).as_dict(),
         "candidates": figures,
     }

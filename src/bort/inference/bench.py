@@ -30,7 +30,7 @@ from bort.inference.peaks import measure_peaks, precision_of
 from bort.inference.parity import parity
 from bort.measure.device import device_record
 from bort.measure.interleaved import time_interleaved
-from bort.measure.latency import fixed_input
+from bort.measure.latency import LatencyProtocol, fixed_input
 from bort.util.run_dir import check_output_dir
 
 
@@ -60,7 +60,15 @@ def fast_path_runner(path_name: str, model: torch.nn.Module, tmp: Path, threads:
     missing = paths.missing_instructions(path_name)
     if missing:
         return f"this CPU lacks {missing}"
-    return paths.build_runner(path_name, model, tmp, threads)
+    try:
+        run = paths.build_runner(path_name, model, tmp, threads)
+        probe = fixed_input(model.config.vocab_size, LatencyProtocol(batch_size=1, seq_len=8))
+        with torch.inference_mode():
+            run(probe)  # a compiler fails on its first call, not when it is set up
+    except Exception as exc:  # noqa: BLE001 — a path that fails on this model is reported, not fatal
+        text = str(exc).strip()
+        return f"failed on this model: {text.splitlines()[0] if text else type(exc).__name__}"
+    return run
 
 
 def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
@@ -191,7 +199,9 @@ def add_roofline(cell: dict, rows: dict, subject: str, peaks: dict) -> None:
             precision = "int8" if "int8" in name else "fp32"
         flops = cell["batch"] * flops_per_sequence(arch, cell["seq_len"])
         achieved = flops / entry["median_ms"] / 1e6
-        entry.update(precision=precision, gops=achieved, peak_share=achieved / peaks[precision].gops)
+        entry.update(precision=precision, gops=achieved)
+        if precision in peaks:
+            entry["peak_share"] = achieved / peaks[precision].gops
 
 
 def _check_onnx_file(name: str, session, subject_name: str, hidden_size: int) -> None:

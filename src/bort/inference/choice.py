@@ -30,9 +30,9 @@ class Candidate:
             return self.skipped
         if self.cosine is None:
             return "parity: not measured"
-        if self.cosine < min_cosine:
+        if not self.cosine >= min_cosine:  # written so that a nan cosine (outputs with nan or inf) is refused
             return f"parity: cosine {self.cosine:.6f} < {min_cosine}"
-        if self.points_lost is not None and self.points_lost > max_points_lost:
+        if self.points_lost is not None and not self.points_lost <= max_points_lost:
             return f"task score: {self.points_lost:.2f} points below eager (at most {max_points_lost})"
         return None
 

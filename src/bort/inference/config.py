@@ -138,6 +138,8 @@ class ExportConfig(Config):
         modes = [flag for flag, given in (("--onnx", self.onnx), ("--auto", self.auto), ("--path", self.path)) if given]
         if len(modes) != 1:
             raise BortError(f"give exactly one of --onnx, --auto, --path NAME (got {' and '.join(modes) or 'none'})")
+        if not self.auto and set(self.candidates) != set(PATHS):
+            raise BortError("--candidates goes with --auto (--path names its one path; --onnx writes one file)")
         if not self.onnx and (self.int8 or self.optimize):
             raise BortError("--int8 and --optimize go with --onnx; --auto and --path choose the precision themselves")
         if (self.task is None) != (self.data is None):

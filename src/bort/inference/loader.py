@@ -62,7 +62,8 @@ def read_record(directory: str | Path) -> dict:
 
 
 def load(directory: str | Path, threads: int | None = None) -> ExportedModel:
-    """The exported path in ``directory``, ready to call (see :class:`ExportedModel`)."""
+    """The exported path in ``directory``, ready to call (see :class:`ExportedModel`). ``threads``: ONNX Runtime's
+    intra-op threads; a PyTorch path uses torch's own setting (``torch.set_num_threads``)."""
     directory = Path(directory)
     record = read_record(directory)
     name = record["path"]
@@ -73,7 +74,10 @@ def load(directory: str | Path, threads: int | None = None) -> ExportedModel:
     if paths.PATHS[name].runtime == "onnx":
         from bort.inference import onnx_runtime
 
-        session = onnx_runtime.ort_session(directory / record.get("file", "model.onnx"), threads=threads)
+        file = record.get("file", "model.onnx")
+        if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
+            raise BortError(f"{directory / RECORD_FILE}: field 'file' must name a file in {directory}, got {file!r}")
+        session = onnx_runtime.ort_session(directory / file, threads=threads)
         run = lambda inputs: onnx_runtime.ort_run(session, inputs)  # noqa: E731
     else:
         from bort.checkpoint import load_model

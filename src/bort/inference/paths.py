@@ -59,17 +59,17 @@ FAST_PATHS = tuple(name for name in PATHS if name != "eager")  # what bort bench
 
 
 def missing_instructions(name: str, flags: frozenset[str] | None = None) -> str | None:
-    """None when this CPU can run path ``name`` well; otherwise the instruction set it lacks, in words."""
+    """None when this CPU can run path ``name`` well; otherwise the instruction set it lacks, in words.
+
+    Only x86 CPUs are judged by their flags (``/proc/cpuinfo``): elsewhere (ARM, or an OS that does not list
+    them) every path is tried, and the timing and parity checks decide."""
     spec = PATHS[name]
     flags = cpu_flags() if flags is None else flags
+    if not flags & {"sse2", "avx", "avx2"}:  # not an x86 CPU, or its flags are unknown
+        return None
     if spec.needs and not set(spec.needs) & flags:
         return spec.needs_name
     return None
-
-
-def output_is_hidden_states(model) -> bool:
-    """True for a bare encoder (its first output is the hidden states), False for a model with a head."""
-    return model.__class__.__name__.endswith("Model")
 
 
 def _eager_runner(model: "torch.nn.Module") -> Callable:
@@ -80,10 +80,9 @@ def compiled(model: "torch.nn.Module", dtype=None) -> "torch.nn.Module":
     """``torch.compile`` with Inductor's freezing: weights become constants, so oneDNN can pre-pack them and
     fuse bias and activation into the matrix multiplications. Compiles on the first call (tens of seconds)."""
     import torch
-    import torch._inductor.config as inductor_config
 
-    inductor_config.freezing = True
-    return torch.compile(copy.deepcopy(model).eval().to(dtype or torch.float32))
+    # Inductor's own option, for this compilation only (not the process-wide config).
+    return torch.compile(copy.deepcopy(model).eval().to(dtype or torch.float32), options={"freezing": True})
 
 
 def build_runner(name: str, model: "torch.nn.Module", folder: Path, threads: int | None = None) -> Callable:

@@ -40,6 +40,11 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+# The instruction sets a CPU inference path can use, as /proc/cpuinfo names them (recorded with the figures).
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+              "amx_int8", "amx_bf16", "amx_fp16")
+
+
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 in hardware (AVX-512 BF16 or AMX); emulated bf16 is slow."""
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})

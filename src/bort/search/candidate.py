@@ -27,11 +27,20 @@ def train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: l
                     initial_state: dict[str, torch.Tensor] | None = None) -> dict:
     """Train ``arch`` for ``steps`` SGD steps on the fixed batches (cycling), then return ê, the soft
     cross-entropy with the teacher on the held-out batches. It starts from random weights, or from
-    ``initial_state`` (its weights extracted from the teacher)."""
+    ``initial_state`` (its weights extracted from the teacher). ``threads``: torch's intra-op threads while it
+    trains, restored after (the search may run in the caller's process)."""
+    from bort.measure.latency import torch_threads
+
+    with torch_threads(threads or None):
+        return _train_and_score(arch, student_config, train, val, steps, lr, clip, warmup_steps, temperature, seed,
+                                initial_state)
+
+
+def _train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: list[CachedBatch], steps: int,
+                     lr: float, clip: float, warmup_steps: int, temperature: float, seed: int,
+                     initial_state: dict[str, torch.Tensor] | None) -> dict:
     from transformers import AutoModelForMaskedLM
 
-    if threads:
-        torch.set_num_threads(threads)
     started = time.perf_counter()
     torch.manual_seed(candidate_seed(seed, arch))
     lm = AutoModelForMaskedLM.from_config(student_config)
