@@ -44,10 +44,10 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
     --task."""
     if cfg.task is None:
         return None
-    from bort.tasks.encode import collate, encode
-    from bort.tasks import get_task
-    from bort.tasks.predict import score
     from bort.checkpoint import check_fits
+    from bort.tasks import get_task
+    from bort.tasks.encode import collate, encode
+    from bort.tasks.predict import score
     from bort.tokenizer import load_tokenizer
 
     if not type(model).__name__.endswith("ForSequenceClassification"):
