@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from bort.architecture.hf_config import SUPPORTED_MODEL_TYPES, usable_positions
-from bort.errors import BortError
+from bort.errors import BortError, first_line
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -36,8 +36,7 @@ def _loading(what: str, path: Path):
     except BortError:
         raise
     except Exception as exc:  # noqa: BLE001 — a user's file, whatever is wrong with it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BortError(f"cannot load {what} from {path}: {first}")
+        raise BortError(f"cannot load {what} from {path}: {first_line(exc)}")
 
 
 def load_config(path: str | Path):
@@ -93,8 +92,7 @@ def check_weights(path: str | Path) -> None:
             with safe_open(str(weights), framework="pt"):
                 pass
         except Exception as exc:  # noqa: BLE001 — safetensors raises its own error types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BortError(f"{weights} is damaged or not a safetensors file: {first}")
+            raise BortError(f"{weights} is damaged or not a safetensors file: {first_line(exc)}")
 
 
 def check_fits(path: str | Path, config, tokenizer, max_len: int, flag: str = "--max-len") -> None:

@@ -159,7 +159,7 @@ def bench(out: Path, threads: int | None, models: list[str], fast_paths: list[st
 
 
 def serve(model_dir: Path, out: Path, threads: int | None) -> None:
-    """bort export --auto over the paths that need no compiler (torch.compile's first call takes a minute)."""
+    """bort export --auto over the paths that need no compiler (torch.compile's first calls add tens of seconds)."""
     from bort.data import SST2_SAMPLE_DIR
     from bort.inference.auto_export import export_auto
     from bort.inference.config import ExportConfig
@@ -171,9 +171,9 @@ def serve(model_dir: Path, out: Path, threads: int | None) -> None:
                                                                   "onnx-fused-int8", "onnx-fused-int8-sq"]),
                          progress=lambda message: print(f"[export] {message}", file=sys.stderr, flush=True))
     chosen = record["candidates"][record["path"]]
-    speedup = chosen["speedup_over_eager"]
+    speedup, timed = chosen["speedup_over_eager"], record["timed"]
     print(f"    chose {record['path']} ({record['reason']}): {speedup['median']:.2f}× eager "
-          f"[{speedup['low']:.2f}, {speedup['high']:.2f}] at 1 × 128 tokens, cosine {chosen['cosine']:.5f}, SST-2 dev "
+          f"[{speedup['low']:.2f}, {speedup['high']:.2f}] at {timed['batch']} × {timed['seq_len']} tokens, cosine {chosen['cosine']:.5f}, SST-2 dev "
           f"{chosen['task_score']:.2f} vs eager {record['bar']['eager_task_score']:.2f}; "
           f"bort.inference.load('{out}') runs it ({out / 'export.json'} lists every candidate)")
 

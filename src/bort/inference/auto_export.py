@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bort.checkpoint import load_model
-from bort.errors import BortError
+from bort.errors import BortError, first_line
 from bort.inference import paths
 from bort.inference.choice import MAX_POINTS_LOST, Candidate, Choice, choose
 from bort.inference.config import AUTO_MIN_COSINE, ExportConfig
@@ -141,7 +141,7 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
             try:
                 outputs = reference if candidate.name == "eager" else _outputs(runners[candidate.name], check_batches)
             except Exception as exc:  # noqa: BLE001 — a compiler or runtime failing on this model: recorded, not fatal
-                candidate.skipped = f"failed on the check batches: {_first_line(exc)}"
+                candidate.skipped = f"failed on the check batches: {first_line(exc)}"
                 progress(f"skipped  {candidate.name}: {candidate.skipped}")
                 del runners[candidate.name]
                 continue
@@ -156,7 +156,7 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
                 try:
                     _outputs(runners[candidate.name], [timed_input])
                 except Exception as exc:  # noqa: BLE001 — recorded, not fatal
-                    candidate.skipped = f"failed on the timed input: {_first_line(exc)}"
+                    candidate.skipped = f"failed on the timed input: {first_line(exc)}"
                     progress(f"skipped  {candidate.name}: {candidate.skipped}")
                     del runners[candidate.name]
         forwards = {name: (lambda run=run: run(timed_input)) for name, run in runners.items()}
@@ -202,14 +202,9 @@ def _build_candidates(names, model, folder: Path, threads, progress) -> tuple[li
         try:
             runners[name] = paths.build_runner(name, model, folder, threads)
         except Exception as exc:  # noqa: BLE001 — a compiler or exporter that fails on this model: recorded, not fatal
-            candidate.skipped = f"could not be built: {_first_line(exc)}"
+            candidate.skipped = f"could not be built: {first_line(exc)}"
             progress(f"skipped  {name}: {candidate.skipped}")
     return candidates, runners
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _write_artefact(name: str, model, candidates_folder: Path, staged: Path) -> str:

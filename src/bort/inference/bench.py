@@ -22,7 +22,7 @@ from bort.architecture.build import build_roberta, numel
 from bort.architecture.hf_config import arch_of, roberta_config, usable_positions
 from bort.architecture.reference import ROBERTA
 from bort.checkpoint import load_encoder
-from bort.errors import BortError
+from bort.errors import BortError, first_line
 from bort.inference import paths
 from bort.inference.config import NAMED_MODELS, BenchConfig
 from bort.inference.paths import FAST_PATHS
@@ -66,8 +66,7 @@ def fast_path_runner(path_name: str, model: torch.nn.Module, tmp: Path, threads:
         with torch.inference_mode():
             run(probe)  # a compiler fails on its first call, not when it is set up
     except Exception as exc:  # noqa: BLE001 — a path that fails on this model is reported, not fatal
-        text = str(exc).strip()
-        return f"failed on this model: {text.splitlines()[0] if text else type(exc).__name__}"
+        return f"failed on this model: {first_line(exc)}"
     return run
 
 

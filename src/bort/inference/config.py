@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bort.config import Config, option
 from bort.errors import BortError
+from bort.inference.paths import FAST_PATHS, PATHS  # light: the registry imports no torch
 
 NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
     "roberta-large": (24, 16, 1024, 4096),
@@ -14,7 +15,6 @@ NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
     "bort": (4, 8, 1024, 768),
     "bort-printed": (4, 8, 768, 1024),
 }
-from bort.inference.paths import FAST_PATHS, PATHS  # noqa: E402  (light: no torch)
 
 
 def csv_ints(text: str) -> list[int]:

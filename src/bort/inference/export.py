@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from bort.checkpoint import load_model
-from bort.errors import BortError
+from bort.errors import BortError, first_line
 from bort.inference import onnx_runtime
 from bort.inference.config import ExportConfig
 from bort.inference.parity import Parity, parity
@@ -36,8 +36,7 @@ def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity
             shutil.rmtree(created, ignore_errors=True)
         if isinstance(exc, (BortError, KeyboardInterrupt, SystemExit)):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BortError(f"cannot export {cfg.model_dir}{' to int8' if cfg.int8 else ''}: {first}") from exc
+        raise BortError(f"cannot export {cfg.model_dir}{' to int8' if cfg.int8 else ''}: {first_line(exc)}") from exc
 
 
 def _export_checked(cfg: ExportConfig, model, out: Path, min_cosine: float, progress) -> Parity:

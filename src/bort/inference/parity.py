@@ -18,8 +18,8 @@ class Parity:
 
 def parity(reference, candidate) -> Parity:
     """Compare two outputs of the same shape (torch tensors or numpy arrays), in float64."""
-    ref = np.asarray(_to_numpy(reference), dtype=np.float64).ravel()
-    out = np.asarray(_to_numpy(candidate), dtype=np.float64).ravel()
+    ref = np.asarray(to_numpy(reference), dtype=np.float64).ravel()
+    out = np.asarray(to_numpy(candidate), dtype=np.float64).ravel()
     if ref.shape != out.shape:
         raise ValueError(f"outputs differ in size: {ref.shape} vs {out.shape}")
     denom = np.linalg.norm(ref) * np.linalg.norm(out)
@@ -27,7 +27,8 @@ def parity(reference, candidate) -> Parity:
     return Parity(cosine=cosine, max_abs=float(np.max(np.abs(ref - out))) if ref.size else 0.0)
 
 
-def _to_numpy(x):
+def to_numpy(x):
+    """A torch tensor (detached, as float32 on the CPU) or anything numpy takes, as a numpy array."""
     if hasattr(x, "detach"):
         return x.detach().float().cpu().numpy()
     return x

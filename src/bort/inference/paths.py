@@ -140,6 +140,6 @@ def as_numpy(output) -> "np.ndarray":
     """A path's output as a float32 array (torch tensors are detached first)."""
     import numpy as np
 
-    if hasattr(output, "detach"):
-        return output.detach().float().cpu().numpy()
-    return np.asarray(output, dtype=np.float32)
+    from bort.inference.parity import to_numpy
+
+    return np.asarray(to_numpy(output), dtype=np.float32)
