@@ -1,103 +1,226 @@
-"""Agora vs plain fine-tuning, both scored on the same held-out half of each task's dev set (H).
+"""Does Agora help? Agora against plain fine-tuning, paired, over seeds × tasks × student sizes.
 
-Agora's setting is scarce data: the student (Timaeus) sees --train-examples labelled examples of
-the task, while Socrates, the real pretrained model (all-MiniLM-L6-v2) fine-tuned on the whole
-training set and selected on E only, labels the perturbations of the student's mistakes. Agora's
-first iteration trains every θ of Θ on the original data and selects on E: that is plain
-fine-tuning's grid search, and its winner is the plain baseline (RUN/plain_best). Both are scored on
-the same H. Everything is cached under --out; a rerun continues.
+Setting (scarce data, the paper's): the student (Timaeus) — cut out of the teacher by `bort extract`
+and distilled — sees --train-examples labelled examples of the task. Socrates is the teacher itself
+(all-MiniLM-L6-v2) fine-tuned on the task's training set and selected on a slice of it, never on dev
+(bench/agora_socrates.py). φ = mlm-replace, sampling from the teacher's masked LM. Θ = two learning rates,
+--epochs epochs each, ≤ --max-iterations iterations, the same for every run.
 
-    python bench/agora_vs_plain.py [--student runs/models/all-MiniLM-L6-v2] [--train-examples 1000]
-                                   [--phi-model runs/real-teacher/teacher]
+"Plain" is Agora's own first iteration: the same Θ trained on the original data and selected on E —
+fine-tuning's grid search, with the same budget rules. Both are scored on the same H (the held-out
+half of dev). A seed changes the E/H split, the training subset, the head's initialisation and the data
+order. Per (student, task) the table reports mean ± sd over seeds, the paired difference with a 95%
+bootstrap interval over seeds × H examples (bort.tasks.paired), the trainings and CPU minutes of each
+method, and the diagnostics each Agora run logged (φ check, Socrates' agreement with the source's gold
+label, edit distances, collapsed trainings). Variants (--variant NAME="FLAGS") run Agora with more flags
+and are compared, paired, with plain and with the first variant.
+
+Every run is cached under --out; a rerun continues. --shard I/N runs every N-th run (two shards side by
+side on a 2-core machine, one thread each); --report only aggregates what is on disk.
+
+    python bench/agora_socrates.py                       # Socrates per task, once
+    python bench/agora_vs_plain.py --shard 0/2 & python bench/agora_vs_plain.py --shard 1/2; \\
+    python bench/agora_vs_plain.py --report
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import shutil
+import statistics
+import time
 from pathlib import Path
 
 from bort.agora.config import AgoraConfig
 from bort.agora.loop import agora
-from bort.errors import BortError
-from bort.finetune.config import FinetuneConfig
-from bort.finetune.plain import finetune
 from bort.measure.device import device_record
+from bort.tasks import get_task
+from bort.tasks.paired import paired_bootstrap
 from bort.util.quiet import quiet_libraries
 
 REPO = Path(__file__).resolve().parents[1]
-# Θ for a 2-core CPU: two learning rates (weight decay and warm-up as the plain defaults).
-THETA = [{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": 0} for lr in (1e-4, 5e-5)]
-SUBSET = {"glue/SST-2": 4000, "glue/CoLA": 4000}  # Socrates' training examples (else the whole training set)
-MAX_LEN = {"glue/SST-2": 64}
+BENCH = REPO / "runs" / "agora-bench"
+LRS = (3e-4, 1e-4)  # extracted students fine-tune best near 3e-4 (bench/extract_vs_scratch.py)
+MAX_LEN = {"glue/SST-2": 64, "glue/CoLA": 64}
+SHARED = "shared_first_iteration.json"
+VARIANTS = (  # the paper's loop as read, then the fixes the diagnostics pointed to (README, "Does Agora help?")
+    ("agora", ""),
+    ("retrain-winner", "--prune worst-shared-run"),
+    ("filtered", "--prune worst-shared-run --min-confidence 0.9 --keep-label-balance --max-added-share 0.25"),
+)
+VARIANT_FLAGS = {"--keep-label-balance": ("keep_label_balance", bool), "--min-confidence": ("min_confidence", float),
+                 "--phi-per-mistake": ("phi_per_mistake", int), "--phi-fraction": ("phi_fraction", float),
+                 "--replay": ("replay", int), "--prune": ("prune", str), "--max-added-share": ("max_added_share", float)}
 
 
-def socrates_for(task: str, data: Path, model: str, out: Path) -> Path:
-    """The real model fine-tuned on the task, selected on E (the same seeded half of dev Agora selects on)."""
-    if not (out / "metrics.json").is_file():
-        finetune(FinetuneConfig(model=model, task=task, data=str(data), out=str(out), epochs=2, lr=5e-5,
-                                max_len=MAX_LEN.get(task), max_train_examples=SUBSET.get(task), holdout_fraction=0.5,
-                                seed=0))
+def variant_settings(flags: str) -> dict:
+    """``--keep-label-balance --min-confidence 0.8`` → AgoraConfig fields."""
+    words, settings = shlex.split(flags), {}
+    while words:
+        flag = words.pop(0)
+        field, kind = VARIANT_FLAGS[flag]
+        settings[field] = True if kind is bool else kind(words.pop(0))
+    return settings
+
+
+def share_first_iteration(reference: Path, out: Path, cfg: AgoraConfig) -> None:
+    """Start a variant's run from the reference run's first iteration. Iteration 1 trains Θ on the original data
+    and reads none of the flags a variant changes (they act on the new points), so its trainings are the very
+    ones the variant would make; sharing them also makes the variants' plain baselines one and the same.
+    Everything iteration 1 made after its trainings (its new points) is left out and made again."""
+    from bort.agora import loop
+    from bort.util.io import read_log, write_text_atomic
+
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in ("best", "plain_best"):
+        shutil.copytree(reference / loop.PLAIN_BEST, staging / name)  # iteration 1's winner is both, so far
+    first = [r for r in read_log(reference / loop.TRAININGS_LOG) if r["iteration"] == 1]
+    write_text_atomic(staging / loop.TRAININGS_LOG, "".join(json.dumps(r) + "\n" for r in first))
+    (staging / loop.DIAGNOSTICS).mkdir()
+    shutil.copy(reference / loop.DIAGNOSTICS / "iteration-1.json", staging / loop.DIAGNOSTICS)
+    for name in (loop.LABELS, loop.PHI_CHECK):
+        if (reference / name).is_file():
+            shutil.copy(reference / name, staging / name)
+    cfg.save(staging / loop.CONFIG_FILE)
+    (staging / SHARED).write_text(json.dumps({"reference": str(reference)}))  # its CPU is counted from there
+    staging.rename(out)
+
+
+def run_one(args, variant: str, flags: str, student: str, student_dir: str, task: str, seed: int,
+            reference: str | None) -> Path:
+    name = task.split("/")[1]
+    out = Path(args.out) / variant / student / name / f"seed-{seed}"
+    if (out / "metrics.json").is_file():
+        return out
+    socrates = Path(args.socrates) / name
+    while not (socrates / "metrics.json").is_file():  # bench/agora_socrates.py may still be training it
+        print(f"waiting for {socrates} ...", flush=True)
+        time.sleep(60)
+    theta = Path(args.out) / f"theta-seed-{seed}.json"
+    theta.parent.mkdir(parents=True, exist_ok=True)
+    theta.write_text(json.dumps([{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": seed} for lr in LRS]))
+    cfg = AgoraConfig(method="agora", model=student_dir, socrates=str(Path(args.socrates) / name), task=task,
+                      data=str(Path(args.data) / task), out=str(out), theta=str(theta), epochs=args.epochs,
+                      batch_size=16, max_len=MAX_LEN.get(task, 128), max_train_examples=args.train_examples,
+                      phi_model=args.phi_model, max_iterations=args.max_iterations, seed=seed, force=True,
+                      **variant_settings(flags))
+    if reference and not out.exists():
+        first = Path(args.out) / reference / student / name / f"seed-{seed}"
+        if not (first / "metrics.json").is_file():
+            first = run_one(args, reference, "", student, student_dir, task, seed, None)
+        share_first_iteration(first, out, cfg)
+    agora(cfg, show_progress=False)
     return out
+
+
+def read_predictions(path: Path) -> tuple[list, list]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r["label"] for r in rows], [r["prediction"] for r in rows]
+
+
+def summarise(args, variants: list[tuple[str, str]], students: dict[str, str]) -> None:
+    first = variants[0][0]
+    print(f"\nStudents: {', '.join(f'{k} = {v}' for k, v in students.items())}; {args.train_examples} labelled "
+          f"examples per task; Θ = lr {{{', '.join(f'{lr:g}' for lr in LRS)}}}, {args.epochs} epochs, ≤ "
+          f"{args.max_iterations} iterations; seeds {args.seeds}; φ = mlm-replace from {args.phi_model}; "
+          f"Socrates = the teacher fine-tuned per task ({args.socrates}). {device_record('cpu').describe()}\n")
+    print("| student | task | H metric | variant | plain mean ± sd | Agora mean ± sd | Agora − plain [95%] | "
+          f"vs {first} [95%] | Socrates E / H | trainings plain, Agora | CPU min plain, Agora (×) | φ keeps gold "
+          "| Socrates keeps source label | edit distance | collapsed trainings | new points kept |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for student in students:
+        for task in args.tasks:
+            spec, name = get_task(task), task.split("/")[1]
+            metric = spec.metrics[0]
+            base_runs = None
+            for variant, _ in variants:
+                dirs = [Path(args.out) / variant / student / name / f"seed-{s}" for s in args.seeds]
+                dirs = [d for d in dirs if (d / "metrics.json").is_file()]
+                if not dirs:
+                    continue
+                ms = [json.loads((d / "metrics.json").read_text()) for d in dirs]
+                runs = []
+                for d in dirs:
+                    gold, agora_pred = read_predictions(d / "held_out_predictions.jsonl")
+                    _, plain_pred = read_predictions(d / "plain_held_out_predictions.jsonl")
+                    runs.append((gold, agora_pred, plain_pred))
+                diff = paired_bootstrap(metric, runs, seed=1)
+                vs_first = "–"
+                if variant == first:
+                    base_runs = {d.name: r for d, r in zip(dirs, runs)}
+                elif base_runs:
+                    pairs = [(g, a, base_runs[d.name][1]) for d, (g, a, _) in zip(dirs, runs) if d.name in base_runs]
+                    vs_first = str(paired_bootstrap(metric, pairs, seed=2)) if pairs else "–"
+                plain = [m["plain_grid"]["held_out_metrics"][metric] for m in ms]
+                ag = [m["held_out_metrics"][metric] for m in ms]
+                sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+                its = [it for d in dirs for it in map(json.loads, (d / "iterations.jsonl").read_text().splitlines())]
+                diags = [it["diagnostics"] for it in its if it["iteration"] > 0]
+                keeps = [x["made"]["socrates_keeps_source_label"] for x in diags if x["made"]["points"]]
+                dist = [x["made"]["edit_distance_mean"] for x in diags if x["made"]["points"]]
+                checks = [m["phi_check"]["socrates_on_perturbed"] for m in ms if m.get("phi_check")]
+                collapsed = sum(len(x["collapsed"]) for x in diags)
+                kept = sum(x["kept"]["points"] for x in diags)
+                made = sum(x["made"]["points"] for x in diags)
+                plain_cpu = statistics.mean(m["plain_grid"]["training_cpu_seconds"] for m in ms) / 60
+                agora_cpu = statistics.mean(m["cpu_seconds"] + (m["plain_grid"]["training_cpu_seconds"] if
+                                                                (d / SHARED).is_file() else 0.0)
+                                            for m, d in zip(ms, dirs)) / 60
+                socrates_h = statistics.mean(m["socrates"]["held_out_metrics"][metric] for m in ms)
+                socrates_e = statistics.mean(m["socrates"]["e_agreement"] for m in ms)
+                mean = statistics.mean
+                print(f"| {student} | {name} | {metric} | {variant} | {mean(plain):.4f} ± {sd(plain):.4f} | "
+                      f"{mean(ag):.4f} ± {sd(ag):.4f} | {diff} | {vs_first} | {socrates_e:.3f} / {socrates_h:.4f} | "
+                      f"{mean(m['plain_grid']['trainings'] for m in ms):.0f}, {mean(m['trainings'] for m in ms):.1f} | "
+                      f"{plain_cpu:.1f}, {agora_cpu:.1f} ({agora_cpu / plain_cpu:.1f}×) | "
+                      f"{mean(checks) if checks else float('nan'):.3f} | {mean(keeps) if keeps else float('nan'):.3f} | "
+                      f"{mean(dist) if dist else float('nan'):.2f} | {collapsed} of {sum(len(it['ranked']) for it in its)}"
+                      f" | {kept} of {made} |")
+    print(f"\nseeds per row: {len(args.seeds)} (a row shows only the seeds finished); the interval resamples seeds "
+          "and H examples (bort.tasks.paired).")
 
 
 def main() -> None:
     quiet_libraries()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--student", default=str(REPO / "runs" / "models" / "all-MiniLM-L6-v2"),
-                        help="the student (Timaeus): a pre-trained encoder directory")
-    parser.add_argument("--train-examples", type=int, default=1000, help="the student's labelled examples")
-    parser.add_argument("--socrates-from", default=str(REPO / "runs" / "models" / "all-MiniLM-L6-v2"))
-    parser.add_argument("--phi-model", help="the masked LM mlm-replace samples from (default: the student)")
-    parser.add_argument("--tasks", nargs="+", default=["glue/SST-2", "glue/MRPC", "glue/CoLA", "glue/RTE"])
+    parser.add_argument("--students", nargs="+", default=[f"50%={BENCH / 'students' / '3-12-384-1536'}",
+                                                          f"25%={BENCH / 'students' / '3-8-256-1024'}"],
+                        help="NAME=DIR: the students (Timaeus), extracted and distilled")
+    parser.add_argument("--socrates", default=str(BENCH / "socrates"), help="one Socrates per task, by task name")
+    parser.add_argument("--phi-model", default=str(BENCH / "teacher"), help="the masked LM φ samples from")
+    parser.add_argument("--tasks", nargs="+", default=["glue/SST-2", "glue/CoLA", "glue/MRPC", "glue/RTE"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--variant", action="append", default=None, metavar='NAME="FLAGS"',
+                        help="an Agora variant (the first is the reference); default: the three of VARIANTS")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--train-examples", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-iterations", type=int, default=3)
-    parser.add_argument("--out", default=str(REPO / "runs" / "agora-bench"))
+    parser.add_argument("--out", default=str(BENCH / "runs"))
+    parser.add_argument("--shard", default="0/1", help="I/N: run every N-th run, from the I-th")
+    parser.add_argument("--report", action="store_true", help="only print the table of what is on disk")
     args = parser.parse_args()
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    theta_file = out / "theta.json"
-    theta_file.write_text(json.dumps(THETA))
-    rows, refused = [], []
-    for task in args.tasks:
-        data = Path(args.data) / task
-        name = task.split("/")[1]
-        socrates = socrates_for(task, data, args.socrates_from, out / "socrates" / name)
-        try:
-            result = agora(AgoraConfig(method="agora", model=args.student, socrates=str(socrates), task=task,
-                                   data=str(data), out=str(out / "agora" / name), theta=str(theta_file),
-                                   epochs=args.epochs, batch_size=16, max_len=MAX_LEN.get(task),
-                                   max_train_examples=args.train_examples, phi_model=args.phi_model,
-                                   max_iterations=args.max_iterations, seed=0))
-        except BortError as exc:  # e.g. a Socrates below 2/3 on E: Agora refuses it, and the table says so
-            print(f"{task}: {exc}", flush=True)
-            refused.append((task, str(exc)))
-            continue
-        rows.append(result)
-        metric = next(iter(result["held_out_metrics"]))
-        print(f"{task}: H {metric} Agora {result['held_out_metrics'][metric]:.4f} vs plain "
-              f"{result['plain_grid']['held_out_metrics'][metric]:.4f}; Socrates "
-              f"{result['socrates']['held_out_metrics'][metric]:.4f}", flush=True)
-
-    print(f"\nstudent {args.student} on {args.train_examples} examples per task; Socrates: "
-          f"{Path(args.socrates_from).name} fine-tuned on the whole training set (SST-2: 4,000); Θ = {len(THETA)} sets "
-          f"(lr 1e-4, 5e-5), {args.epochs} epochs each, ≤{args.max_iterations} Agora iterations, "
-          f"φ = mlm-replace ({args.phi_model or 'the student'}); {device_record('cpu').describe()}\n")
-    print("| task | H metric | plain (best of Θ on E) | Agora | Socrates | majority | plain: trainings, min | "
-          "Agora: trainings, min | points added | CHS |")  # min: training minutes (plain) and all minutes (Agora)
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for r in rows:
-        for metric in r["held_out_metrics"]:
-            chs = r["chs"]
-            print(f"| {r['task']} | {metric} | {r['plain_grid']['held_out_metrics'][metric]:.4f} | "
-                  f"{r['held_out_metrics'][metric]:.4f} | {r['socrates']['held_out_metrics'][metric]:.4f} | "
-                  f"{r['held_out_majority_baseline'][metric]:.4f} | {r['plain_grid']['trainings']}, "
-                  f"{r['plain_grid']['training_seconds'] / 60:.1f} | {r['trainings']}, {r['seconds'] / 60:.1f} | "
-                  f"{r['augmented_examples']} | lr {chs['lr']:g}, seed {chs['seed']} |")
-    for task, reason in refused:
-        print(f"| {task} | refused: {reason} |||||||||")
+    variants = [tuple(v.split("=", 1)) for v in args.variant] if args.variant else list(VARIANTS)
+    students = dict(s.split("=", 1) for s in args.students)
+    if not args.report:
+        index, count = map(int, args.shard.split("/"))
+        reference = variants[0][0]
+        # One shard runs every variant of a (task, seed, student): a variant starts from its reference's run.
+        todo = [(v, f, s, d, t, seed, None if v == reference else reference)
+                for ti, t in enumerate(args.tasks) for si, seed in enumerate(args.seeds)
+                for ui, (s, d) in enumerate(students.items()) for v, f in variants if (ti + si + ui) % count == index]
+        for job in todo:
+            out = run_one(args, *job)
+            m = json.loads((out / "metrics.json").read_text())
+            metric = next(iter(m["held_out_metrics"]))
+            print(f"{out}: H {metric} Agora {m['held_out_metrics'][metric]:.4f}, plain "
+                  f"{m['plain_grid']['held_out_metrics'][metric]:.4f}", flush=True)
+    summarise(args, variants, students)
 
 
 if __name__ == "__main__":

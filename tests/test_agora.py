@@ -66,6 +66,17 @@ def test_longest_shared_run_drops_the_run_rooted_at_the_first():
     assert longest_shared_run(many) == many[:3]
 
 
+def test_worst_shared_run_drops_the_run_rooted_at_the_last():
+    from bort.agora.prune import worst_shared_run
+
+    ranked = [theta(1e-4, 0.0, seed=3), theta(1e-5, 0.0, seed=2), theta(1e-4, 10.0, seed=1), theta(1e-4, 0.0, seed=0)]
+    # From the worst (seed 0): lr=1e-4 is shared by the last two; the winner (first) stays.
+    assert worst_shared_run(ranked) == ranked[2:]
+    two = [theta(3e-4), theta(1e-4)]
+    assert worst_shared_run(two) == [theta(1e-4)]  # two learning rates: the loser goes, the winner is retrained
+    assert worst_shared_run([theta(1e-4)]) == [theta(1e-4)]
+
+
 def test_worst_half_drops_the_lower_half_and_at_least_one():
     ranked = [theta(lr) for lr in (1e-4, 2e-4, 3e-4, 4e-4, 5e-4)]
     assert worst_half(ranked) == ranked[3:]
@@ -310,6 +321,41 @@ def test_agora_scores_its_best_model_on_h_only(finished_run, agora_inputs):
     plain_h = score(task, h, model_outputs(plain, load_tokenizer(finished_run / "best"), h, 32))["accuracy"]
     assert metrics["plain_grid"]["held_out_metrics"]["accuracy"] == pytest.approx(plain_h)
     assert metrics["plain_grid"]["theta"] == read_log(finished_run / "iterations.jsonl")[0]["winner"]
+    plain_rows = [json.loads(x) for x in (finished_run / "plain_held_out_predictions.jsonl").read_text().splitlines()]
+    assert [r["uid"] for r in plain_rows] == [ex.uid for ex in h]
+    assert np.mean([r["prediction"] == r["label"] for r in plain_rows]) == pytest.approx(plain_h)
+
+
+def test_agora_diagnostics_recomputed_from_its_own_files(finished_run):
+    """Per iteration: the winner's H score (iteration 1's winner is plain fine-tuning's model), its E prediction
+    shares, the new points' labels and Socrates' agreement with their source's gold label, recounted here from
+    the augmented files and the training log; the φ check and the report's diagnostics section."""
+    from bort.agora.diagnose import token_edit_distance
+
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    iterations = read_log(finished_run / "iterations.jsonl")
+    trainings = {(r["iteration"], r["theta"]): r for r in read_log(finished_run / "agora_log.jsonl")}
+    assert iterations[0]["diagnostics"]["winner_held_out"] == pytest.approx(metrics["plain_grid"]["held_out_metrics"])
+    for it in iterations:
+        diag = it["diagnostics"]
+        winner = trainings[(it["iteration"], it["winner"])]
+        predicted = np.asarray(winner["outputs"]).argmax(-1)
+        assert diag["winner_prediction_shares"]["1"] == pytest.approx(predicted.mean())
+        assert diag["collapsed"] == [n for n, _ in it["ranked"] if trainings[(it["iteration"], n)]["collapsed"]]
+        points = [json.loads(x) for x in (finished_run / "augmented" / f"iteration-{it['iteration']}.jsonl")
+                  .read_text().splitlines()]
+        assert diag["made"]["points"] == len(points) and diag["kept"]["points"] == it["added"]
+        assert diag["made"]["labels"] == {"0": sum(p["label"] == 0 for p in points),
+                                          "1": sum(p["label"] == 1 for p in points)}
+        assert diag["made"]["socrates_keeps_source_label"] == pytest.approx(
+            np.mean([p["label"] == p["source_label"] for p in points]))
+        assert diag["made"]["edit_distance_mean"] == pytest.approx(
+            np.mean([token_edit_distance(p["source_text"], p[p["segment"]]) for p in points]))
+        assert sum(diag["mistake_labels"].values()) == it["mistakes"]
+    check = metrics["phi_check"]
+    assert 0 < check["examples"] <= 100 and 0 <= check["socrates_on_perturbed"] <= 1
+    report = (finished_run / "report.md").read_text()
+    assert "## Diagnostics" in report and report.count("→") >= min(10, iterations[0]["diagnostics"]["made"]["points"])
 
 
 def test_agora_killed_at_any_moment_ends_as_an_uninterrupted_run(finished_run, agora_inputs, tmp_path):

@@ -186,3 +186,41 @@ def test_unmatched_label_names_are_refused_before_inference(tiny_classifier_run,
     monkeypatch.setattr(evaluate_module, "model_outputs", lambda *a, **k: pytest.fail("inference ran first"))
     with pytest.raises(BortError, match="do not match"):
         evaluate_module.evaluate(foreign, get_task("glue/RTE"), shared_data / "glue/RTE")
+
+
+@pytest.mark.parametrize("family", ["roberta", "bert"])
+def test_linear_head_is_one_learned_layer_on_the_first_token(family, shared_data, tmp_path):
+    """--head linear: the dense layer before the classifier is the identity, frozen through training, and the
+    saved model (a stock class) loads back with from_pretrained to the same function: logits = W·tanh(h_CLS) + b."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from bort.architecture import Arch
+    from bort.architecture.build import build_roberta
+    from bort.tokenizer import load_tokenizer
+
+    encoder = tmp_path / "encoder"
+    model = build_roberta(Arch(1, 2, 32, 64), head="mlm", seed=0)
+    if family == "bert":
+        from transformers import BertConfig, BertForMaskedLM
+
+        model = BertForMaskedLM(BertConfig(vocab_size=model.config.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                           num_attention_heads=2, intermediate_size=64,
+                                           max_position_embeddings=model.config.max_position_embeddings,
+                                           pad_token_id=model.config.pad_token_id))
+    model.save_pretrained(encoder)
+    load_tokenizer().save_pretrained(encoder)
+    cfg = FinetuneConfig(model=str(encoder), task="glue/RTE", data=str(shared_data / "glue/RTE"), out=str(tmp_path / "run"),
+                         epochs=1, batch_size=16, lr=1e-3, max_len=32, max_train_examples=64, head="linear",
+                         head_init=0.5, seed=0)
+    finetune(cfg, show_progress=False)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run").eval()
+    dense = loaded.bert.pooler.dense if family == "bert" else loaded.classifier.dense
+    assert torch.equal(dense.weight, torch.eye(32)) and torch.equal(dense.bias, torch.zeros(32))
+    last = loaded.classifier if family == "bert" else loaded.classifier.out_proj
+    assert not torch.allclose(last.weight, torch.zeros_like(last.weight))
+    ids = torch.tensor([[0, 100, 200, 300, 2]])
+    with torch.no_grad():
+        first_token = loaded.base_model(input_ids=ids).last_hidden_state[:, 0]
+        by_hand = torch.tanh(first_token) @ last.weight.T + last.bias
+        assert torch.allclose(loaded(input_ids=ids).logits, by_hand, atol=1e-5)

@@ -184,6 +184,24 @@ def classifier_from_encoder(path: str | Path, num_labels: int, labels: tuple[str
     return _from_pretrained(AutoModelForSequenceClassification, path, config, "an encoder for sequence classification")
 
 
+def freeze_pooler_to_identity(model):
+    """Make the dense layer in front of a BERT/RoBERTa classifier the identity, frozen: the head's only learned
+    layer is then the last, linear one (on tanh of the first token's state, as tanh is fixed in transformers'
+    BertPooler and RobertaClassificationHead). The model stays a stock class: ``from_pretrained`` loads it."""
+    import torch
+
+    pooler = getattr(model.base_model, "pooler", None)
+    dense = getattr(pooler, "dense", None) or getattr(getattr(model, "classifier", None), "dense", None)
+    if not isinstance(dense, torch.nn.Linear) or dense.in_features != dense.out_features:
+        raise BortError(f"--head linear: {type(model).__name__} has no square dense layer before its classifier "
+                        "(expected a BERT pooler or a RoBERTa classification head)")
+    with torch.no_grad():
+        dense.weight.copy_(torch.eye(dense.in_features))
+        dense.bias.zero_()
+    dense.requires_grad_(False)
+    return dense
+
+
 def load_classifier(path: str | Path):
     """A fine-tuned sequence classifier (a `bort finetune` run or any HF classification directory)."""
     from transformers import AutoModelForSequenceClassification

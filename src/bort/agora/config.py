@@ -29,8 +29,18 @@ class AgoraConfig(FinetuneConfig):
     phi_fraction: float = option(0.15, "share of the word pieces (mlm-replace) or words φ changes", above=0,
                                  group=AGORA)
     phi_per_mistake: int = option(4, "new points made from each mistake on E", minimum=1, group=AGORA)
+    min_confidence: float = option(0.0, "drop new points Socrates labels with a top probability below this "
+                                   "(classification)", minimum=0, group=AGORA)
+    keep_label_balance: bool = option(False, "subsample each iteration's new points so that their labels follow the "
+                                      "training set's proportions (the paper enforces equal label proportions in "
+                                      "Agora's run)", group=AGORA)
+    max_added_share: float | None = option(None, "at most this share of the training set's size joins D per "
+                                           "iteration (a seeded subsample of the new points)", above=0, group=AGORA)
+    phi_check: int = option(100, "before training, φ perturbs this many training examples and Socrates labels them: "
+                            "how often the gold label survives (0: skip)", minimum=0, group=AGORA)
     prune: str = option("longest-shared-run", "how Θ shrinks: longest-shared-run (the paper's rule as we read it: the "
-                        "longest run of top-ranked sets that share a value with the first) or worst-half", choices=tuple(RULES),
+                        "longest run of top-ranked sets that share a value with the first), worst-shared-run (the same "
+                        "rule on the list sorted worst first: the winners stay) or worst-half", choices=tuple(RULES),
                         group=AGORA)
     replay: int = option(0, "repeat an iteration that did not improve E's best score, at most N times in a row, "
                          "before pruning", minimum=0, group=AGORA)
@@ -51,6 +61,8 @@ class AgoraConfig(FinetuneConfig):
         if self.method == "agora" and not self.socrates:
             raise BortError("--method agora needs --socrates MODEL_DIR: a model fine-tuned on the task that labels "
                             "the new points")
+        if self.min_confidence > 1:
+            raise BortError(f"--min-confidence {self.min_confidence:g}: a probability, expected at most 1")
 
     def agora_flags_given(self) -> list[str]:
         """Agora's own flags set away from their defaults (refused with --method plain)."""

@@ -22,6 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
+from bort.agora import diagnose
 from bort.agora import phi as phis
 from bort.agora.config import AgoraConfig
 from bort.agora.prune import prune_or_replay
@@ -45,6 +46,8 @@ CONFIG_FILE = "agora_config.json"
 TRAININGS_LOG = "agora_log.jsonl"
 ITERATIONS_LOG = "iterations.jsonl"
 LABELS = "socrates_labels.jsonl"
+PHI_CHECK = "phi_check.json"
+DIAGNOSTICS = "diagnostics"  # per iteration: the winner's H score, read by the report alone
 PLAIN_BEST = "plain_best"  # iteration 1's winner: the same grid, fine-tuned plainly, selected on E
 
 
@@ -130,7 +133,17 @@ class Agora:
                 self.say(f"continuing the run in {out}")
             cfg.save(out / CONFIG_FILE)
             self.socrates.cache.touch()
+        self.check_phi()
         self.started = time.perf_counter()
+
+    def check_phi(self) -> None:
+        """φ on training examples whose labels are known, labelled by Socrates: the label noise of the new points
+        before any is made (phi_check.json; once per run)."""
+        path = self.out / PHI_CHECK
+        if self.cfg.phi_check and not path.is_file():
+            self.say(f"φ check: {self.cfg.phi_check} training examples perturbed and labelled by Socrates ...")
+            write_json_atomic(path, diagnose.phi_check(self.task, self.phi, self.socrates, self.train,
+                                                       self.cfg.phi_check, self.cfg.seed))
 
     # ------------------------------------------------------------------ the loop
     def state(self) -> dict:
@@ -158,8 +171,10 @@ class Agora:
             state = self.state()
 
     def one_iteration(self, k: int, state: dict) -> None:
+        import numpy as np
+
         cfg, task, out = self.cfg, self.task, self.out
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         remaining, d = state["remaining"], state["d"]
         self.say(f"iteration {k}: {len(remaining)} hyperparameter sets on |D| = {len(d)}")
 
@@ -175,10 +190,13 @@ class Agora:
                   disable=not self.show_progress, dynamic_ncols=True) as bar:
             for index, result in run_jobs(train_theta, jobs, cfg.workers, cfg.ray):
                 theta = todo[index]
+                shares = diagnose.prediction_shares(task, self.e, np.asarray(result["outputs"]))
                 record = {"iteration": k, "theta": theta, **self.by_name[theta],
                           "score": result["metrics"][task.metrics[0]], "metrics": result["metrics"],
                           "best_epoch": result["best_epoch"], "seconds": result["seconds"],
-                          "train_examples": len(d), "outputs": result["outputs"]}
+                          "cpu_seconds": result["cpu_seconds"],
+                          "train_examples": len(d), "e_prediction_shares": shares,
+                          "collapsed": diagnose.collapsed(shares), "outputs": result["outputs"]}
                 append_log(out / TRAININGS_LOG, record)
                 done[theta] = record
                 bar.update(1)
@@ -196,6 +214,7 @@ class Agora:
         if k == 1:  # the first iteration is plain fine-tuning's grid search: its winner is the baseline
             self.keep(folder / self.run_name(ranked[0]), PLAIN_BEST,
                       {"score": winner["score"], "theta": ranked[0], "iteration": 1})
+        winner_h = self.held_out_of_winner(k, folder / self.run_name(ranked[0]))
         shutil.rmtree(folder, ignore_errors=True)
 
         # 3. The winner's mistakes on E; φ makes new points from them; Socrates labels them; D grows.
@@ -210,10 +229,27 @@ class Agora:
             "iteration": k, "ranked": [[n, done[n]["score"]] for n in ranked], "winner": ranked[0],
             "winner_score": winner["score"], "improved": improved, "dropped": dropped, "remaining": kept,
             "best": best, "replays_in_a_row": replays, "mistakes": added["mistakes"], "added": added["added"],
-            "d_size": len(d) + added["added"], "seconds": time.perf_counter() - t0})
+            "d_size": len(d) + added["added"], "seconds": time.perf_counter() - t0,
+            # CPU time: this process's (φ, Socrates, and trainings run here), plus the trainings run elsewhere
+            "cpu_seconds": time.process_time() - cpu0 + (sum(done[n].get("cpu_seconds", 0.0) for n in todo)
+                                                         if cfg.workers > 1 or cfg.ray else 0.0),
+            "diagnostics": {"winner_held_out": winner_h, "winner_prediction_shares": winner.get("e_prediction_shares"),
+                            "collapsed": [n for n in ranked if done[n].get("collapsed")],
+                            "d_labels": diagnose.label_balance(task, [ex.label for ex in d]) if task.kind ==
+                            "classification" else None, **added["diagnostics"]}})
         self.say(f"iteration {k}: best E {winner['score']:.4f} ({ranked[0]}){' — new best' if improved else ''}; "
                  f"{added['mistakes']} mistakes → {added['added']} new points; "
                  + (f"replay {replays}" if not dropped else f"dropped {len(dropped)}, {len(kept)} left"))
+
+    def held_out_of_winner(self, k: int, model_dir: Path) -> dict:
+        """The iteration winner's H metrics, for the report only (nothing selects on them); saved before its model
+        is deleted, so that a rerun after a kill finds them."""
+        path = self.out / DIAGNOSTICS / f"iteration-{k}.json"
+        if not path.is_file():
+            outputs = model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(path, score(self.task, self.h, outputs))
+        return json.loads(path.read_text())
 
     def run_name(self, theta: str) -> str:
         return f"theta-{list(self.by_name).index(theta):03d}"
@@ -258,15 +294,46 @@ class Agora:
             made = [(new, segment, source) for source in mistakes
                     for new, segment in phis.perturb(self.phi, source, self.cfg.phi_per_mistake, rng, seen)]
             labels = self.socrates.label([new for new, _, _ in made])
-            lines = [json.dumps({"text_a": new.text_a, "text_b": new.text_b, "source": source.uid,
-                                 "source_label": source.label, "phi": self.cfg.phi, "segment": segment,
-                                 "label": lab["label"], "confidence": lab["confidence"]})
-                     for (new, segment, source), lab in zip(made, labels)]
+            records = [{"text_a": new.text_a, "text_b": new.text_b, "source": source.uid,
+                        "source_label": source.label, "source_text": getattr(source, segment), "phi": self.cfg.phi,
+                        "segment": segment, "label": lab["label"], "confidence": lab["confidence"]}
+                       for (new, segment, source), lab in zip(made, labels)]
+            kept = self.filter_points(records, rng)
+            lines = [json.dumps({**r, "kept": i in kept}) for i, r in enumerate(records)]
             path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(path, "".join(line + "\n" for line in lines))
-        return {"mistakes": len(mistakes), "added": len(read_augmented(path))}
+        points = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        kept_points = [p for p in points if p.get("kept", True)]
+        return {"mistakes": len(mistakes), "added": len(kept_points),
+                "diagnostics": {"mistake_labels": diagnose.label_balance(self.task, [ex.label for ex in mistakes]),
+                                "made": diagnose.additions_summary(self.task, points),
+                                "kept": diagnose.additions_summary(self.task, kept_points),
+                                "pairs": diagnose.sample_pairs(points, 10, self.cfg.seed + k)}}
+
+    def filter_points(self, records: list[dict], rng: random.Random) -> set[int]:
+        """Which new points join D: those Socrates is confident enough about (--min-confidence), subsampled so
+        that their labels follow the training set's proportions (--keep-label-balance), then to at most
+        --max-added-share of the training set's size."""
+        cfg, task = self.cfg, self.task
+        keep = [i for i, r in enumerate(records) if r["confidence"] is None or r["confidence"] >= cfg.min_confidence]
+        if cfg.keep_label_balance and task.kind == "classification":
+            share = {i: sum(ex.label == i for ex in self.train) / len(self.train) for i in range(task.num_labels)}
+            by_label = {i: [j for j in keep if records[j]["label"] == i] for i in share}
+            room = min(len(by_label[i]) / share[i] for i in share if share[i] > 0)
+            keep = [j for i in share for j in rng.sample(by_label[i], int(room * share[i]))]
+        if cfg.max_added_share is not None and len(keep) > cfg.max_added_share * len(self.train):
+            keep = rng.sample(keep, int(cfg.max_added_share * len(self.train)))
+        return set(keep)
 
     # ------------------------------------------------------------------ finish
+    def score_on_h(self, model_dir: Path, predictions_file: Path) -> dict:
+        """A model's H metrics; its prediction for each H example written to ``predictions_file``."""
+        outputs = model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
+        lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
+                 for ex, p, o in zip(self.h, predictions(self.task, self.h, outputs), outputs)]
+        write_text_atomic(predictions_file, "".join(line + "\n" for line in lines))
+        return score(self.task, self.h, outputs)
+
     def finish(self) -> dict:
         from bort.agora.report import write_outputs
 
@@ -276,16 +343,10 @@ class Agora:
         if not iterations:
             raise BortError(f"Agora finished no iteration in {out} (--max-minutes too small?)")
         best = iterations[-1]["best"]
-        model = load_classifier(out / "best")
-        h_outputs = model_outputs(model, self.tokenizer, self.h, self.max_len)
-        held = score(task, self.h, h_outputs)
-        lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
-                 for ex, p, o in zip(self.h, predictions(task, self.h, h_outputs), h_outputs)]
-        write_text_atomic(out / "held_out_predictions.jsonl", "".join(line + "\n" for line in lines))
+        held = self.score_on_h(out / "best", out / "held_out_predictions.jsonl")
         socrates_h = score(task, self.h, self.socrates.outputs(self.h))
         plain = json.loads((out / PLAIN_BEST / "agora_best.json").read_text())
-        plain_h = score(task, self.h, model_outputs(load_classifier(out / PLAIN_BEST), self.tokenizer, self.h,
-                                                    self.max_len))
+        plain_h = self.score_on_h(out / PLAIN_BEST, out / "plain_held_out_predictions.jsonl")
         result = {
             "task": task.name, "method": "agora", "chs": {"name": best["theta"], **self.by_name[best["theta"]]},
             "best_iteration": best["iteration"], "e_score": best["score"], "e_metric": task.metrics[0],
@@ -293,13 +354,18 @@ class Agora:
             "held_out_examples": len(self.h), "held_out_metrics": held, "held_out_majority_baseline": majority_baseline(task, self.train, self.h),
             "plain_grid": {"theta": plain["theta"], "e_score": plain["score"], "held_out_metrics": plain_h,
                            "trainings": len(iterations[0]["ranked"]),
-                           "training_seconds": sum(r["seconds"] for r in trainings if r["iteration"] == 1)},
+                           "training_seconds": sum(r["seconds"] for r in trainings if r["iteration"] == 1),
+                           "training_cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in trainings
+                                                       if r["iteration"] == 1)},
             "socrates": {"model": cfg.socrates, "e_agreement": self.socrates_e, "held_out_metrics": socrates_h},
             "iterations": len(iterations), "trainings": len(trainings),
             "theta_left": len(iterations[-1]["remaining"]), "train_examples": len(self.train),
             "augmented_examples": iterations[-1]["d_size"] - len(self.train),
             "training_seconds": sum(r["seconds"] for r in trainings),
+            "training_cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in trainings),
+            "phi_check": json.loads((out / PHI_CHECK).read_text()) if (out / PHI_CHECK).is_file() else None,
             "seconds": sum(r["seconds"] for r in iterations),
+            "cpu_seconds": sum(r.get("cpu_seconds", 0.0) for r in iterations),
         }
         write_outputs(out, result, iterations, self.by_name)
         if (out / "trainings").is_dir() and not any((out / "trainings").iterdir()):
@@ -313,5 +379,5 @@ def read_augmented(path: Path) -> list[Example]:
     if not path.is_file():
         return []
     return [Example(uid=f"agora:{r['source']}", text_a=r["text_a"], text_b=r["text_b"], label=r["label"])
-            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())]
+            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("kept", True)]
 

@@ -33,12 +33,22 @@ def longest_shared_run(ranked: list[dict]) -> list[dict]:
     return ranked[:best]
 
 
+def worst_shared_run(ranked: list[dict]) -> list[dict]:
+    """The same rule read with the accuracies sorted in ascending order (a sort's default): the longest run of
+    sets from the *worst* that share a hyperparameter value with it. Where ``longest-shared-run`` drops the
+    best sets, so that the next iteration trains the ones that lost on the grown data, this one keeps the
+    winners and trains them again on it — with two learning rates, iteration 2 retrains the winning one, and
+    the effect of the new points is measured on one θ."""
+    return longest_shared_run(ranked[::-1])[::-1]
+
+
 def worst_half(ranked: list[dict]) -> list[dict]:
     """Successive halving: drop the lower-scoring half (at least one set)."""
     return ranked[len(ranked) - max(1, len(ranked) // 2):]
 
 
 RULES: dict[str, Callable[[list[dict]], list[dict]]] = {"longest-shared-run": longest_shared_run,
+                                                        "worst-shared-run": worst_shared_run,
                                                         "worst-half": worst_half}
 
 

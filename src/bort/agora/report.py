@@ -74,7 +74,56 @@ def report(result: dict, iterations: list[dict]) -> str:
         lines.append(f"| {it['iteration']} | {len(it['ranked'])} | {it['winner_score']:.4f} | {it['best']['score']:.4f}"
                      f" | {it['mistakes']} | {it['added']} | {len(it['dropped']) or 'replay'} | {it['d_size']} |")
     lines += ["", "![Agora by iteration](agora.png)", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + diagnostics(result, iterations))
+
+
+def _shares(shares: dict | None) -> str:
+    return " / ".join(f"{label} {share:.2f}" for label, share in shares.items()) if shares else "–"
+
+
+def _counts(counts: dict | None) -> str:
+    return " / ".join(f"{label} {n}" for label, n in counts.items()) if counts else "–"
+
+
+def _num(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def diagnostics(result: dict, iterations: list[dict]) -> list[str]:
+    """Why the run went where it did: φ's label noise, and per iteration the winner's E and H scores, its
+    predicted-label shares (a collapse shows there), the new points' labels and distances from their source."""
+    lines = ["## Diagnostics", ""]
+    check = result.get("phi_check")
+    if check and check.get("examples"):
+        lines += [f"- φ check on {check['examples']} training examples (gold labels known): Socrates gives the gold "
+                  f"label to {check['socrates_on_sources']:.3f} of the sources and {check['socrates_on_perturbed']:.3f} "
+                  f"of their perturbations; φ changed Socrates' label on {check['label_changed_by_phi']:.3f}; mean "
+                  f"token edit distance {check['edit_distance_mean']:.2f}.", ""]
+    lines += ["H scores are measured for this report only; nothing selects on them. A training has collapsed when "
+              "it gives one label to at least 95% of E.", "",
+              "| iteration | winner E | winner H | winner's E predictions | collapsed trainings | mistakes by label "
+              "| new points by Socrates label | Socrates keeps the source's gold label | mean confidence | edit "
+              "distance mean / median | points kept | D by label |",
+              "|---:|---:|---|---|---:|---|---|---:|---:|---|---:|---|"]
+    for it in iterations:
+        diag = it.get("diagnostics")
+        if not diag:
+            continue
+        made, kept = diag["made"], diag["kept"]
+        held = ", ".join(f"{k} {v:.4f}" for k, v in diag["winner_held_out"].items())
+        lines.append(
+            f"| {it['iteration']} | {it['winner_score']:.4f} | {held} | {_shares(diag['winner_prediction_shares'])} | "
+            f"{len(diag['collapsed'])} of {len(it['ranked'])} | {_counts(diag.get('mistake_labels'))} | "
+            f"{_counts(made.get('labels'))} | {_num(made.get('socrates_keeps_source_label'))} | "
+            f"{_num(made.get('mean_confidence'))} | {_num(made.get('edit_distance_mean'), 2)} / "
+            f"{_num(made.get('edit_distance_median'), 1)} | {kept['points']} of {made['points']} | "
+            f"{_counts(diag.get('d_labels'))} |")
+    pairs = next((it["diagnostics"]["pairs"] for it in iterations if it.get("diagnostics", {}).get("pairs")), [])
+    if pairs:
+        lines += ["", f"Ten of iteration {next(it['iteration'] for it in iterations if it.get('diagnostics', {}).get('pairs'))}'s"
+                  " new points beside their source (Socrates' label; the source's gold label):", ""]
+        lines += [f"- `{p['source']}` → `{p['new']}` (Socrates {p['label']}; gold {p['source_label']})" for p in pairs]
+    return lines + [""]
 
 
 def write_outputs(out: Path, result: dict, iterations: list[dict], by_name: dict[str, dict]) -> None:

@@ -36,6 +36,10 @@ class FinetuneConfig(Config):
     dropout: float = option(0.1, "dropout of the encoder and the classifier", minimum=0, group=TRAINING)
     head_init: float | None = option(None, "a: draw the head's weights from U(-a, a) (the paper: 0.5)", above=0,
                                      group=TRAINING)
+    head: str = option("pooler", "the classifier on the first token: pooler (Hugging Face's: a dense layer and tanh, "
+                       "then a linear layer) or linear (the paper's single linear layer: the dense layer is fixed to "
+                       "the identity and frozen, so only the last layer learns; tanh stays, as transformers has no "
+                       "switch for it)", choices=("pooler", "linear"), group=TRAINING)
     patience: int = option(2, "epochs without a better dev metric before stopping", minimum=1, group=TRAINING)
     max_train_examples: int | None = option(None, "train on a seeded subset of this size", minimum=1, group=TRAINING)
     balance: bool = option(False, "balance binary-cast QA and multiple-choice tasks by discarding negatives (the "

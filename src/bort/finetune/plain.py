@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bort.checkpoint import check_fits, classifier_from_encoder, load_classifier, load_config, save_model_dir
+from bort.checkpoint import (check_fits, classifier_from_encoder, freeze_pooler_to_identity, load_classifier,
+                             load_config, save_model_dir)
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.tasks.encode import collate, encode, model_outputs
@@ -112,6 +113,8 @@ class FineTuning:
             for layer in _head_layers(self.model):
                 torch.nn.init.uniform_(layer.weight, -cfg.head_init, cfg.head_init)
                 torch.nn.init.zeros_(layer.bias)
+        if cfg.head == "linear":  # after --head-init, which must not redraw the identity
+            freeze_pooler_to_identity(self.model)
 
         # Inputs encoded once; AdamW with linear warm-up and decay over every step of every epoch.
         self.enc_train = encode(self.tokenizer, train, self.max_len)
