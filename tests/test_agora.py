@@ -406,7 +406,8 @@ def test_plain_fine_tuning_reports_h_apart_from_what_it_selected_on(agora_inputs
 
 # ------------------------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("case", ["wrong-labels", "no-head", "empty-theta", "unknown-phi", "thin-e",
-                                  "weak-socrates", "agora-flag-with-plain", "no-socrates"])
+                                  "weak-socrates", "agora-flag-with-plain", "no-socrates", "confidence-above-1",
+                                  "linear-head-on-nan-share"])
 def test_bad_agora_input_is_one_line_and_writes_nothing(case, agora_inputs, tmp_path, capsys):
     from bort.checkpoint import classifier_from_encoder, save_model_dir
     from bort.tokenizer import load_tokenizer
@@ -416,7 +417,8 @@ def test_bad_agora_input_is_one_line_and_writes_nothing(case, agora_inputs, tmp_
     expected = {"wrong-labels": "predicts 3 labels", "no-head": "has no classification head",
                 "empty-theta": "Θ is empty", "unknown-phi": "--phi", "thin-e": "fewer than 2 examples",
                 "weak-socrates": "below --min-socrates", "agora-flag-with-plain": "to --method agora only",
-                "no-socrates": "needs --socrates"}[case]
+                "no-socrates": "needs --socrates", "confidence-above-1": "--min-confidence 1.5",
+                "linear-head-on-nan-share": "--max-added-share"}[case]
     if case == "wrong-labels":
         save_model_dir(classifier_from_encoder(agora_inputs["mlm"], 3, ("a", "b", "c")), load_tokenizer(),
                        tmp_path / "three")
@@ -444,6 +446,10 @@ def test_bad_agora_input_is_one_line_and_writes_nothing(case, agora_inputs, tmp_
     elif case == "no-socrates":
         i = args.index("--socrates")
         args = args[:i] + args[i + 2:]
+    elif case == "confidence-above-1":
+        args += ["--min-confidence", "1.5"]
+    elif case == "linear-head-on-nan-share":
+        args += ["--head", "linear", "--max-added-share", "nan"]
     try:
         code = main(args)
     except SystemExit as exc:  # argparse refuses an unknown choice itself

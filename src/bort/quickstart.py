@@ -2,8 +2,8 @@
 
 Each stage is the library call its command makes, with a config object: ``bort arch``, ``bort bench``,
 ``bort pretrain --mode mlm`` (the teacher), ``bort search``, ``bort extract`` and ``bort pretrain --mode kd``
-(the chosen student, cut out of the teacher and distilled from it) and ``bort finetune``. Everything is
-written under ``--out``.
+(the chosen student, cut out of the teacher and distilled from it), ``bort finetune``, ``bort export --auto``
+and ``bort finetune --method agora``. Everything is written under ``--out``.
 
 The stages are imported inside the functions that run them: the CLI imports this module for its
 config when it builds its parsers, before any model work, and torch is not needed for that.

@@ -15,11 +15,14 @@ Runs the pipeline end to end on the data shipped with bort (four public-domain n
      head and a few minutes of continued MLM on the novels (bort pretrain --mode mlm --init); without
      it, a small teacher pre-trained from scratch;
   4. the FPTAS over a small space against that teacher, latency measured here (bort search);
-  5. the architecture it chose, distilled from the teacher (bort pretrain --mode kd --config);
+  5. the architecture it chose, cut out of the teacher with its own weights (bort extract) and
+     distilled from it (bort pretrain --mode kd --init);
   6. that student fine-tuned on the SST-2 sample and scored on its dev set (bort finetune);
-  7. Agora: the student fine-tuned again, the real model (fine-tuned on the sample) as Socrates
+  7. that student served: the fastest export path on this CPU that keeps its outputs (bort export
+     --auto);
+  8. Agora: the student fine-tuned again, the real model (fine-tuned on the sample) as Socrates
      labelling perturbations of its mistakes, scored on the held-out half of dev beside plain
-     fine-tuning with the same hyperparameter sets (bort finetune --method agora).
+     fine-tuning with the same hyperparameter sets, with its diagnostics (bort finetune --method agora).
 Each pre-trained model's held-out MLM accuracy is printed beside the accuracy of always predicting
 the most frequent token, and each fine-tuned model's accuracy beside the majority class.
 Everything it writes goes under --out; a second run reuses only the tokenization cache."""
