@@ -39,6 +39,7 @@ from bort.agora.loop import agora
 from bort.measure.device import device_record
 from bort.tasks import get_task
 from bort.tasks.paired import paired_bootstrap
+from bort.util.io import write_text_atomic
 from bort.util.quiet import quiet_libraries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def share_first_iteration(reference: Path, out: Path, cfg: AgoraConfig) -> None:
     ones the variant would make; sharing them also makes the variants' plain baselines one and the same.
     Everything iteration 1 made after its trainings (its new points) is left out and made again."""
     from bort.agora import loop
-    from bort.util.io import read_log, write_text_atomic
+    from bort.util.io import read_log
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -106,8 +107,10 @@ def run_one(args, variant: str, flags: str, student: str, student_dir: str, task
         print(f"waiting for {socrates} ...", flush=True)
         time.sleep(60)
     theta = Path(args.out) / f"theta-seed-{seed}.json"
-    theta.parent.mkdir(parents=True, exist_ok=True)
-    theta.write_text(json.dumps([{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": seed} for lr in LRS]))
+    if not theta.is_file():  # shared by the processes side by side: written once, whole
+        theta.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(theta, json.dumps([{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": seed}
+                                             for lr in LRS]))
     settings = {"method": "agora", "model": student_dir, "socrates": str(Path(args.socrates) / name), "task": task,
                 "data": str(Path(args.data) / task), "out": str(out), "theta": str(theta), "epochs": args.epochs,
                 "batch_size": 16, "max_len": MAX_LEN.get(task, 128), "max_train_examples": args.train_examples,

@@ -123,3 +123,9 @@ def test_paired_bootstrap_difference_and_interval():
     assert (loose.high - loose.low) > 2 * (result.high - result.low)
     same = paired_bootstrap("mcc", [(g, b, b) for g, _, b in runs], resamples=200)
     assert (same.difference, same.low, same.high) == (0.0, 0.0, 0.0) and not same.excludes_zero()
+
+
+def test_grouped_metrics_are_refused_by_the_per_example_bootstrap():
+    gold = np.array([[0, 1, 1]])
+    with pytest.raises(ValueError, match="groups"):
+        score_rows("multirc_em", gold, gold)

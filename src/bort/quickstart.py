@@ -261,12 +261,13 @@ def agora(student_dir: Path, teacher_dir: Path, real: Path, out: Path, cfg: Quic
           f"fine-tuning with the same Θ {plain:.3f}; Socrates {result['socrates']['held_out_metrics']['accuracy']:.3f}; majority class "
           f"{result['held_out_majority_baseline']['accuracy']:.3f} ({result['iterations']} iterations, "
           f"{result['trainings']} trainings, {result['augmented_examples']} points added; {run_dir / 'report.md'})")
-    check = result["phi_check"]
+    check = result["phi_check"] or {"examples": 0}
     iterations = [json.loads(line) for line in (run_dir / "iterations.jsonl").read_text().splitlines()]
     collapsed = sum(len(it["diagnostics"]["collapsed"]) for it in iterations)
-    print(f"    diagnostics: Socrates gives φ's perturbations of {check['examples']} training sentences their gold "
-          f"label {check['socrates_on_perturbed']:.3f} of the time (the sources {check['socrates_on_sources']:.3f}); "
-          f"{collapsed} of {result['trainings']} trainings collapsed to one label")
+    phi = (f"Socrates gives φ's perturbations of {check['examples']} training sentences their gold label "
+           f"{check['socrates_on_perturbed']:.3f} of the time (the sources {check['socrates_on_sources']:.3f}); "
+           if check["examples"] else "")
+    print(f"    diagnostics: {phi}{collapsed} of {result['trainings']} trainings collapsed to one label")
 
 
 def finetune(model_dir: Path, out: Path, epochs: int, lr: float) -> None:

@@ -37,7 +37,8 @@ class AgoraConfig(FinetuneConfig):
     max_added_share: float | None = option(None, "at most this share of the training set's size joins D per "
                                            "iteration (a seeded subsample of the new points)", above=0, group=AGORA)
     phi_check: int = option(100, "before training, φ perturbs this many training examples and Socrates labels them: "
-                            "how often the gold label survives (0: skip)", minimum=0, group=AGORA)
+                            "how often the gold label survives (0: skip)", minimum=0, group=AGORA,
+                            resumable=True)
     prune: str = option("longest-shared-run", "how Θ shrinks: longest-shared-run (the paper's rule as we read it: the "
                         "longest run of top-ranked sets that share a value with the first), worst-shared-run (the same "
                         "rule on the list sorted worst first: the winners stay) or worst-half", choices=tuple(RULES),

@@ -230,13 +230,15 @@ class Agora:
             "winner_score": winner["score"], "improved": improved, "dropped": dropped, "remaining": kept,
             "best": best, "replays_in_a_row": replays, "mistakes": added["mistakes"], "added": added["added"],
             "d_size": len(d) + added["added"], "seconds": time.perf_counter() - t0,
-            # CPU time: this process's (φ, Socrates, and trainings run here), plus the trainings run elsewhere
-            "cpu_seconds": time.process_time() - cpu0 + (sum(done[n].get("cpu_seconds", 0.0) for n in todo)
-                                                         if cfg.workers > 1 or cfg.ray else 0.0),
+            # CPU time: every training of the iteration (from the log, wherever and whenever it ran), plus this
+            # process's own work (φ, Socrates), without the report's H scoring
+            "cpu_seconds": sum(done[n].get("cpu_seconds", 0.0) for n in ranked) + time.process_time() - cpu0
+            - (sum(done[n].get("cpu_seconds", 0.0) for n in todo) if cfg.workers == 1 and not cfg.ray else 0.0)
+            - self.diagnostic_cpu,
             "diagnostics": {"winner_held_out": winner_h, "winner_prediction_shares": winner.get("e_prediction_shares"),
                             "collapsed": [n for n in ranked if done[n].get("collapsed")],
-                            "d_labels": diagnose.label_balance(task, [ex.label for ex in d]) if task.kind ==
-                            "classification" else None, **added["diagnostics"]}})
+                            "d_labels": diagnose.label_balance(task, [ex.label for ex in d] + added["kept_labels"])
+                            if task.kind == "classification" else None, **added["diagnostics"]}})
         self.say(f"iteration {k}: best E {winner['score']:.4f} ({ranked[0]}){' — new best' if improved else ''}; "
                  f"{added['mistakes']} mistakes → {added['added']} new points; "
                  + (f"replay {replays}" if not dropped else f"dropped {len(dropped)}, {len(kept)} left"))
@@ -245,10 +247,12 @@ class Agora:
         """The iteration winner's H metrics, for the report only (nothing selects on them); saved before its model
         is deleted, so that a rerun after a kill finds them."""
         path = self.out / DIAGNOSTICS / f"iteration-{k}.json"
+        started, self.diagnostic_cpu = time.process_time(), 0.0
         if not path.is_file():
             outputs = model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(path, score(self.task, self.h, outputs))
+        self.diagnostic_cpu = time.process_time() - started  # not a cost of Agora: left out of cpu_seconds
         return json.loads(path.read_text())
 
     def run_name(self, theta: str) -> str:
@@ -267,10 +271,10 @@ class Agora:
         """Move a training's model to ``name_``/ (best/, plain_best/) in one rename, with what it is (agora_best.json)."""
         target, staging = self.out / name_, self.out / f"{name_}.partial"
         marker = target / "agora_best.json"
-        if not source.is_dir() and marker.is_file():
+        if marker.is_file():
             placed = json.loads(marker.read_text())
             if (placed["theta"], placed["iteration"]) == (info["theta"], info["iteration"]):
-                return  # a rerun after a kill that came once the model was in place
+                return  # a rerun after a kill that came once the model was in place (its source may be half deleted)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(source, staging, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
         write_json_atomic(staging / "agora_best.json", {**info, "hyperparameters": self.by_name[info["theta"]]})
@@ -304,7 +308,7 @@ class Agora:
             write_text_atomic(path, "".join(line + "\n" for line in lines))
         points = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         kept_points = [p for p in points if p.get("kept", True)]
-        return {"mistakes": len(mistakes), "added": len(kept_points),
+        return {"mistakes": len(mistakes), "added": len(kept_points), "kept_labels": [p["label"] for p in kept_points],
                 "diagnostics": {"mistake_labels": diagnose.label_balance(self.task, [ex.label for ex in mistakes]),
                                 "made": diagnose.additions_summary(self.task, points),
                                 "kept": diagnose.additions_summary(self.task, kept_points),

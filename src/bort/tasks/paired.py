@@ -17,6 +17,7 @@ import numpy as np
 from bort.tasks import metrics as M
 
 BINARY = ("accuracy", "f1", "mcc")  # computed from confusion counts, every replicate at once
+PER_EXAMPLE = BINARY + ("macro_f1", "pearson", "spearman")  # metrics of independent examples, resampled one by one
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ def _binary(metric: str, gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 def score_rows(metric: str, gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """``metric`` of each row of (R, n) arrays: vectorised for binary labels, the task metric's own code otherwise."""
+    if metric not in PER_EXAMPLE:
+        raise ValueError(f"{metric}: its examples come in groups (questions, passages); resampling them one by one "
+                         f"would break the groups (expected one of {', '.join(PER_EXAMPLE)})")
     labels = np.union1d(np.unique(gold), np.unique(pred))
     if metric in BINARY and set(labels.tolist()) <= {0, 1}:
         return _binary(metric, gold, pred)
