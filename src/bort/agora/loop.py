@@ -214,7 +214,9 @@ class Agora:
         if k == 1:  # the first iteration is plain fine-tuning's grid search: its winner is the baseline
             self.keep(folder / self.run_name(ranked[0]), PLAIN_BEST,
                       {"score": winner["score"], "theta": ranked[0], "iteration": 1})
+        report_cpu = time.process_time()  # the report's H scoring is not a cost of Agora: left out of cpu_seconds
         winner_h = self.held_out_of_winner(k, folder / self.run_name(ranked[0]))
+        report_cpu = time.process_time() - report_cpu
         shutil.rmtree(folder, ignore_errors=True)
 
         # 3. The winner's mistakes on E; φ makes new points from them; Socrates labels them; D grows.
@@ -234,7 +236,7 @@ class Agora:
             # process's own work (φ, Socrates), without the report's H scoring
             "cpu_seconds": sum(done[n].get("cpu_seconds", 0.0) for n in ranked) + time.process_time() - cpu0
             - (sum(done[n].get("cpu_seconds", 0.0) for n in todo) if cfg.workers == 1 and not cfg.ray else 0.0)
-            - self.diagnostic_cpu,
+            - report_cpu,
             "diagnostics": {"winner_held_out": winner_h, "winner_prediction_shares": winner.get("e_prediction_shares"),
                             "collapsed": [n for n in ranked if done[n].get("collapsed")],
                             "d_labels": diagnose.label_balance(task, [ex.label for ex in d] + added["kept_labels"])
@@ -247,12 +249,9 @@ class Agora:
         """The iteration winner's H metrics, for the report only (nothing selects on them); saved before its model
         is deleted, so that a rerun after a kill finds them."""
         path = self.out / DIAGNOSTICS / f"iteration-{k}.json"
-        started, self.diagnostic_cpu = time.process_time(), 0.0
         if not path.is_file():
-            outputs = model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(path, score(self.task, self.h, outputs))
-        self.diagnostic_cpu = time.process_time() - started  # not a cost of Agora: left out of cpu_seconds
+            write_json_atomic(path, score(self.task, self.h, self.outputs_on_h(model_dir)))
         return json.loads(path.read_text())
 
     def run_name(self, theta: str) -> str:
@@ -330,9 +329,12 @@ class Agora:
         return set(keep)
 
     # ------------------------------------------------------------------ finish
+    def outputs_on_h(self, model_dir: Path):
+        return model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
+
     def score_on_h(self, model_dir: Path, predictions_file: Path) -> dict:
         """A model's H metrics; its prediction for each H example written to ``predictions_file``."""
-        outputs = model_outputs(load_classifier(model_dir), self.tokenizer, self.h, self.max_len)
+        outputs = self.outputs_on_h(model_dir)
         lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
                  for ex, p, o in zip(self.h, predictions(self.task, self.h, outputs), outputs)]
         write_text_atomic(predictions_file, "".join(line + "\n" for line in lines))
