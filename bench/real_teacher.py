@@ -27,13 +27,11 @@ MINILM = REPO / "runs" / "models" / "all-MiniLM-L6-v2"
 
 
 def run_once(cfg: PretrainConfig) -> dict:
-    """Train, or reuse the finished run in cfg.out (its final_metrics.json), or resume an interrupted one."""
-    out = Path(cfg.out)
-    done = out / "final_metrics.json"
+    """Train, or reuse the finished run in cfg.out (its final_metrics.json), or continue an interrupted one (a
+    re-run with the same configuration does)."""
+    done = Path(cfg.out) / "final_metrics.json"
     if done.is_file():
         return json.loads(done.read_text())
-    if (out / "pretrain_config.json").is_file():
-        cfg.resume = True
     return pretrain(cfg)
 
 

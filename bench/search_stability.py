@@ -99,13 +99,12 @@ def main() -> None:
     scored = out / "search"
     base = SearchConfig(teacher=str(teacher), corpus=[str(CORPUS_DIR)], out=str(scored), space=args.space, steps=3,
                         lr=0.05, batch_size=8, seq_len=128, latency="flops", latency_seq_len=args.seq_len,
-                        latency_threads=args.threads, cache_dir=str(out / "cache"), seed=0,
-                        resume=(scored / "search_summary.json").is_file())
+                        latency_threads=args.threads, cache_dir=str(out / "cache"), seed=0)  # a re-run continues it
     summary = search(base)
     candidates = {latency_phase.key(Arch(*c["arch"])): c for c in read_candidates(scored / "candidates.jsonl").values()}
     archs = [Arch(*c["arch"]) for c in candidates.values()]
     teacher_config = load_config(teacher)
-    measured = SearchConfig(**{**base.to_dict(), "latency": "measured", "resume": False})
+    measured = SearchConfig(**{**base.to_dict(), "latency": "measured"})
 
     results: dict = {"device": device_record("cpu", args.threads).as_dict(), "candidates": len(archs),
                      "space": args.space, "seq_len": args.seq_len, "protocols": {}}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -382,7 +383,22 @@ def test_agora_killed_at_any_moment_ends_as_an_uninterrupted_run(finished_run, a
 
 def test_a_changed_configuration_is_refused_with_the_changed_fields(finished_run, agora_inputs, capsys):
     assert main(agora_args(agora_inputs, finished_run, agora_inputs["theta"], "--phi-per-mistake", "2")) == 2
-    assert "changed: phi_per_mistake" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "changed: phi_per_mistake" in err and "agora_config.json" in err and "--restart" in err
+
+
+def test_restart_deletes_the_earlier_run_and_starts_over(finished_run, agora_inputs, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    (out / "left-by-the-first-run.txt").write_text("x")
+    assert main(agora_args(agora_inputs, out, agora_inputs["theta"], "--phi-per-mistake", "2", "--max-iterations", "1",
+                           "--restart")) == 0
+    assert not (out / "left-by-the-first-run.txt").exists()
+    assert json.loads((out / "agora_config.json").read_text())["phi_per_mistake"] == 2
+    assert [r["iteration"] for r in read_log(out / "iterations.jsonl")] == [1]  # one new iteration, none kept
+    points = (out / "augmented" / "iteration-1.jsonl").read_text().splitlines()
+    sources = [json.loads(x)["source"] for x in points]
+    assert max(sources.count(s) for s in sources) == 2  # made with the new --phi-per-mistake (the first run's: 1)
 
 
 def test_plain_fine_tuning_reports_h_apart_from_what_it_selected_on(agora_inputs, tmp_path):

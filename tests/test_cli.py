@@ -76,7 +76,7 @@ def test_help_explains_each_command():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert set(subparsers.choices) == {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench", "export",
-                                       "quickstart"}
+                                       "pipeline", "quickstart"}
     for command, sub in subparsers.choices.items():
         assert sub.description and len(sub.description.split()) > 20, command
         text = sub.format_help()

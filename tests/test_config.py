@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from bort.cli.main import build_parser, main
-from bort.config import Config, HelpFormatter, add_options, option
+from bort.config import Config, HelpFormatter, add_options, option, restart_option
 from bort.errors import BortError
 
 
@@ -78,6 +78,17 @@ def test_differences_ignore_resumable_fields():
     a = Toy(name="n")
     assert a.differences(Toy(name="n", out="elsewhere")) == []
     assert a.differences(Toy(name="n", steps=4, rate=0.25)) == ["steps", "rate"]
+
+
+def test_every_command_that_makes_a_run_directory_has_the_one_restart_option():
+    """--restart is defined once (restart_option) and never counts as a changed setting; --resume is gone."""
+    expected = restart_option()
+    for command, sub in subcommand_parsers().items():
+        fields = {f.name: f for f in dataclasses.fields(sub.get_default("config_class"))}
+        assert "resume" not in fields, command
+        if command in ("search", "extract", "pretrain", "finetune", "export"):
+            meta = fields["restart"].metadata
+            assert (meta["help"], meta["resumable"], fields["restart"].default) == (expected.metadata["help"], True, False)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -211,6 +211,25 @@ def test_export_path_that_fails_the_bar_writes_nothing(prepared_inputs, tmp_path
     assert not (tmp_path / "deep").exists()  # not the output, not its staging folder, not the folder made for it
 
 
+def test_export_rerun_keeps_refuses_a_change_and_restarts_on_request(prepared_inputs, tmp_path, capsys):
+    out = tmp_path / "served"
+    line = ["export", prepared_inputs["encoder"], "--path", "eager", "--seq-len", "16", "--rounds", "1",
+            "--max-rounds", "1", "--out", str(out)]
+    assert main(line) == 0
+    record = (out / "export.json").read_text()
+    capsys.readouterr()
+    assert main(line) == 0  # the same command: the export is kept, nothing rewritten
+    assert f"kept {out}" in capsys.readouterr().out and (out / "export.json").read_text() == record
+    assert main(line + ["--seq-len", "12"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "seq_len changed" in err and "export.json" in err and "--restart" in err
+    assert main(line + ["--seq-len", "12", "--restart"]) == 0  # exported again, with the new settings
+    assert json.loads((out / "export.json").read_text())["timed"]["seq_len"] == 12
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]  # no staging folder left
+    assert main(["export", prepared_inputs["encoder"], "--onnx", "--restart", "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "--restart goes with --auto and --path" in capsys.readouterr().err
+
+
 def test_load_refuses_a_directory_it_did_not_write(tmp_path):
     from bort.errors import BortError
     from bort.inference import load

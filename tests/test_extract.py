@@ -264,6 +264,25 @@ def test_bort_extract_writes_a_directory_from_pretrained_loads(prepared_inputs, 
                        teacher.embeddings.word_embeddings.weight[:, channels])
 
 
+def test_bort_extract_rerun_keeps_refuses_a_change_and_restarts_on_request(prepared_inputs, tmp_path, capsys):
+    out = tmp_path / "student"
+    line = ["extract", "--teacher", prepared_inputs["mlm"], "--arch", "1,1,16,32", "--corpus", prepared_inputs["text"],
+            "--out", str(out), "--seq-len", "32", "--batch-size", "2", "--calibration-batches", "2"]
+    assert main(line) == 0
+    written = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(line) == 0  # the same command: the extraction is kept, nothing rewritten
+    assert "kept the extraction already in" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == written
+    assert main(line + ["--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "seed changed" in err and "extract_config.json" in err and "--restart" in err
+    assert main(line + ["--seed", "1", "--restart"]) == 0  # extracted again, with the new settings
+    assert json.loads((out / "extract_config.json").read_text())["seed"] == 1
+    assert (out / "extraction.json").stat().st_mtime_ns != written["extraction.json"]
+    assert not (tmp_path / "student.partial").exists()
+
+
 def test_a_regrouped_student_is_built_from_whole_teacher_heads():
     """Bort's case in miniature: the teacher's hidden width kept, heads halved and doubled in size."""
     teacher = teacher_mlm()

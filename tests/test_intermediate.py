@@ -1,5 +1,5 @@
 """Intermediate distillation: the hidden-state MSE and MiniLMv2's attention relations, checked by hand, and a
-KD run from an extracted student that records and resumes them exactly."""
+KD run from an extracted student that records them and, re-run, continues exactly."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_kd_from_an_extracted_student_records_every_loss_part_and_resumes_exactl
         assert r["hidden_loss"] > 0 and r["attention_loss"] > 0 and r["loss"] == pytest.approx(total, rel=1e-4)
     split = tmp_path / "split"
     pretrain(kd_config(kd_inputs, split, stop_after=3), show_progress=False)
-    pretrain(kd_config(kd_inputs, split, resume=True), show_progress=False)
+    pretrain(kd_config(kd_inputs, split), show_progress=False)  # the same command again: it continues
     assert (split / "metrics.jsonl").read_text().count("\n") == 6
     straight_losses = [r["loss"] for r in records]
     assert [json.loads(line)["loss"] for line in (split / "metrics.jsonl").read_text().splitlines()] == straight_losses

@@ -13,9 +13,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bort"
 LEVELS = {
     "errors": 0, "util": 1, "config": 2, "architecture": 3, "tokenizer": 3, "data": 3,
     "mlm": 4, "training": 4, "tasks": 4, "measure": 4, "checkpoint": 4,
+    "model_card": 4,  # the README.md beside every model directory: reads a stage's config by attribute, imports none
     "extract": 4.5,  # below every stage that starts from an extracted student (search, pretrain), above its tools
     "search": 5, "pretrain": 5, "finetune": 5, "inference": 5,
     "agora": 6,  # Agora trains each hyperparameter set with fine-tuning's recipe: a stage built on that stage
+    "api": 6.5,  # every stage as a function of its config (bort.search(SearchConfig(...)), ...)
+    "pipeline": 6.8,  # the stages in order, through the API
     "quickstart": 7, "cli": 8,
 }
 

@@ -1,4 +1,4 @@
-"""Pre-training end to end on real text with tiny models: outputs, exact resume, DDP, errors."""
+"""Pre-training end to end on real text with tiny models: outputs, exact continuation on a re-run, DDP, errors."""
 
 import json
 import os
@@ -69,13 +69,13 @@ def test_mlm_run_writes_a_loadable_checkpoint(corpus, cache, tmp_path):
     assert [p.name for p in train_state.list_checkpoints(out)] == ["step-0000003", "step-0000006"]
 
 
-def test_resume_is_exact(corpus, cache, tmp_path):
+def test_a_rerun_of_the_same_command_continues_exactly(corpus, cache, tmp_path):
     straight = tmp_path / "straight"
     pretrain(config(corpus, cache, straight, dropout=0.1), show_progress=False)
     split = tmp_path / "split"
     first = pretrain(config(corpus, cache, split, dropout=0.1, stop_after=3), show_progress=False)
     assert first["step"] == 3 and not first["finished"]
-    pretrain(config(corpus, cache, split, dropout=0.1, resume=True), show_progress=False)
+    pretrain(config(corpus, cache, split, dropout=0.1), show_progress=False)  # the same command, without --stop-after
     assert losses(split) == losses(straight)  # bit for bit, dropout included
     from safetensors.torch import load_file
 
@@ -83,13 +83,20 @@ def test_resume_is_exact(corpus, cache, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_refuses_to_overwrite_or_resume_a_changed_run(corpus, cache, tmp_path):
+def test_a_changed_setting_is_refused_and_restart_starts_over(corpus, cache, tmp_path):
     out = tmp_path / "run"
     pretrain(config(corpus, cache, out, stop_after=3), show_progress=False)
-    with pytest.raises(BortError, match="--resume"):
-        pretrain(config(corpus, cache, out), show_progress=False)
-    with pytest.raises(BortError, match="changed in \\['lr'\\]"):
-        pretrain(config(corpus, cache, out, lr=5e-4, resume=True), show_progress=False)
+    before = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    with pytest.raises(BortError, match="changed in \\['lr'\\].*pretrain_config.json.*--restart"):
+        pretrain(config(corpus, cache, out, lr=5e-4), show_progress=False)
+    assert [p.name for p in train_state.list_checkpoints(out)] == ["step-0000003"]  # the refused run touched nothing
+    (out / "left-by-the-first-run.txt").write_text("x")
+    final = pretrain(config(corpus, cache, out, lr=5e-4, restart=True), show_progress=False)
+    assert final["finished"] and not (out / "left-by-the-first-run.txt").exists()  # the directory was emptied
+    after = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in after] == [1, 2, 3, 4, 5, 6]  # from step 1, not from the old checkpoint at 3
+    assert after[0]["loss"] == before[0]["loss"] and after[1]["loss"] != before[1]["loss"]  # the new lr from step 1
+    assert json.loads((out / "pretrain_config.json").read_text())["lr"] == 5e-4
 
 
 def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(corpus, cache, tmp_path):
@@ -108,7 +115,7 @@ def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(corpus, cache, tm
     last = train_state.step_of(saved[-1])
 
     result = run_cli(*cli_args(corpus, cache, out, "--max-steps", "100000", "--save-every", "2", "--keep-checkpoints",
-                               "3", "--resume", "--stop-after", "2"))
+                               "3", "--stop-after", "2"))
     assert result.returncode == 0, result.stderr
     after = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in after] == list(range(1, last + 3))  # trimmed to the checkpoint, then continued
@@ -191,8 +198,7 @@ def test_bad_input_is_one_line_exit_2(case, corpus, cache, tmp_path, tiny_robert
         message = "differs from the tokenizer"
     elif case == "corrupt":
         assert run_cli(*args, "--stop-after", "2").returncode == 0
-        (train_state.list_checkpoints(out)[-1] / "optimizer.pt").write_bytes(b"truncated")
-        args = args + ["--resume"]
+        (train_state.list_checkpoints(out)[-1] / "optimizer.pt").write_bytes(b"truncated")  # the re-run reads it
         message = "damaged or incomplete"
     elif case == "nan":
         args = cli_args(corpus, cache, out, "--max-steps", "20", "--save-every", "1") + ["--lr", "1e30", "--clip", "0"]

@@ -18,33 +18,39 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
     for step in range(1, 9):
         assert f"=== [{step}/8]" in result.stdout
     assert "held-out MLM accuracy" in result.stdout and "SST-2 dev accuracy" in result.stdout
-    bench = json.loads((out / "bench" / "bench.json").read_text())
+    bench = json.loads((out / "bench-paper" / "bench.json").read_text())
     assert {n for n, row in bench["rows"].items() if row["kind"] == "model"} == {"bort"}
     fused = bench["cells"][0]["rows"]["bort onnx-fused-int8"]
     ratio = fused["ratio_to_subject"]
     assert ratio["low"] <= ratio["median"] <= ratio["high"]  # timed in interleaved rounds, with an interval
     assert fused["cosine"] > 0.999
     best = json.loads((out / "search" / "best" / "config.json").read_text())
-    student = json.loads((out / "student" / "config.json").read_text())
+    student = json.loads((out / "distil" / "config.json").read_text())
     assert [student[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")] == \
         [best[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")]  # the search's choice was distilled
-    assert (out / "student" / "model.safetensors").is_file() and (out / "teacher" / "model.safetensors").is_file()
+    assert (out / "distil" / "model.safetensors").is_file() and (out / "teacher" / "model.safetensors").is_file()
     # With the real model, the student was cut out of the teacher (its weights), and the search ranked such starts.
-    extraction = json.loads((out / "extracted" / "extraction.json").read_text())
+    extraction = json.loads((out / "extract" / "extraction.json").read_text())
     assert extraction["arch"] == [best[k] for k in ("num_hidden_layers", "num_attention_heads", "hidden_size",
                                                     "intermediate_size")]
     assert json.loads((out / "search" / "search_config.json").read_text())["init"] == "extract"
-    assert json.loads((out / "student" / "pretrain_config.json").read_text())["init"] == str(out / "extracted")
+    assert json.loads((out / "distil" / "pretrain_config.json").read_text())["init"] == str(out / "extract")
     # The fine-tuned student was served by the fastest path that keeps its outputs and its dev score.
-    served = json.loads((out / "served" / "export.json").read_text())
+    served = json.loads((out / "export" / "export.json").read_text())
     chosen = served["candidates"][served["path"]]
     assert chosen["cosine"] >= 0.999 and chosen["points_lost"] <= 0.5 and "chose" in result.stdout
     assert len(served["candidates"]) == 6 and served["bar"]["task"] == "glue/SST-2"
-    metrics = json.loads((out / "sst2" / "metrics.json").read_text())
+    metrics = json.loads((out / "tasks" / "sst2" / "student" / "metrics.json").read_text())
     assert metrics["task"] == "glue/SST-2" and metrics["dev_examples"] == 872
     # The teacher continued the real model (its vocabulary), and Agora ran against its fine-tuned Socrates.
     teacher = json.loads((out / "teacher" / "config.json").read_text())
     assert teacher["model_type"] == "bert" and teacher["vocab_size"] == 30522 and teacher["hidden_size"] == 384
-    agora = json.loads((out / "agora" / "metrics.json").read_text())
-    assert agora["socrates"]["e_agreement"] > 2 / 3 and (out / "agora" / "best" / "model.safetensors").is_file()
+    agora_dir = out / "tasks" / "sst2-agora" / "student"
+    agora = json.loads((agora_dir / "metrics.json").read_text())
+    assert agora["socrates"]["e_agreement"] > 2 / 3 and (agora_dir / "best" / "model.safetensors").is_file()
     assert "held-out SST-2 accuracy" in result.stdout and "Agora" in result.stdout
+    # Stages 3 to 8 were the shipped pipeline file: its report compares the student with the teacher.
+    report = (out / "report.md").read_text()
+    assert "## Tasks" in report and "sst2-agora" in report and "the teacher takes **" in report
+    state = json.loads((out / "pipeline_state.json").read_text())["stages"]
+    assert all(record["done"] for record in state.values()) and len(state) == 9

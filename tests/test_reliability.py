@@ -1,5 +1,5 @@
-"""Runs that survive what users do to them: torn logs, two runs on one directory, kill -9, resumes that
-change what they may and refuse what they may not."""
+"""Runs that survive what users do to them: torn logs, two runs on one directory, kill -9, re-runs that
+continue, change what they may, refuse what they may not, and start over on --restart."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_input
     epoch_at_kill = json.loads((train_state.list_checkpoints(killed)[-1] / "state.json").read_text())["epoch"]
     assert 2 <= epoch_at_kill < 12
 
-    resumed = bort(*finetune_args(prepared_inputs, killed), "--resume")
+    resumed = bort(*finetune_args(prepared_inputs, killed))  # the same command again
     assert resumed.returncode == 0, resumed.stderr
     expected, got = (json.loads((d / "metrics.json").read_text()) for d in (reference, killed))
     assert without_seconds(got["history"]) == without_seconds(expected["history"])
@@ -118,19 +118,29 @@ def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_input
     assert all(bool((best[k] == w).all()) for k, w in load_file(str(reference / "model.safetensors")).items())
 
 
-def test_finetune_refuses_a_finished_run_with_other_settings_and_resumes_it_with_the_same(prepared_inputs, tmp_path,
-                                                                                        capsys):
+def test_finetune_refuses_other_settings_keeps_a_finished_run_and_restarts_on_request(prepared_inputs, tmp_path,
+                                                                                     capsys):
     out = tmp_path / "run"
     assert main(finetune_args(prepared_inputs, out, epochs=1)) == 0
     before = (out / "metrics.json").read_text()
-    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--lr", "1e-4", "--resume"]) == 2
-    assert "configuration changed in ['lr']" in capsys.readouterr().err
-    assert main(finetune_args(prepared_inputs, out, epochs=1)) == 2
-    assert "already holds a fine-tuning run; pass --resume" in capsys.readouterr().err
+    weights = (out / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--lr", "1e-4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "configuration changed in ['lr']" in err
+    assert "finetune_config.json holds the original" in err and "--restart" in err
     assert (out / "metrics.json").read_text() == before
-    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--resume"]) == 0
+    # The same command again: the finished run is kept (nothing retrained), its metrics written again.
+    assert main(finetune_args(prepared_inputs, out, epochs=1)) == 0
     assert without_seconds(json.loads((out / "metrics.json").read_text())["history"]) == \
         without_seconds(json.loads(before)["history"])
+    assert (out / "model.safetensors").read_bytes() == weights
+    # --restart: the earlier run deleted, a fresh one with the new settings.
+    (out / "left-by-the-first-run.txt").write_text("x")
+    assert main(finetune_args(prepared_inputs, out, epochs=1) + ["--lr", "1e-4", "--restart"]) == 0
+    assert not (out / "left-by-the-first-run.txt").exists()
+    assert json.loads((out / "finetune_config.json").read_text())["lr"] == 1e-4
+    assert (out / "model.safetensors").read_bytes() != weights
 
 
 # ------------------------------------------------------------------------------------------- pretraining resumes
@@ -145,14 +155,14 @@ def test_pretrain_resume_may_extend_max_steps_when_the_schedule_does_not_depend_
     straight, extended = tmp_path / "straight", tmp_path / "extended"
     assert main(pretrain_args(prepared_inputs, straight, 6, "noam")) == 0
     assert main(pretrain_args(prepared_inputs, extended, 4, "noam")) == 0
-    assert main(pretrain_args(prepared_inputs, extended, 6, "noam") + ["--resume"]) == 0
+    assert main(pretrain_args(prepared_inputs, extended, 6, "noam")) == 0  # the same command, a longer --max-steps
     losses = [[r["loss"] for r in read_log(d / "metrics.jsonl")] for d in (straight, extended)]
     assert len(losses[0]) == 6 and losses[1] == losses[0]
 
     linear = tmp_path / "linear"
     assert main(pretrain_args(prepared_inputs, linear, 4, "linear")) == 0
     capsys.readouterr()
-    assert main(pretrain_args(prepared_inputs, linear, 6, "linear") + ["--resume"]) == 2
+    assert main(pretrain_args(prepared_inputs, linear, 6, "linear")) == 2
     assert "configuration changed in ['max_steps']" in capsys.readouterr().err
 
 
@@ -170,14 +180,14 @@ def test_search_refuses_latencies_from_another_device_unless_told_to_remeasure(p
     log.write_text("".join(json.dumps({**r, "device": {**r["device"], "device_name": "Another CPU"}}) + "\n"
                            for r in records))
     capsys.readouterr()
-    assert main(args + ["--resume"]) == 2
+    assert main(args) == 2  # the same command continues the search: not with latencies from elsewhere
     err = capsys.readouterr().err
     assert "latencies measured elsewhere (device_name 'Another CPU'" in err and "--latency-remeasure" in err
     # The candidates' saved î came from there too: the ranking must use the latencies measured again here.
     candidates = out / "candidates.jsonl"
     candidates.write_text("".join(json.dumps({**r, "latency": r["latency"] * 1000, "W": -1.0}) + "\n"
                                   for r in read_log(candidates)))
-    assert main(args + ["--resume", "--latency-remeasure"]) == 0
+    assert main(args + ["--latency-remeasure"]) == 0
     assert all(r["device"]["device_name"] != "Another CPU" for r in read_log(log)) and len(read_log(log)) == 3
     fresh = {r["key"]: r["value"] for r in read_log(log)}
     with open(out / "ranking.csv") as f:
@@ -225,7 +235,7 @@ def test_a_run_never_writes_into_its_own_input_or_another_model(command, prepare
 
 def test_a_finetune_that_died_before_its_first_epoch_does_not_block_the_rerun(prepared_inputs, tmp_path):
     """A run killed in its first epoch leaves only its configuration: the rerun (with other settings, even)
-    starts afresh instead of asking for a --resume of a run that has nothing to resume."""
+    starts afresh instead of refusing the change for a run that has nothing to continue."""
     out = tmp_path / "ft"
     line = command_line("finetune", prepared_inputs, out)
     assert main(line) == 0

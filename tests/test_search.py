@@ -1,4 +1,4 @@
-"""The FPTAS end to end with tiny models on real text: reports, the teacher cache, resume, parallelism."""
+"""The FPTAS end to end with tiny models on real text: reports, the teacher cache, re-runs, parallelism."""
 
 import csv
 import json
@@ -179,7 +179,7 @@ def test_teacher_cache_equals_the_live_teacher(tiny_roberta_dir, corpus, token_c
         assert np.allclose(batch.teacher_logits.astype(np.float32), live.numpy(), atol=1e-2)
 
 
-def test_kill_and_resume_gives_the_same_ranking(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
+def test_kill_and_rerun_gives_the_same_ranking(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
     straight = tmp_path / "straight"
     search(config(tiny_roberta_dir, corpus, token_cache, straight, space_file, steps=6), show_progress=False)
 
@@ -199,26 +199,35 @@ def test_kill_and_resume_gives_the_same_ranking(tiny_roberta_dir, corpus, token_
     done_before = len(path.read_text().splitlines())
     assert 3 <= done_before < 16, "the search finished before it could be killed"
 
-    result = subprocess.run([sys.executable, "-m", "bort.cli.main", *args, "--resume"], capture_output=True, text=True,
-                            env=env)
+    result = subprocess.run([sys.executable, "-m", "bort.cli.main", *args], capture_output=True, text=True,
+                            env=env)  # the same command again
     assert result.returncode == 0, result.stderr
     assert len(path.read_text().splitlines()) == 16  # the finished ones were not trained again
     assert read_ranking(killed) == read_ranking(straight)
 
 
-def test_changed_config_is_refused(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
+def test_a_rerun_continues_a_changed_config_is_refused_and_restart_starts_over(tiny_roberta_dir, corpus, token_cache,
+                                                                             space_file, tmp_path):
     from bort.errors import BortError
 
     out = tmp_path / "s"
-    search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
-    with pytest.raises(BortError, match="already holds a search; pass --resume"):
-        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
-    with pytest.raises(BortError, match="steps changed"):
-        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5, resume=True),
-               show_progress=False)
+    first = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
+    assert first["trained_this_run"] == first["candidates_kept"] == 4
+    # the same search again: what is finished is kept
+    again = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
+    assert again["trained_this_run"] == 0 and read_ranking(out) and again["best"] == first["best"]
+    with pytest.raises(BortError, match="steps changed; .*search_config.json holds the original.*--restart"):
+        search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5), show_progress=False)
     # execution settings may change
-    search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, workers=2, resume=True),
-           show_progress=False)
+    search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, workers=2), show_progress=False)
+    # --restart: the earlier search deleted, every candidate trained again with the new settings
+    (out / "left-by-the-first-search.txt").write_text("x")
+    fresh = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5, restart=True),
+                   show_progress=False)
+    assert fresh["trained_this_run"] == 4 and not (out / "left-by-the-first-search.txt").exists()
+    assert json.loads((out / "search_config.json").read_text())["steps"] == 5
+    records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(len(r["train_losses"]) == 5 for r in records)
 
 
 def test_worker_processes_and_ray_agree_with_serial(tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):

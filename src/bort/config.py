@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shlex
 import types
 import typing
 from pathlib import Path
@@ -31,7 +32,7 @@ def option(default: Any = _MISSING, help: str = "", *, default_factory: Callable
            group: str | None = None, choices: tuple | list | None = None, metavar: str | None = None,
            flag: str | None = None, positional: bool = False, parse: Callable[[str], Any] | None = None,
            nargs: str | None = None, minimum: float | None = None, above: float | None = None,
-           resumable: bool = False, required: bool = False, show: str | None = None) -> Any:
+           resumable: bool = False, required: bool = False, show: str | None = None, last: bool = False) -> Any:
     """A config field that is also a command-line option.
 
     ``help``: the flag's help (the default is appended by the formatter). ``group``: the help
@@ -41,14 +42,24 @@ def option(default: Any = _MISSING, help: str = "", *, default_factory: Callable
     exclusive lower bounds, checked when the config is built. ``resumable``: the field may change
     when a run is resumed without changing its results (output locations, budgets, logging).
     ``required``: the flag must be given on the command line. ``show``: how ``--help`` prints the
-    default, when ``str(default)`` would not read well.
+    default, when ``str(default)`` would not read well. ``last``: listed after the other options in
+    ``--help`` (options a config inherits from a mixin that matter to fewer runs).
     """
     metadata = dict(help=help, group=group, choices=choices, metavar=metavar, flag=flag, positional=positional,
                     parse=parse, nargs=nargs, minimum=minimum, above=above, resumable=resumable, required=required,
-                    show=show)
+                    show=show, last=last)
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def restart_option(group: str | None = None) -> Any:
+    """``--restart``, the same for every command that makes a run directory. Without it, re-running a command
+    with the same ``--out`` continues its run when the saved configuration matches and is refused when a
+    setting that shapes the results changed; with it, the earlier run is deleted first. Resumable: it never
+    counts as a changed setting."""
+    return option(False, "start over: delete what --out holds from an earlier run of this command", group=group,
+                  resumable=True)
 
 
 def flag_name(field: dataclasses.Field) -> str:
@@ -79,9 +90,11 @@ class Config:
             low, above = f.metadata.get("minimum"), f.metadata.get("above")
             if value is None or isinstance(value, bool):
                 continue
-            if isinstance(value, float) and not math.isfinite(value) and (low is not None or above is not None):
-                # nan compares False with everything: it would slip past both bounds
-                raise BortError(f"{flag_name(f)} must be a finite number, got {value}")
+            # nan compares False with everything (it would slip past any bound) and inf is no setting a run can
+            # reach: every numeric option, bounded or not, list or not, takes finite numbers only.
+            for number in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(number, float) and not math.isfinite(number):
+                    raise BortError(f"{flag_name(f)} must be a finite number, got {number}")
             if low is not None and value < low:
                 raise BortError(f"{flag_name(f)} must be at least {low}, got {value}")
             if above is not None and value <= above:
@@ -162,7 +175,7 @@ def _as_argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> None:
     """One argument per field of ``config_class``, in groups, with the field's default, type and help."""
     groups: dict[str | None, Any] = {None: parser}
-    for f in dataclasses.fields(config_class):
+    for f in sorted(dataclasses.fields(config_class), key=lambda f: f.metadata.get("last", False)):
         meta = f.metadata
         if "help" not in meta:
             raise TypeError(f"{config_class.__name__}.{f.name} is not an option(): every config field needs a help text")
@@ -195,3 +208,27 @@ def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> 
             action.default_text = meta["show"]
         elif isinstance(default, list):
             action.default_text = (",".join(map(str, default)) if meta["parse"] else " ".join(map(str, default))) or None
+
+
+def command_line(command: str, cfg: Config) -> str:
+    """The ``bort COMMAND ...`` line that makes ``cfg``: its positional arguments, then every option whose value
+    differs from its default (or that the parser requires), each spelled as ``--help`` spells it."""
+    positional, flags = [], []
+    for f in sorted(dataclasses.fields(cfg), key=lambda f: f.metadata.get("last", False)):
+        value, meta = getattr(cfg, f.name), f.metadata
+        default = f.default if f.default is not _MISSING else (f.default_factory() if f.default_factory is not _MISSING
+                                                               else _MISSING)
+        if meta.get("positional"):
+            positional.append(str(value))
+            continue
+        if value == default and not meta.get("required"):
+            continue
+        flag = flag_name(f)
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, (list, tuple)):
+            # (an empty list is spelled "none" by the one parsed list that may be empty, --fast-paths)
+            flags += [flag, ",".join(map(str, value)) or "none"] if meta.get("parse") else [flag, *map(str, value)]
+        elif value is not None:
+            flags += [flag, str(value)]
+    return shlex.join(["bort", *command.split(), *positional, *flags])

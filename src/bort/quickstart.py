@@ -1,9 +1,10 @@
 """The whole pipeline on the data shipped with bort, on a laptop CPU, in minutes.
 
-Each stage is the library call its command makes, with a config object: ``bort arch``, ``bort bench``,
-``bort pretrain --mode mlm`` (the teacher), ``bort search``, ``bort extract`` and ``bort pretrain --mode kd``
-(the chosen student, cut out of the teacher and distilled from it), ``bort finetune``, ``bort export --auto``
-and ``bort finetune --method agora``. Everything is written under ``--out``.
+``bort arch`` and ``bort bench`` first; then, with the real teacher, the shipped pipeline file
+``quickstart.yaml`` (``bort pretrain --mode mlm``: the teacher; ``bort search``; ``bort extract`` and
+``bort pretrain --mode kd``: the chosen student, cut out of the teacher and distilled from it;
+``bort finetune`` plainly and with Agora; ``bort export --auto``; ``bort bench``), run by
+``bort pipeline`` with the quickstart's step counts. Everything is written under ``--out``.
 
 The stages are imported inside the functions that run them: the CLI imports this module for its
 config when it builds its parsers, before any model work, and torch is not needed for that.
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bort.config import Config, option
+from bort.config import Config, option, restart_option
 from bort.inference.config import fast_path_list
 from bort.util.run_dir import check_output_dir, remove_run_dir
 
@@ -49,6 +50,7 @@ class QuickstartConfig(Config):
     socrates_epochs: int = option(1, "Socrates' fine-tuning epochs", minimum=1)
     agora_epochs: int = option(3, "epochs of each Agora training", minimum=1)
     agora_iterations: int = option(2, "Agora iterations at most", minimum=1)
+    restart: bool = restart_option()  # without it, a re-run reuses the pipeline's finished stages
 
 
 def _stage(number: int, title: str) -> float:
@@ -62,7 +64,6 @@ def _done(started: float) -> None:
 
 def quickstart(cfg: QuickstartConfig) -> None:
     from bort.checkpoint import check_model_dir
-    from bort.pretrain.curves import plot_curves
 
     out = check_output_dir(cfg.out)
     real = Path(cfg.real_model)
@@ -76,68 +77,190 @@ def quickstart(cfg: QuickstartConfig) -> None:
     _done(t)
 
     t = _stage(2, "latency on this machine, and Bort's fast paths (bort bench, short protocol)")
-    bench(out / "bench", cfg.threads, cfg.bench_models, cfg.bench_fast_paths)
+    bench(out / "bench-paper", cfg.threads, cfg.bench_models, cfg.bench_fast_paths)
     _done(t)
+
+    if use_real:
+        # Stages 3 to 8 are the shipped pipeline file (the quickstart's options override its step counts).
+        run_shipped_pipeline(out, real, cfg)
+    else:
+        scratch(out, real, cfg)
+    print(f"\nquickstart finished in {time.perf_counter() - started:.0f} s; outputs under {out}", file=sys.stderr)
+
+
+# What the quickstart says before each pipeline stage, numbered as its own steps.
+STAGE_TITLES = {
+    "teacher_mlm": (3, "a real teacher: {real} given a masked-LM head and {teacher_steps} steps of continued MLM on four "
+                       "novels (bort pretrain --mode mlm --init)"),
+    "search": (4, "the FPTAS over the 'minilm' space against the teacher, latency measured here, each candidate cut out "
+                  "of the teacher (bort search --init extract)"),
+    "extract": (5, "the chosen architecture cut out of the teacher with its own weights (bort extract --scores "
+                   "search/importance.json), then distilled from it for {student_steps} steps (bort pretrain --mode kd "
+                   "--init --hidden-weight 1)"),
+    "task:sst2:student": (6, "the student fine-tuned on a 2,000-sentence sample of GLUE SST-2, scored on its dev set "
+                             "(bort finetune)"),
+    "export": (7, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
+                  "0.999) and its SST-2 dev score (bort export --auto), then timed against the teacher (bort bench)"),
+    "task:sst2-agora:teacher": (8, "Agora: the student fine-tuned with Socrates ({real} fine-tuned on the sample) "
+                                   "labelling perturbations of its mistakes; scored on the held-out half of dev (bort "
+                                   "finetune --method agora)"),
+}
+
+
+def quickstart_pipeline(out: Path, real: Path, cfg: QuickstartConfig):
+    """The shipped quickstart.yaml with the quickstart's settings: its folder, teacher, steps and threads."""
+    from bort.data import PIPELINES_DIR
+    from bort.pipeline.config import parse_pipeline, read_yaml
+
+    path = PIPELINES_DIR / "quickstart.yaml"
+    raw = read_yaml(path)
+    raw.update(out=str(out), teacher=str(real))
+    for section, steps in (("teacher_mlm", cfg.teacher_steps), ("distil", cfg.student_steps)):
+        raw[section].update(max_steps=steps, warmup_steps=max(1, round(0.06 * steps)))
+    raw["search"].update(steps=cfg.search_steps, latency_threads=cfg.threads)
+    plain, agora = raw["tasks"]
+    plain["epochs"] = cfg.finetune_epochs
+    agora.update(epochs=cfg.agora_epochs, max_iterations=cfg.agora_iterations)
+    agora["teacher_score"].update(epochs=cfg.socrates_epochs, max_train_examples=cfg.socrates_examples)
+    raw["export"]["threads"] = raw["bench"]["threads"] = cfg.threads
+    return parse_pipeline(raw, path)
+
+
+def run_shipped_pipeline(out: Path, real: Path, cfg: QuickstartConfig) -> None:
+    from bort.pipeline.runner import run_pipeline
+
+    clock = {}
+
+    def before(stage) -> None:
+        if stage.name in STAGE_TITLES:
+            number, title = STAGE_TITLES[stage.name]
+            clock["t"] = _stage(number, title.format(real=real.name, teacher_steps=cfg.teacher_steps,
+                                                     student_steps=cfg.student_steps))
+
+    def after(stage, result: dict) -> None:
+        STAGE_LINES[stage.name](stage, result)
+        if stage.name in ("teacher_mlm", "search", "distil", "task:sst2:student", "bench", "task:sst2-agora:student"):
+            _done(clock["t"])
+
+    state = run_pipeline(quickstart_pipeline(out, real, cfg), restart=cfg.restart, before=before, after=after,
+                         show=lambda line: print(f"    [pipeline] {line}", flush=True))
+    from bort.pretrain.curves import plot_curves
+
+    teacher = state["stages"]["teacher_mlm"]["result"]
+    curves = plot_curves({"teacher (MLM)": out / "teacher", "student (KD)": out / "distil"}, out / "curves.png",
+                         baseline=teacher["baseline_accuracy"])
+    print(f"    report: {state['report']}" + (f"; validation curves: {curves}" if curves else ""))
+
+
+def mlm_line(stage, result: dict) -> None:
+    print(f"    held-out MLM accuracy {result['mlm_accuracy']:.3f} vs {result['baseline_accuracy']:.3f} for always "
+          f"predicting the most frequent token ({result['metrics']['val_targets']} masked tokens from unseen passages)")
+
+
+def search_line(stage, result: dict) -> None:
+    best, summary = result["best_scores"], result
+    print(f"    {len(result['ranking'])} candidates in {result['seconds']:.0f} s; best by W: "
+          f"⟨{','.join(map(str, best['arch']))}⟩ — {best['p'] / 1e6:.2f}M parameters, {best['latency']:.2f} ms vs the "
+          f"teacher's {summary['teacher_parameters'] / 1e6:.2f}M and {summary['teacher_latency']:.2f} ms, ê "
+          f"{best['error']:.3f}, W {best['W']:.3g} (ranking in {stage.out / 'report.md'})")
+
+
+def extract_line(stage, result: dict) -> None:
+    print(f"    kept teacher layers {result['selection']['layers']}, heads {result['selection']['head_rule']}: "
+          f"{result['parameters'] / 1e6:.2f}M parameters, encoder {100 * result['encoder_share']:.0f}% of the "
+          f"teacher's ({stage.out / 'importance.png'})")
+
+
+def plain_line(stage, result: dict) -> None:
+    raw = result["raw"]
+    print(f"    SST-2 dev accuracy {result['metrics']['accuracy']:.3f} vs {result['majority_baseline']['accuracy']:.3f} "
+          f"for the majority class ({raw['dev_examples']} dev sentences, best epoch {raw['best_epoch']})")
+
+
+def export_line(stage, result: dict) -> None:
+    export_summary(result["raw"], stage.out)
+
+
+def export_summary(record: dict, out: Path) -> None:
+    chosen = record["candidates"][record["path"]]
+    speedup, timed = chosen["speedup_over_eager"], record["timed"]
+    print(f"    chose {record['path']} ({record['reason']}): {speedup['median']:.2f}× eager "
+          f"[{speedup['low']:.2f}, {speedup['high']:.2f}] at {timed['batch']} × {timed['seq_len']} tokens, cosine "
+          f"{chosen['cosine']:.5f}, SST-2 dev {chosen['task_score']:.2f} vs eager "
+          f"{record['bar']['eager_task_score']:.2f}; bort.inference.load('{out}') runs it ({out / 'export.json'} lists "
+          "every candidate)")
+
+
+def bench_line(stage, result: dict) -> None:
+    for rows in result["ratios"].values():
+        for name, ratio in rows.items():
+            if name != result["subject"]:
+                print(f"    the teacher takes {ratio['median']:.2f}× the fine-tuned student's time "
+                      f"[{ratio['low']:.2f}, {ratio['high']:.2f}] at 1 × 128 tokens ({result.get('cpu')})")
+
+
+def socrates_line(stage, result: dict) -> None:
+    print(f"    Socrates: the teacher fine-tuned on the sample, held-out accuracy {result['held_out']['accuracy']:.3f}")
+
+
+def agora_line(stage, result: dict) -> None:
+    import json
+
+    raw = result["raw"]
+    held, plain = result["held_out"]["accuracy"], result["plain_held_out"]["accuracy"]
+    print(f"    held-out SST-2 accuracy ({raw['held_out_examples']} dev sentences): Agora {held:.3f} vs plain "
+          f"fine-tuning with the same Θ {plain:.3f}; Socrates {raw['socrates']['held_out_metrics']['accuracy']:.3f}; "
+          f"majority class {result['majority_baseline']['accuracy']:.3f} ({raw['iterations']} iterations, "
+          f"{raw['trainings']} trainings, {raw['augmented_examples']} points added; {stage.out / 'report.md'})")
+    check = raw["phi_check"] or {"examples": 0}
+    iterations = [json.loads(line) for line in (stage.out / "iterations.jsonl").read_text().splitlines()]
+    collapsed = sum(len(it["diagnostics"]["collapsed"]) for it in iterations)
+    phi = (f"Socrates gives φ's perturbations of {check['examples']} training sentences their gold label "
+           f"{check['socrates_on_perturbed']:.3f} of the time (the sources {check['socrates_on_sources']:.3f}); "
+           if check["examples"] else "")
+    print(f"    diagnostics: {phi}{collapsed} of {raw['trainings']} trainings collapsed to one label")
+
+
+STAGE_LINES = {"teacher_mlm": mlm_line, "search": search_line, "extract": extract_line, "distil": mlm_line,
+               "task:sst2:student": plain_line, "export": export_line, "bench": bench_line,
+               "task:sst2-agora:teacher": socrates_line, "task:sst2-agora:student": agora_line}
+
+
+def scratch(out: Path, real: Path, cfg: QuickstartConfig) -> None:
+    """Without the real model: a small teacher pre-trained from scratch, the tiny space searched from random weights
+    (a small teacher holds no larger student to cut out), the choice distilled from random weights; no Agora."""
+    from bort.pretrain.curves import plot_curves
 
     teacher_dir = out / "teacher"
-    if use_real:
-        t = _stage(3, f"a real teacher: {real.name} given a masked-LM head and {cfg.teacher_steps} steps of continued "
-                      "MLM on four novels (bort pretrain --mode mlm --init)")
-        teacher = pretrain(teacher_dir, mode="mlm", init=str(real), lr=2e-4, max_steps=cfg.teacher_steps, seq_len=64)
-    else:
-        t = _stage(3, f"a teacher ⟨{','.join(map(str, TEACHER_ARCH))}⟩ pre-trained with masked LM on four novels "
-                      f"(bort pretrain --mode mlm; no {real}: `make real-model` gives a real one)")
-        teacher = pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=cfg.teacher_steps)
+    t = _stage(3, f"a teacher ⟨{','.join(map(str, TEACHER_ARCH))}⟩ pre-trained with masked LM on four novels "
+                  f"(bort pretrain --mode mlm; no {real}: `make real-model` gives a real one)")
+    teacher = pretrain(teacher_dir, mode="mlm", arch=TEACHER_ARCH, max_steps=cfg.teacher_steps)
     _done(t)
-
     search_dir = out / "search"
-    space, init = ("minilm", "extract") if use_real else ("tiny", "random")
-    t = _stage(4, f"the FPTAS over the '{space}' space against the teacher, latency measured here, each candidate "
-                  f"{'cut out of the teacher' if use_real else 'from random weights'} (bort search --init {init})")
-    best = search(teacher_dir, search_dir, cfg, space, init)
+    t = _stage(4, "the FPTAS over the 'tiny' space against the teacher, latency measured here, each candidate from "
+                  "random weights (bort search --init random)")
+    best = search(teacher_dir, search_dir, cfg, "tiny", "random")
     _done(t)
-
     student_dir = out / "student"
-    shape = ",".join(map(str, best["arch"]))
-    if use_real:
-        t = _stage(5, f"the chosen ⟨{shape}⟩ cut out of the teacher with its own weights (bort extract --scores "
-                      "search/importance.json), then distilled from it "
-                      f"for {cfg.student_steps} steps (bort pretrain --mode kd --init --hidden-weight 1)")
-        extract(teacher_dir, best["arch"], out / "extracted", search_dir / "importance.json")
-        # with the hidden-state term (each kept layer against the teacher layer it came from): 0.081 held-out MLM
-        # accuracy after 100 steps where the logit KD alone reached 0.060 (most frequent token: 0.048)
-        pretrain(student_dir, mode="kd", teacher=str(teacher_dir), init=str(out / "extracted"), lr=1e-3,
-                 hidden_weight=1.0, max_steps=cfg.student_steps, seq_len=64)
-    else:
-        t = _stage(5, f"the chosen ⟨{shape}⟩ distilled from the teacher from random weights "
-                      "(bort pretrain --mode kd --config search/best/config.json)")
-        pretrain(student_dir, mode="kd", teacher=str(teacher_dir),
-                 student_config=str(search_dir / "best" / "config.json"), max_steps=cfg.student_steps)
+    t = _stage(5, f"the chosen ⟨{','.join(map(str, best['arch']))}⟩ distilled from the teacher from random weights "
+                  "(bort pretrain --mode kd --config search/best/config.json)")
+    pretrain(student_dir, mode="kd", teacher=str(teacher_dir), student_config=str(search_dir / "best" / "config.json"),
+             max_steps=cfg.student_steps)
     _done(t)
     curves = plot_curves({"teacher (MLM)": teacher_dir, "student (KD)": student_dir}, out / "curves.png",
                          baseline=teacher["baseline_most_frequent"]["accuracy"])
     if curves:
         print(f"    validation curves: {curves}")
-
     t = _stage(6, "the student fine-tuned on a 2,000-sentence sample of GLUE SST-2, scored on its dev set "
                   "(bort finetune)")
-    finetune(student_dir, out / "sst2", cfg.finetune_epochs, lr=1e-4 if use_real else 1e-3)
+    finetune(student_dir, out / "sst2", cfg.finetune_epochs, lr=1e-3)
     _done(t)
-
     t = _stage(7, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
                   "0.999) and its SST-2 dev score (bort export --auto)")
     serve(out / "sst2", out / "served", cfg.threads)
     _done(t)
-
-    if use_real:
-        t = _stage(8, f"Agora: the student fine-tuned with Socrates ({real.name} fine-tuned on the sample) labelling "
-                      "perturbations of its mistakes; scored on the held-out half of dev (bort finetune --method agora)")
-        agora(student_dir, teacher_dir, real, out, cfg)
-        _done(t)
-    else:
-        print(f"\n=== [8/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
-              "(`make real-model`)", flush=True)
-    print(f"\nquickstart finished in {time.perf_counter() - started:.0f} s; outputs under {out}", file=sys.stderr)
+    print(f"\n=== [8/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
+          "(`make real-model`)", flush=True)
 
 
 def architectures() -> None:
@@ -170,12 +293,7 @@ def serve(model_dir: Path, out: Path, threads: int | None) -> None:
                                       max_seconds=15, candidates=["eager", "bf16", "torch-int8", "onnx-fused",
                                                                   "onnx-fused-int8", "onnx-fused-int8-sq"]),
                          progress=lambda message: print(f"[export] {message}", file=sys.stderr, flush=True))
-    chosen = record["candidates"][record["path"]]
-    speedup, timed = chosen["speedup_over_eager"], record["timed"]
-    print(f"    chose {record['path']} ({record['reason']}): {speedup['median']:.2f}× eager "
-          f"[{speedup['low']:.2f}, {speedup['high']:.2f}] at {timed['batch']} × {timed['seq_len']} tokens, cosine {chosen['cosine']:.5f}, SST-2 dev "
-          f"{chosen['task_score']:.2f} vs eager {record['bar']['eager_task_score']:.2f}; "
-          f"bort.inference.load('{out}') runs it ({out / 'export.json'} lists every candidate)")
+    export_summary(record, out)
 
 
 def pretrain(out: Path, **overrides) -> dict:
@@ -193,19 +311,6 @@ def pretrain(out: Path, **overrides) -> dict:
     print(f"    held-out MLM accuracy {final['val_mlm_accuracy']:.3f} vs {base:.3f} for always predicting the "
           f"most frequent token ({final['val_targets']} masked tokens from unseen passages)")
     return final
-
-
-def extract(teacher_dir: Path, arch: list[int], out: Path, scores: Path) -> None:
-    """The search's choice cut out of the teacher by the search's own scores: the network it ranked."""
-    from bort.extract.config import ExtractConfig
-    from bort.extract.extractor import extract as run_extraction
-
-    remove_run_dir(out)
-    report = run_extraction(ExtractConfig(teacher=str(teacher_dir), arch=arch, scores=str(scores), out=str(out)))
-    share = report["encoder_parameters"] / report["teacher_encoder_parameters"]
-    print(f"    kept teacher layers {report['selection']['layers']}, heads {report['selection']['head_rule']}: "
-          f"{report['parameters'] / 1e6:.2f}M parameters, encoder {100 * share:.0f}% of the teacher's "
-          f"({out / 'importance.png'})")
 
 
 def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig, space: str, init: str) -> dict:
@@ -229,45 +334,6 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig, space: str, init
           f"{len(summary['latency_indistinguishable'])} pairs of candidates have indistinguishable î (95% intervals "
           "overlap; flagged in the report)")
     return best
-
-
-def agora(student_dir: Path, teacher_dir: Path, real: Path, out: Path, cfg: QuickstartConfig) -> None:
-    """Socrates: the real model fine-tuned on the sample (selected on E); then Agora on the student, φ sampling
-    from the teacher's masked LM (the student's vocabulary)."""
-    import json
-
-    from bort.agora.config import AgoraConfig
-    from bort.agora.loop import agora as run_agora
-    from bort.data import SST2_SAMPLE_DIR
-    from bort.finetune.config import FinetuneConfig
-    from bort.finetune.plain import finetune as run_finetuning
-
-    socrates = out / "socrates"
-    remove_run_dir(socrates)
-    run_finetuning(FinetuneConfig(model=str(real), task="glue/SST-2", data=str(SST2_SAMPLE_DIR), out=str(socrates),
-                                  epochs=cfg.socrates_epochs, batch_size=16, lr=5e-5, max_len=64,
-                                  max_train_examples=cfg.socrates_examples, holdout_fraction=0.5, seed=0))
-    run_dir = out / "agora"
-    remove_run_dir(run_dir)
-    theta = out / "agora_theta.json"  # two learning rates × two seeds: a Θ a laptop trains in a minute
-    theta.write_text(json.dumps([{"lr": lr, "weight_decay": 0.01, "warmup_ratio": 0.1, "seed": seed}
-                                 for lr in (1e-3, 3e-4) for seed in (0, 1)]))
-    result = run_agora(AgoraConfig(method="agora", model=str(student_dir), socrates=str(socrates), task="glue/SST-2",
-                                   data=str(SST2_SAMPLE_DIR), out=str(run_dir), theta=str(theta),
-                                   phi_model=str(teacher_dir), epochs=cfg.agora_epochs, batch_size=32, max_len=64,
-                                   max_iterations=cfg.agora_iterations, seed=0))
-    held, plain = result["held_out_metrics"]["accuracy"], result["plain_grid"]["held_out_metrics"]["accuracy"]
-    print(f"    held-out SST-2 accuracy ({result['held_out_examples']} dev sentences): Agora {held:.3f} vs plain "
-          f"fine-tuning with the same Θ {plain:.3f}; Socrates {result['socrates']['held_out_metrics']['accuracy']:.3f}; majority class "
-          f"{result['held_out_majority_baseline']['accuracy']:.3f} ({result['iterations']} iterations, "
-          f"{result['trainings']} trainings, {result['augmented_examples']} points added; {run_dir / 'report.md'})")
-    check = result["phi_check"] or {"examples": 0}
-    iterations = [json.loads(line) for line in (run_dir / "iterations.jsonl").read_text().splitlines()]
-    collapsed = sum(len(it["diagnostics"]["collapsed"]) for it in iterations)
-    phi = (f"Socrates gives φ's perturbations of {check['examples']} training sentences their gold label "
-           f"{check['socrates_on_perturbed']:.3f} of the time (the sources {check['socrates_on_sources']:.3f}); "
-           if check["examples"] else "")
-    print(f"    diagnostics: {phi}{collapsed} of {result['trainings']} trainings collapsed to one label")
 
 
 def finetune(model_dir: Path, out: Path, epochs: int, lr: float) -> None:

@@ -11,7 +11,7 @@
 Everything finished is on disk before the next thing starts: each training's E score and outputs
 (``agora_log.jsonl``), Socrates' labels (``socrates_labels.jsonl``), each iteration's new points
 (``augmented/iteration-K.jsonl``) and its outcome (``iterations.jsonl``). Re-running the command
-after a kill continues where it stopped and ends as an uninterrupted run would.
+after a kill continues where it stopped and ends as an uninterrupted run would; ``--restart`` starts over.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from bort.errors import BortError
 from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.finetune.plain import training_set
-from bort.tasks import get_task
+from bort.model_card import agora_card
+from bort.tasks.custom import resolve_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
 from bort.tokenizer import load_tokenizer
 from bort.util.executors import run_jobs
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
 
 CONFIG_FILE = "agora_config.json"
 TRAININGS_LOG = "agora_log.jsonl"
@@ -84,13 +85,13 @@ class Agora:
         # Inputs first, before anything is written.
         check_apart(out, {"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model})
         check_foreign(out, CONFIG_FILE)
-        self.task = task = get_task(cfg.task)
+        self.task = task = resolve_task(cfg)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data")
         self.thetas = load_theta(cfg.theta)
         self.by_name = {name(t): t for t in self.thetas}
-        train = training_set(task, task.read(Path(cfg.data), "train"), cfg)
-        self.e, self.h = select_and_hold_out(task, task.read(Path(cfg.data), "dev"), cfg.holdout_share, cfg.holdout,
+        train = training_set(task, task.read(Path(cfg.data or ""), "train"), cfg)
+        self.e, self.h = select_and_hold_out(task, task.read(Path(cfg.data or ""), "dev"), cfg.holdout_share, cfg.holdout,
                                              cfg.seed)
         if not self.h:
             raise BortError("Agora reads E, so it needs a held-out H to report: --holdout-fraction above 0 (default "
@@ -121,6 +122,8 @@ class Agora:
                             "anyway)")
         self.phi = phis.make_phi(cfg.phi, cfg.phi_fraction, mlm_dir)
         self.train = train
+        if cfg.restart and start_over(out, CONFIG_FILE):  # the earlier run deleted, now that the inputs are valid
+            self.socrates.labels.clear()  # what Socrates read from its deleted label cache
 
         # The run directory: a new run, or the continuation of one with the same configuration.
         with self.run_dir.setting_up():
@@ -128,8 +131,8 @@ class Agora:
                 changed = AgoraConfig.load(out / CONFIG_FILE).differences(cfg)
                 if changed:
                     raise BortError(f"{out} holds an Agora run with another configuration (changed: "
-                                    f"{', '.join(changed)}); choose another --out, or rerun with the original settings "
-                                    f"in {out / CONFIG_FILE}")
+                                    f"{', '.join(changed)}); rerun with the original settings in {out / CONFIG_FILE} "
+                                    "to continue it, pass --restart to start over, or choose another --out")
                 self.say(f"continuing the run in {out}")
             cfg.save(out / CONFIG_FILE)
             self.socrates.cache.touch()
@@ -377,6 +380,8 @@ class Agora:
         if (out / "trainings").is_dir() and not any((out / "trainings").iterdir()):
             (out / "trainings").rmdir()
         write_json_atomic(out / "metrics.json", result)
+        for folder, which in (("best", "agora"), (PLAIN_BEST, "plain")):  # each kept model's README.md
+            agora_card(out / folder, cfg, task, result, which, json.loads((out / folder / "agora_best.json").read_text()))
         return result
 
 

@@ -16,7 +16,11 @@ SuperGLUE TASK.jsonl ({"idx", "label"}; MultiRC and ReCoRD nested as the leaderb
 --all writes the complete submission set of a benchmark: --data is the benchmark's folder (the
 official download, e.g. glue_data/), --model a folder holding one run directory per task named as
 the task (RTE, MNLI, STS-B, ...); the diagnostic sets use the model of the task that scores them
-(AX: MNLI, AX-b and AX-g: RTE). Tasks without data or model are listed as skipped."""
+(AX: MNLI, AX-b and AX-g: RTE). Tasks without data or model are listed as skipped.
+
+--task custom scores a model fine-tuned on your own files: --split names the file (--dev, --test or
+--train), the column flags say where its text (and label, when it has one) are, and every row's
+prediction is written to predictions.jsonl (in --submission, or beside the model)."""
 
 
 def add_parser(subparsers) -> None:
@@ -28,8 +32,8 @@ def add_parser(subparsers) -> None:
 
 def run(cfg: EvaluateConfig) -> int:
     from bort.errors import BortError
-    from bort.finetune.evaluate import check_outputs, evaluate, evaluate_benchmark
-    from bort.tasks import TASKS, get_task
+    from bort.finetune.evaluate import check_outputs, evaluate_benchmark, evaluate_config
+    from bort.tasks import TASKS
     from bort.util.io import write_json_atomic
     from bort.util.run_dir import make_dirs
     from bort.util.table import format_table
@@ -38,22 +42,19 @@ def run(cfg: EvaluateConfig) -> int:
         print(format_table(["task", "kind", "metrics", "submission", "scored by"],
                            [[t.name, t.kind, ", ".join(t.metrics), t.submission, t.scored_by or ""] for t in TASKS.values()]))
         return 0
-    if not cfg.model or not cfg.data:
-        raise BortError("--model and --data are required (or --list)")
-    check_outputs(cfg.out, cfg.submission)
     if cfg.all:
+        if not cfg.model or not cfg.data:
+            raise BortError("--model and --data are required (or --list)")
+        check_outputs(cfg.out, cfg.submission)
         if not cfg.submission:
             raise BortError("--all writes a submission set: give --submission OUT_DIR")
         rows = evaluate_benchmark(cfg.all, cfg.model, cfg.data, cfg.split, cfg.submission, cfg.batch_size, cfg.max_len)
         print(format_table(["task", "status", "file"], [[r["task"], r["status"], r["detail"]] for r in rows]))
         return 0
-    if not cfg.task:
-        raise BortError("--task is required (or --all BENCHMARK)")
-    task = get_task(cfg.task)
-    result = evaluate(cfg.model, task, cfg.data, cfg.split, cfg.submission, cfg.batch_size, cfg.max_len)
+    result = evaluate_config(cfg)
     if "metrics" in result:
         print(format_table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in result["metrics"].items()]))
-        out = Path(cfg.out) if cfg.out else Path(cfg.model) / f"eval-{task.name.replace('/', '-')}-{cfg.split}.json"
+        out = Path(cfg.out) if cfg.out else Path(cfg.model) / f"eval-{cfg.task.replace('/', '-')}-{cfg.split}.json"
         make_dirs(out.parent)
         write_json_atomic(out, result)
         print(f"saved {out}")

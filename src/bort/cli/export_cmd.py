@@ -18,7 +18,9 @@ Serve a Hugging Face model directory (any BERT/RoBERTa encoder, with or without 
         0.999 by default) and, with --task/--data, the dev score (at most 0.5 point below eager).
         It keeps the fastest path that passes — a simpler one (earlier in the list) when their
         times tie within the 95% interval — and writes it to --out DIR with export.json (the
-        choice and why, the CPU's flags, every candidate's figures). Then, in Python:
+        choice and why, the CPU's flags, every candidate's figures, the settings). Re-running the
+        same command keeps that export (a changed setting is refused; --restart exports again).
+        Then, in Python:
             model = bort.inference.load(DIR); logits = model(input_ids, attention_mask)
 --path NAME  the same for one path (refused when this CPU lacks its instruction set, or when it
         fails the bar; nothing is written).
@@ -56,5 +58,6 @@ def run(cfg: ExportConfig) -> int:
                      f"{s['median']:.2f} [{s['low']:.2f}, {s['high']:.2f}]", f"{entry['cosine']:.6f}",
                      f"{entry['task_score']:.2f}" if "task_score" in entry else "", entry.get("refused", "")])
     print(format_table(["path", "ms", "speed-up [95%]", "cosine", record["bar"]["task"] or "task", "refused"], rows))
-    print(f"chose {record['path']}: {record['reason']}\nwrote {cfg.out} ({record['file']}, export.json)")
+    print(f"chose {record['path']}: {record['reason']}\n{'kept' if record.get('kept') else 'wrote'} {cfg.out} "
+          f"({record['file']}, export.json)")
     return 0

@@ -26,7 +26,8 @@ scores, and no calibration is needed.
 
 --out receives a Hugging Face directory of the teacher's class and head (from_pretrained loads it,
 no remote code), the teacher's tokenizer, extract_config.json, extraction.json (what was kept, the
-scores, the parameter count) and importance.png. Distil it next:
+scores, the parameter count) and importance.png. Re-running the same command keeps that student
+(a changed setting is refused; --restart extracts again). Distil it next:
   bort pretrain --mode kd --teacher TEACHER_DIR --init OUT_DIR --corpus ... --out RUN_DIR"""
 
 
@@ -46,5 +47,6 @@ def run(cfg: ExtractConfig) -> int:
     print(f"extracted ⟨{','.join(map(str, report['arch']))}⟩ from ⟨{','.join(map(str, report['teacher_arch']))}⟩: "
           f"{report['parameters'] / 1e6:.2f}M parameters, encoder {100 * share:.0f}% of the teacher's; layers "
           f"{selection['layers']}; heads {selection['head_rule']}")
-    print(f"wrote a Hugging Face directory to {cfg.out} (extraction.json, importance.png)")
+    print(f"kept the extraction already in {cfg.out} (the same settings; --restart extracts again)"
+          if report.get("kept") else f"wrote a Hugging Face directory to {cfg.out} (extraction.json, importance.png)")
     return 0

@@ -18,8 +18,10 @@ plain, early-stopped fine-tuning run on D, selected on E; the best model's mista
 perturbed by φ (--phi), labelled by Socrates (--socrates, a stronger model fine-tuned on the task)
 and added to D; Θ is pruned; until Θ is empty or a budget is spent. The best model seen is kept; its
 θ is the convergent hyperparameter set. Each θ sets a training's lr, weight decay, warm-up and
-seed; --seed seeds the E/H split and φ. Re-running the same command after an interruption
-continues the run.
+seed; --seed seeds the E/H split and φ.
+
+Re-running the same command (plain or Agora) after an interruption continues the run from its last
+finished epoch or training; a changed setting is refused, and --restart starts over.
 
 Held-out scores: early stopping reads the dev set, and Agora learns from its mistakes, so neither
 score is held out. --holdout-fraction splits the official dev set into E (selected on) and H

@@ -22,10 +22,11 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
   bort search       FPTAS architecture search: W-coefficient ranking, Pareto front
   bort extract      a student cut out of its teacher, with the teacher's own weights
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
-  bort finetune     fine-tuning on GLUE, SuperGLUE and RACE
+  bort finetune     fine-tuning on GLUE, SuperGLUE, RACE or your own task files
   bort evaluate     official metrics and leaderboard submission files
   bort bench        latency side by side, every CPU path, each against this CPU's peak (roofline)
   bort export       the fastest faithful CPU path (--auto, --path), or one ONNX file
+  bort pipeline     the whole job from one YAML file (teacher to served student), resumable
   bort quickstart   the whole pipeline on embedded real data, in minutes, on a laptop CPU
 
 Run `bort COMMAND --help` for a command's options."""
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         export_cmd,
         extract_cmd,
         finetune_cmd,
+        pipeline_cmd,
         pretrain_cmd,
         quickstart_cmd,
         search_cmd,
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="bort", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"bort {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=ArgumentParser)
-    for module in (arch_cmd, search_cmd, extract_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd, quickstart_cmd):
+    for module in (arch_cmd, search_cmd, extract_cmd, pretrain_cmd, finetune_cmd, evaluate_cmd, bench_cmd, export_cmd,
+                   pipeline_cmd, quickstart_cmd):
         module.add_parser(subparsers)
     return parser
 

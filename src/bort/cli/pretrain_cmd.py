@@ -18,7 +18,8 @@ for every batch (15%: 80% <mask>, 10% random, 10% kept; special tokens never mas
 The run directory receives a Hugging Face checkpoint (config.json, model.safetensors, tokenizer)
 that AutoModelForMaskedLM.from_pretrained loads, plus pretrain_config.json, metrics.jsonl,
 curves.png and checkpoints/ (every --save-every steps, the last --keep-checkpoints kept).
---resume continues exactly where the last checkpoint left off.
+Re-running the same command continues exactly where the last checkpoint left off (a changed
+setting is refused; --restart starts over).
 
 Many processes or GPUs: launch the same command with Accelerate or torchrun, e.g.
   accelerate launch --num_processes 8 -m bort.cli.main pretrain ...      (one node, 8 GPUs)
@@ -44,5 +45,5 @@ def run(cfg: PretrainConfig) -> int:
               f"vs {base['accuracy']:.4f} for always predicting the most frequent token")
         print(f"wrote a Hugging Face checkpoint to {cfg.out}")
     elif not final.get("finished"):
-        print(f"stopped after step {final['step']}; continue with --resume")
+        print(f"stopped after step {final['step']}; re-run the same command to continue")
     return 0

@@ -17,8 +17,8 @@ big or as slow as T get W ≤ 0); the Pareto front over (p, î, ê) is marked.
 
 The teacher runs once over the fixed batches; its outputs are cached for every candidate.
 Candidates train in parallel (--workers N local processes, or --ray local / --ray ADDRESS);
-each finished one is appended to candidates.jsonl, and --resume continues an interrupted search
-without redoing what is finished.
+each finished one is appended to candidates.jsonl, and re-running the same command continues an
+interrupted search without redoing what is finished (--restart starts over).
 
 Spaces: {', '.join(f'{k} ({len(v.candidates())} tuples)' for k, v in PRESETS.items())}, or a YAML/JSON
 file with depths, heads, hiddens, intermediates (and even_depth).

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bort.architecture.arch import parse_arch
-from bort.config import Config, option
+from bort.config import Config, option, restart_option
 from bort.errors import BortError
 from bort.extract.importance import METHODS
 from bort.extract.selection import LAYER_RULES
+from bort.mlm.corpus import CORPUS_HELP, text_field_option
 
 RUN = "run"
 CALIBRATION = "calibration (the importance scores)"
@@ -18,9 +19,11 @@ CALIBRATION = "calibration (the importance scores)"
 class ExtractConfig(Config):
     teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM)",
                           metavar="TEACHER_DIR", group=RUN)
-    corpus: list[str] = option(default_factory=list, help="text files, folders or globs the calibration batches "
-                               "are drawn from (not needed with --scores)", metavar="PATH", group=RUN, show="")
-    out: str = option(help="the student's directory", metavar="OUT_DIR", group=RUN)
+    corpus: list[str] = option(default_factory=list, help="the calibration batches are drawn from these (not "
+                               f"needed with --scores): {CORPUS_HELP}", metavar="PATH", group=RUN, show="")
+    text_field: str = text_field_option(RUN)
+    out: str = option(help="the student's directory", metavar="OUT_DIR", group=RUN, resumable=True)
+    restart: bool = restart_option(RUN)
     arch: list[int] | None = option(None, "the student's architecture, e.g. 3,12,384,768", parse=parse_arch,
                                     metavar="D,A,H,I", group=RUN)
     student_config: str | None = option(None, "the student's architecture from an HF config instead of --arch "

@@ -24,7 +24,7 @@ from bort.architecture.build import numel
 from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
 from bort.checkpoint import (check_weights, has_masked_lm_head, load_config, load_config_file, load_model,
                              save_model_dir)
-from bort.errors import BortError
+from bort.errors import BortError, first_line
 from bort.extract.config import ExtractConfig
 from bort.extract.importance import Importance, measure_importance
 from bort.extract.selection import REPORT_FILE, Selection, check_fits, select
@@ -32,9 +32,10 @@ from bort.extract.slicing import slice_state_dict
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import PackedSplit, build_splits
 from bort.mlm.masking import mask_batch
+from bort.model_card import extraction_card
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import save_figure, write_json_atomic
-from bort.util.run_dir import check_apart, check_output_dir
+from bort.util.run_dir import check_apart, check_output_dir, remove_run_dir
 
 CONFIG_FILE = "extract_config.json"
 PLOT_FILE = "importance.png"
@@ -46,10 +47,11 @@ def read_arch(cfg: ExtractConfig) -> Arch:
 
 
 def calibration_batches(corpus: list[str], tokenizer, n_batches: int, batch_size: int, seq_len: int, seed: int,
-                        cache_dir: Path) -> list[dict[str, torch.Tensor]]:
+                        cache_dir: Path, text_field: str = "text") -> list[dict[str, torch.Tensor]]:
     """``n_batches`` batches of ``batch_size`` sequences drawn (seeded) from the corpus: input_ids and
     attention_mask (B, S). Refused when the corpus holds fewer sequences than that."""
-    train, _ = build_splits(resolve_corpus(corpus), tokenizer, seq_len, cache_dir, val_fraction=0.01, seed=seed)
+    train, _ = build_splits(resolve_corpus(corpus, text_field), tokenizer, seq_len, cache_dir, val_fraction=0.01,
+                            seed=seed)
     return calibration_sample(train, n_batches, batch_size, seed)
 
 
@@ -158,15 +160,34 @@ def check_teacher(cfg: ExtractConfig, arch: Arch):
     return config, tokenizer
 
 
+def kept_extraction(cfg: ExtractConfig, out: Path) -> dict:
+    """A re-run on the same --out: the extraction there is kept when its settings are the same (its report, with
+    ``"kept": True``), refused when a setting changed."""
+    changed = ExtractConfig.load(out / CONFIG_FILE).differences(cfg)
+    if changed:
+        raise BortError(f"{out} holds an extraction with other settings ({', '.join(changed)} changed; "
+                        f"{out / CONFIG_FILE} holds the original); pass --restart to extract again, or choose another "
+                        "--out")
+    try:
+        report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BortError(f"cannot read the earlier extraction's {out / REPORT_FILE} ({first_line(exc)}); pass "
+                        "--restart to extract again")
+    return {**report, "kept": True}
+
+
 def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
-    """Run the extraction; returns the report written to ``OUT/extraction.json``."""
+    """Run the extraction; returns the report written to ``OUT/extraction.json``. An extraction already in
+    ``OUT`` with the same settings is kept (``"kept": True``); ``--restart`` extracts again."""
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
     out = check_output_dir(cfg.out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(out.iterdir()) and not (out / CONFIG_FILE).is_file():
         raise BortError(f"--out {out} is not empty; choose a new directory for the student")
     check_apart(out, {"--teacher": cfg.teacher, "--config": cfg.student_config, "--scores": cfg.scores})
+    if (out / CONFIG_FILE).is_file() and not cfg.restart:
+        return kept_extraction(cfg, out)
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "--cache-dir")
         check_apart(out, {"--cache-dir": cfg.cache_dir})
@@ -183,7 +204,7 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
             importance = saved
         else:
             batches = calibration_batches(cfg.corpus, tokenizer, cfg.calibration_batches, cfg.batch_size, cfg.seq_len,
-                                          cfg.seed, cache_dir)
+                                          cfg.seed, cache_dir, cfg.text_field)
             masked = masked_copies(batches, tokenizer, cfg.mask_prob, cfg.seed) if cfg.importance == "taylor" else None
             with tqdm(total=len(batches), desc=f"importance ({cfg.importance})", unit="batch",
                       disable=not show_progress, dynamic_ncols=True) as bar:
@@ -203,8 +224,9 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
         write_json_atomic(staging / REPORT_FILE, report)
         cfg.save(staging / CONFIG_FILE)
         plot_importance(importance, selection, staging / PLOT_FILE)
-        if out.exists():
-            out.rmdir()  # empty, checked above
+        extraction_card(staging, cfg, report)  # README.md: what was kept, the command
+        if out.exists():  # empty (checked above), or the earlier extraction (--restart), replaced only now
+            remove_run_dir(out) if cfg.restart else out.rmdir()
         os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

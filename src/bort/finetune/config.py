@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bort.config import Config, option
+from bort.config import option, restart_option
 from bort.errors import BortError
+from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
 
 METHODS = ("plain", "agora")
 RUN = "run"
@@ -14,16 +15,17 @@ EVALUATION = "evaluation"
 
 
 @dataclass(kw_only=True)
-class FinetuneConfig(Config):
+class FinetuneConfig(CustomTaskOptions):
     model: str = option(help="a local Hugging Face encoder checkpoint (any BERT or RoBERTa directory)",
                         metavar="MODEL_DIR", group=RUN)
-    task: str = option(help="e.g. glue/RTE, superglue/CB, race/high (see `bort evaluate --list`)", group=RUN)
-    data: str = option(help="the task's official folder (…/glue/RTE, …/superglue/CB, …/RACE)", metavar="TASK_DIR",
-                       group=RUN)
+    task: str = option(help="e.g. glue/RTE, superglue/CB, race/high (see `bort evaluate --list`), or custom: your "
+                       "own files (--train, --dev, the column flags below)", group=RUN)
+    data: str | None = option(None, "the task's official folder (…/glue/RTE, …/superglue/CB, …/RACE); not used by "
+                              "--task custom", metavar="TASK_DIR", group=RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
     method: str = option("plain", "plain fine-tuning, or Agora (the paper's: Socrates-labelled augmentation of "
                          "the mistakes, hyperparameter pruning)", choices=METHODS, group=RUN)
-    resume: bool = option(False, "continue the run in --out from its last finished epoch", group=RUN, resumable=True)
+    restart: bool = restart_option(RUN)
     epochs: int = option(3, "at most this many epochs", minimum=1, group=TRAINING)
     batch_size: int = option(16, "examples per step", minimum=1, group=TRAINING)
     lr: float = option(5e-5, "peak learning rate", above=0, group=TRAINING)
@@ -55,6 +57,9 @@ class FinetuneConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_custom_options(self, self.task, need=("train", "dev"))
+        if self.task != CUSTOM and not self.data:
+            raise BortError(f"--data TASK_DIR is required: the folder of {self.task}'s official files")
         if self.holdout_fraction is not None and not self.holdout_fraction < 1:
             raise BortError(f"--holdout-fraction must be below 1, got {self.holdout_fraction}")
         if self.holdout and self.holdout_fraction:
@@ -71,7 +76,7 @@ class FinetuneConfig(Config):
 
 
 @dataclass(kw_only=True)
-class EvaluateConfig(Config):
+class EvaluateConfig(CustomTaskOptions):
     model: str | None = option(None, "a fine-tuned model directory (with --all: a folder holding one per task)",
                                metavar="RUN_DIR")
     task: str | None = option(None, "e.g. glue/RTE (see --list)")

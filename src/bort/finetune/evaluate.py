@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bort.checkpoint import check_fits, load_classifier
+from bort.checkpoint import check_fits, load_classifier, load_config
 from bort.errors import BortError
-from bort.finetune.config import FinetuneConfig
+from bort.finetune.config import EvaluateConfig, FinetuneConfig
 from bort.tasks.encode import model_outputs
 from bort.tasks import get_task
+from bort.tasks.custom import CUSTOM, check_custom_options, resolve_task
 from bort.tasks.layout import benchmark_tasks, run_name, task_folder
 from bort.tasks.predict import score, submission_records
 from bort.tasks.spec import TaskSpec
@@ -84,6 +85,26 @@ def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split:
     if submission:
         result["submission"] = str(write_submission(task, submission_records(task, examples, outputs), Path(submission)))
     return result
+
+
+def evaluate_config(cfg: EvaluateConfig) -> dict:
+    """``bort evaluate`` on one task: a registered task's official split, or (``--task custom``) the user's file of
+    that split, with the model's own classes; a custom task's predictions are always written (to ``--submission``,
+    or beside the model)."""
+    if not cfg.task:
+        raise BortError("--task is required (or --all BENCHMARK)")
+    if not cfg.model or not (cfg.data or cfg.task == CUSTOM):
+        raise BortError("--model and --data are required (or --list; --task custom reads --dev, --test or --train instead)")
+    check_outputs(cfg.out, cfg.submission)
+    submission = cfg.submission
+    if cfg.task == CUSTOM:
+        check_custom_options(cfg, CUSTOM, need=(cfg.split,))
+        task = resolve_task(cfg, load_config(cfg.model))
+        submission = submission or cfg.model
+    else:
+        check_custom_options(cfg, cfg.task, need=())
+        task = get_task(cfg.task)
+    return evaluate(cfg.model, task, cfg.data or "", cfg.split, submission, cfg.batch_size, cfg.max_len)
 
 
 def evaluate_benchmark(benchmark: str, runs_dir: str | Path, benchmark_dir: str | Path, split: str,

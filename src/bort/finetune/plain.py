@@ -2,7 +2,7 @@
 
 Read it top to bottom: :meth:`FineTuning.setup` (the task's data, the classifier on the encoder,
 the optimiser), :meth:`FineTuning.train` (epochs; after each, the dev metric decides whether the
-model is the best so far and whether to stop; a checkpoint that ``--resume`` continues from),
+model is the best so far and whether to stop; a checkpoint that a re-run of the same command continues from),
 :meth:`FineTuning.finish` (``metrics.json``).
 Agora trains each of its hyperparameter sets with this same recipe, on data it passes in.
 """
@@ -23,14 +23,15 @@ from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
-from bort.tasks import get_task
+from bort.model_card import finetuning_card
+from bort.tasks.custom import resolve_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
 from bort.tokenizer import load_tokenizer
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
 
 CONFIG_FILE = "finetune_config.json"
 
@@ -85,16 +86,14 @@ class FineTuning:
         cfg, out = self.cfg, self.out
         # Inputs first, before anything is written: the task's data (its official train and dev files, or what
         # the caller passed), the encoder, and whether the tokenizer and --max-len fit it.
-        self.task = task = get_task(cfg.task)
+        self.task = task = resolve_task(cfg)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
                             f"evaluate {task.name} with that model")
-        if cfg.resume and not (out / CONFIG_FILE).is_file():
-            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
         check_apart(out, {"--model": cfg.model})
         check_foreign(out, CONFIG_FILE)
-        train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data), "train")
-        self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data), "dev")
+        train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data or ""), "train")
+        self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data or ""), "dev")
         # E/H: early stopping selects on E; H, when there is one, is scored once at the end.
         self.dev, self.holdout_set = select_and_hold_out(task, self.dev, cfg.holdout_share, cfg.holdout, cfg.seed)
         self.train_set = train = training_set(task, train, cfg)
@@ -129,19 +128,21 @@ class FineTuning:
         self.progress = {"epoch": 0, "best": -float("inf"), "best_epoch": 0, "stale": 0, "stopped": False,
                          "history": []}
 
-        # The run directory, held by this run alone: a new run, or the resumption of one with the same settings.
+        if cfg.restart:  # the earlier run deleted, now that the inputs are valid
+            start_over(out, CONFIG_FILE)
+        # The run directory, held by this run alone: a new run, or the continuation of one with the same settings.
         with self.run_dir.setting_up():
             existing = train_state.list_checkpoints(out)
             # A run that ended before its first epoch finished left only its configuration: start it afresh.
-            if (out / CONFIG_FILE).is_file() and (existing or cfg.resume):
-                if not cfg.resume:
-                    raise BortError(f"{out} already holds a fine-tuning run; pass --resume to continue it, or choose "
-                                    "another --out")
+            if (out / CONFIG_FILE).is_file() and existing:
                 changed = FinetuneConfig.load(out / CONFIG_FILE).differences(cfg)
                 if changed:
-                    raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
-                                    f"{out / CONFIG_FILE} holds the original")
-            if cfg.resume and existing:
+                    raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
+                                    f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
+                                    "choose another --out)")
+                if self.show_progress:
+                    print(f"bort: continuing the fine-tuning run in {out}", flush=True)
+            if existing:
                 self.progress = train_state.load(existing[-1], self.model, self.optimizer, self.scheduler, rank=0)
             cfg.save(out / CONFIG_FILE)
         self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
@@ -233,4 +234,5 @@ class FineTuning:
             result["selected_on"] = (f"the {len(self.dev)} dev examples early stopping read (not a held-out score; "
                                      "--holdout-fraction gives one)")
         write_json_atomic(self.out / "metrics.json", result)
+        finetuning_card(self.out, self.cfg, self.task, result)  # README.md: metrics, training, command
         return result

@@ -6,12 +6,14 @@ parity with eager fp32 (on the task's dev set when ``--task`` is given, else on 
 the task, and timed beside eager in the same interleaved rounds; :func:`bort.inference.choice.choose`
 picks one. The output directory holds the chosen artefact (``model.onnx``, or the model's own
 safetensors for a PyTorch path), the tokenizer, and ``export.json``: the choice and why, the CPU and its
-flags, and every candidate's figures. :func:`bort.inference.loader.load` runs it.
+flags, every candidate's figures and the settings it was made with (a re-run on the same directory keeps it
+when they match; ``--restart`` exports again). :func:`bort.inference.loader.load` runs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,8 +32,9 @@ from bort.inference.parity import parity
 from bort.measure.device import SIMD_FLAGS, cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
+from bort.model_card import export_card
 from bort.util.io import write_json_atomic
-from bort.util.run_dir import check_apart, check_output_dir, make_dirs
+from bort.util.run_dir import check_apart, check_output_dir, make_dirs, remove_run_dir
 
 ONNX_FILE = "model.onnx"
 PARITY_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is checked on without --task
@@ -45,7 +48,7 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
     if cfg.task is None:
         return None
     from bort.checkpoint import check_fits
-    from bort.tasks import get_task
+    from bort.tasks.custom import resolve_task
     from bort.tasks.encode import collate, encode
     from bort.tasks.predict import score
     from bort.tokenizer import load_tokenizer
@@ -53,8 +56,8 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
     if not type(model).__name__.endswith("ForSequenceClassification"):
         raise BortError(f"--task {cfg.task}: {cfg.model_dir} has no task head (it is a {type(model).__name__}); give "
                         "a fine-tuned classifier (bort finetune's --out)")
-    task = get_task(cfg.task)
-    examples = task.read(Path(cfg.data), "dev")
+    task = resolve_task(cfg, model.config)
+    examples = task.read(Path(cfg.data or ""), "dev")
     tokenizer = load_tokenizer(cfg.model_dir)
     check_fits(Path(cfg.model_dir), model.config, tokenizer, cfg.max_len)
     encoded = encode(tokenizer, examples, cfg.max_len)
@@ -94,12 +97,33 @@ def _outputs(run, batches: list[dict]) -> np.ndarray:
         return np.concatenate([paths.as_numpy(run(batch)) for batch in batches])
 
 
+def kept_export(cfg: ExportConfig, out: Path, progress: Callable[[str], None]) -> dict:
+    """A re-run on the same --out: the export there is kept when it was made with the same settings (its record,
+    with ``"kept": True``), refused when a setting changed."""
+    try:
+        record = json.loads((out / RECORD_FILE).read_text(encoding="utf-8"))
+        saved = ExportConfig.from_dict(record["config"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, BortError) as exc:
+        raise BortError(f"{out / RECORD_FILE} does not say which settings made it ({first_line(exc)}); pass --restart "
+                        "to export again, or choose another --out")
+    changed = saved.differences(dataclasses.replace(cfg, threads=cfg.threads or torch.get_num_threads()))
+    if changed:
+        raise BortError(f"{out} holds an export with other settings ({', '.join(changed)} changed; "
+                        f"{out / RECORD_FILE} holds the original); pass --restart to export again, or choose another "
+                        "--out")
+    progress(f"kept     {record['path']}, already exported to {out} with the same settings (--restart exports again)")
+    return {**record, "kept": True}
+
+
 def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> dict:
-    """Choose (``--auto``) or check (``--path``) a path, write it to ``cfg.out``; returns the record."""
+    """Choose (``--auto``) or check (``--path``) a path, write it to ``cfg.out``; returns the record. An export
+    already in ``cfg.out`` with the same settings is kept; ``--restart`` exports again."""
     out = check_output_dir(cfg.out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(out.iterdir()) and not (out / RECORD_FILE).is_file():
         raise BortError(f"--out {out} is not empty; choose a new directory (nothing is overwritten)")
     check_apart(out, {"MODEL_DIR": cfg.model_dir})
+    if (out / RECORD_FILE).is_file() and not cfg.restart:
+        return kept_export(cfg, out, progress)
     if cfg.path:
         missing = paths.missing_instructions(cfg.path)
         if missing:
@@ -181,8 +205,9 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
         _copy_tokenizer(Path(cfg.model_dir), staged)
         record = _record(cfg, choice, candidates, rounds, min_cosine, artefact, eager_points)
         write_json_atomic(staged / RECORD_FILE, record)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
+        export_card(staged, cfg, record, model)  # README.md: the path, its speed-up on this CPU, the command
+        if out.exists():  # empty (checked above), or the earlier export (--restart), replaced only now
+            remove_run_dir(out) if cfg.restart else out.rmdir()
         staged.rename(out)
     return record
 
@@ -255,4 +280,5 @@ def _record(cfg: ExportConfig, choice, candidates: list[Candidate], rounds, min_
                 "torch_capability": torch.backends.cpu.get_cpu_capability()},
         "device": device_record("cpu", cfg.threads).as_dict(),
         "candidates": figures,
+        "config": cfg.to_dict(),  # the settings (threads resolved) a re-run on the same --out is compared with
     }

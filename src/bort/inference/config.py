@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from bort.config import Config, option
+from bort.config import Config, option, restart_option
 from bort.errors import BortError
 from bort.inference.paths import FAST_PATHS, PATHS  # light: the registry imports no torch
+from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
 
 NAMED_MODELS = {  # ⟨D,A,H,I⟩ of the models the bench knows by name
     "roberta-large": (24, 16, 1024, 4096),
@@ -101,7 +102,7 @@ AUTO_MIN_COSINE = 0.999  # --auto / --path: the parity bar of a served model's o
 
 
 @dataclass(kw_only=True)
-class ExportConfig(Config):
+class ExportConfig(CustomTaskOptions):
     model_dir: str = option(help="a local Hugging Face model directory (any BERT/RoBERTa encoder, with or without a "
                             "head)", positional=True, metavar="MODEL_DIR")
     onnx: bool = option(False, "export one ONNX file to --out FILE", group="what to write (one of)")
@@ -117,7 +118,9 @@ class ExportConfig(Config):
                         "quantization, weights per output channel)")
     optimize: bool = option(False, "with --onnx: fuse the graph with ONNX Runtime's transformer optimizer first (one "
                             "Attention node per layer, skip-LayerNorm, bias-GELU)")
-    out: str = option(help="the .onnx file (--onnx) or the directory (--auto, --path) to write", metavar="PATH")
+    out: str = option(help="the .onnx file (--onnx) or the directory (--auto, --path) to write", metavar="PATH",
+                      resumable=True)
+    restart: bool = restart_option()
     min_cosine: float | None = option(None, "refuse a path below this parity with PyTorch (default: --onnx 0.9999 "
                                       f"fp32, 0.99 int8; --auto and --path {AUTO_MIN_COSINE})", above=0)
     task: str | None = option(None, "with --auto / --path: a task whose dev set scores every candidate (e.g. "
@@ -142,8 +145,14 @@ class ExportConfig(Config):
             raise BortError("--candidates goes with --auto (--path names its one path; --onnx writes one file)")
         if not self.onnx and (self.int8 or self.optimize):
             raise BortError("--int8 and --optimize go with --onnx; --auto and --path choose the precision themselves")
-        if (self.task is None) != (self.data is None):
+        if self.onnx and self.restart:
+            raise BortError("--restart goes with --auto and --path (--onnx writes its one file anew on every run)")
+        if self.task == CUSTOM:
+            check_custom_options(self, CUSTOM, need=("dev",))
+        elif (self.task is None) != (self.data is None):
             raise BortError("--task and --data go together: the task's name and its folder")
+        else:
+            check_custom_options(self, self.task or "no --task", need=())
         if self.task is not None and self.onnx:
             raise BortError("--task scores candidates for --auto or --path; --onnx writes one file unscored")
         if self.min_cosine is not None and self.min_cosine > 1:

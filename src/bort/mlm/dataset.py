@@ -70,7 +70,7 @@ def tokenize_corpus(files: list[CorpusFile], tokenizer, cache_dir: Path, doc_wor
             return data["ids"], data["offsets"]
     docs: list[str] = []
     for f in files:
-        docs.extend(d for d in documents(f.path, doc_words) if d.strip())
+        docs.extend(d for d in documents(f.path, doc_words, f.text_field) if d.strip())
     if not docs:
         raise BortError(f"the corpus ({', '.join(str(f.path) for f in files)}) holds no text")
     chunks, offsets = [], [0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bort.architecture.arch import parse_arch
-from bort.config import Config, option
+from bort.config import Config, option, restart_option
 from bort.errors import BortError
+from bort.mlm.corpus import CORPUS_HELP, text_field_option
 
 MODES = ("kd", "mlm")
 SCHEDULES = ("noam", "linear", "constant")
@@ -23,7 +24,8 @@ BOOKKEEPING = "bookkeeping"
 class PretrainConfig(Config):
     mode: str = option("kd", "kd: distil from --teacher; mlm: masked LM alone (also how to make a teacher)",
                        choices=MODES, group=RUN)
-    corpus: list[str] = option(help="text files, folders or globs", metavar="PATH", group=RUN)
+    corpus: list[str] = option(help=CORPUS_HELP, metavar="PATH", group=RUN)
+    text_field: str = text_field_option(RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
     teacher: str | None = option(None, "a local Hugging Face masked-LM directory (needed by --mode kd)",
                                  metavar="TEACHER_DIR", group=RUN)
@@ -38,7 +40,7 @@ class PretrainConfig(Config):
     freeze_encoder: bool = option(False, "with --init: train the masked-LM head alone, the encoder frozen", group=RUN)
     tokenizer: str | None = option(None, "a local tokenizer directory (default: --init's, else the teacher's, else "
                                    "RoBERTa's)", metavar="DIR", group=RUN)
-    resume: bool = option(False, "continue from the run directory's last checkpoint", group=RUN, resumable=True)
+    restart: bool = restart_option(RUN)
     # data
     seq_len: int = option(512, "tokens per sequence", minimum=8, group=DATA)
     val_fraction: float = option(0.05, "share of the documents held out for validation", above=0, group=DATA)
@@ -82,8 +84,8 @@ class PretrainConfig(Config):
     eval_every: int = option(100, "validation interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
     val_batches: int = option(20, "validation batches", minimum=1, group=BOOKKEEPING)
     log_every: int = option(10, "metrics.jsonl interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
-    stop_after: int | None = option(None, "end this invocation after N steps (checkpointed; --resume later)", minimum=1,
-                                    group=BOOKKEEPING, resumable=True)
+    stop_after: int | None = option(None, "end this invocation after N steps (checkpointed; re-run the same command "
+                                    "to continue)", minimum=1, group=BOOKKEEPING, resumable=True)
     max_minutes: float | None = option(None, "a wall-clock budget: the run ends, evaluated and saved, when it is spent",
                                        above=0, group=BOOKKEEPING, resumable=True)
 

@@ -28,6 +28,7 @@ from bort.mlm.evaluation import MaskedEvalSet
 from bort.mlm.head import MaskedPositionsLM
 from bort.mlm.losses import loss_positions, training_loss
 from bort.mlm.masking import mask_batch
+from bort.model_card import pretraining_card
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
 from bort.pretrain.setup import (build_student, build_student_config, check_compatible, choose_tokenizer,
@@ -35,7 +36,7 @@ from bort.pretrain.setup import (build_student, build_student_config, check_comp
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
 
 CONFIG_FILE = "pretrain_config.json"
 
@@ -54,7 +55,8 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def pretrain(cfg: PretrainConfig, show_progress: bool = True) -> dict:
-    """Run (or, with ``cfg.resume``, continue) a pre-training run; returns the final metrics."""
+    """Run a pre-training run, or continue the one in ``cfg.out`` (the same configuration); returns the final
+    metrics."""
     run = Pretraining(cfg, show_progress)
     try:
         run.setup()
@@ -65,7 +67,7 @@ def pretrain(cfg: PretrainConfig, show_progress: bool = True) -> dict:
 
 
 def resume_differences(saved: PretrainConfig, cfg: PretrainConfig) -> list[str]:
-    """What a resume may not change: every setting that shapes the run's results. A longer --max-steps
+    """What a continued run may not change: every setting that shapes the run's results. A longer --max-steps
     is allowed when the schedule does not depend on it (noam, constant): the steps already taken are
     exactly those the longer run would have taken."""
     changed = saved.differences(cfg)
@@ -92,9 +94,7 @@ class Pretraining:
                                                      cpu=not torch.cuda.is_available())
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
 
-        # Inputs first, before anything is written: the output location, what a resume needs, the models.
-        if cfg.resume and not (out / CONFIG_FILE).is_file():
-            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a run")
+        # Inputs first, before anything is written: the output location, the models.
         check_apart(out, {"--init": cfg.init, "--teacher": cfg.teacher, "--tokenizer": cfg.tokenizer})
         check_foreign(out, CONFIG_FILE)
         if cfg.init:
@@ -110,7 +110,11 @@ class Pretraining:
         teacher_cfg = self.teacher.config if self.teacher is not None else None
         student_cfg = build_student_config(cfg, teacher_cfg, self.tokenizer)
         check_compatible(cfg, self.tokenizer, student_cfg, teacher_cfg)
-        corpus = resolve_corpus(cfg.corpus)
+        corpus = resolve_corpus(cfg.corpus, cfg.text_field)
+        if cfg.restart:  # the earlier run deleted, now that the inputs are valid
+            if accelerator.is_main_process:
+                start_over(out, CONFIG_FILE)
+            accelerator.wait_for_everyone()
 
         # The run directory, held by this run alone; if the rest of the setup fails, what it wrote is removed.
         with self.run_dir.setting_up() if accelerator.is_main_process else contextlib.nullcontext():
@@ -118,19 +122,21 @@ class Pretraining:
 
     def _setup_run(self, student_cfg, corpus) -> None:
         cfg, out, accelerator = self.cfg, self.out, self.accelerator
-        # A new run, or the resumption of one with the same configuration (a longer --max-steps is allowed
-        # where the schedule does not depend on it).
+        # A new run, or the continuation of one with the same configuration (a longer --max-steps is allowed
+        # where the schedule does not depend on it); a run with no checkpoint yet starts from step 0.
         existing = train_state.list_checkpoints(out)
-        if existing and not cfg.resume:
-            raise BortError(f"run directory {out} already holds checkpoints; pass --resume to continue it, "
-                            "or choose another --out")
-        if cfg.resume:
+        if existing:
             changed = resume_differences(PretrainConfig.load(out / CONFIG_FILE), cfg)
             if changed:
-                raise BortError(f"cannot resume {out}: the run's configuration changed in {changed}; "
-                                f"{out / CONFIG_FILE} holds the original")
-            if not existing:
-                print(f"bort: {out} has no checkpoint yet; the run starts from step 0", flush=True)
+                raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
+                                f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or choose "
+                                "another --out)")
+            if accelerator.is_main_process:
+                step = train_state.step_of(existing[-1])
+                print(f"bort: {out} already ran its {step} steps; evaluating and saving it again"
+                      if step >= cfg.max_steps else f"bort: continuing the run in {out} from step {step}", flush=True)
+        elif (out / CONFIG_FILE).is_file() and accelerator.is_main_process:
+            print(f"bort: {out} has no checkpoint yet; the run starts from step 0", flush=True)
 
         # Data: tokenized once (cached), split by document, packed into sequences.
         cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / TOKEN_CACHE
@@ -153,12 +159,12 @@ class Pretraining:
         self.optimizer, self.scheduler = build_optimizer(wrapper, cfg.lr, cfg.weight_decay, cfg.schedule,
                                                          cfg.warmup_steps, cfg.max_steps)
         self.start_step, self.last_checkpoint = 0, None
-        if cfg.resume and existing:
+        if existing:
             state = train_state.load(existing[-1], self.student, self.optimizer, self.scheduler, self.rank, self.extra)
             self.start_step, self.last_checkpoint = state["step"], existing[-1]
         if accelerator.is_main_process:
             cfg.save(out / CONFIG_FILE)
-        self.log = _MetricsLog(out / "metrics.jsonl", self.start_step if cfg.resume else None) \
+        self.log = _MetricsLog(out / "metrics.jsonl", self.start_step if existing else None) \
             if accelerator.is_main_process else None
 
         self.model, self.optimizer = accelerator.prepare(wrapper, self.optimizer)
@@ -311,12 +317,13 @@ class Pretraining:
             save_model_dir(self.student, self.tokenizer, self.out)
             write_json_atomic(self.out / "final_metrics.json", final)
             plot_curves({self.cfg.mode: self.out}, self.out / "curves.png", baseline=self.baseline["accuracy"])
+            pretraining_card(self.out, self.cfg, final)  # README.md: shape, parameters, training, command
         self.accelerator.wait_for_everyone()
         return final
 
 
 class _MetricsLog:
-    """metrics.jsonl, one durable line per log step; trimmed to the resumed step on resume."""
+    """metrics.jsonl, one durable line per log step; trimmed to the checkpoint's step when a run continues."""
 
     def __init__(self, path: Path, resume_step: int | None):
         self.path = path

@@ -1,11 +1,12 @@
-"""The search's configuration, saved as search_config.json; a resumed search must match it."""
+"""The search's configuration, saved as search_config.json; a re-run that continues a search must match it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bort.config import Config, option
+from bort.config import Config, option, restart_option
 from bort.errors import BortError
+from bort.mlm.corpus import CORPUS_HELP, text_field_option
 from bort.search.spaces import PRESETS
 
 LATENCY_SOURCES = ("measured", "flops")
@@ -22,13 +23,13 @@ EXECUTION = "execution"
 class SearchConfig(Config):
     teacher: str = option(help="the maximum point T: a local Hugging Face masked-LM directory", metavar="TEACHER_DIR",
                           group=RUN)
-    corpus: list[str] = option(help="text files, folders or globs the fixed batches are drawn from", metavar="PATH",
+    corpus: list[str] = option(help=f"the fixed batches are drawn from these: {CORPUS_HELP}", metavar="PATH",
                                group=RUN)
+    text_field: str = text_field_option(RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
     space: str = option("cpu-small", f"the search space Ξ: a preset ({', '.join(PRESETS)}) or a YAML/JSON file "
                         "with depths, heads, hiddens, intermediates (and even_depth)", group=RUN)
-    resume: bool = option(False, "continue the search in --out: finished candidates and latencies are kept",
-                          group=RUN, resumable=True)
+    restart: bool = restart_option(RUN)
     # the FPTAS
     steps: int = option(3, "s: SGD steps per candidate (the paper: 3)", minimum=1, group=FPTAS)
     init: str = option("random", "where each candidate's s steps start: random (the paper's ê: how fast a random "
@@ -63,9 +64,9 @@ class SearchConfig(Config):
     latency_max_seconds: float = option(120.0, "stop adding rounds after this much timing (per group of "
                                         "candidates timed together)", minimum=0, group=LATENCY)
     latency_warmup_runs: int = option(1, "untimed runs before timing each model", minimum=0, group=LATENCY)
-    latency_remeasure: bool = option(False, "on --resume, measure every î again when the saved ones come from "
-                                     "another device or thread count (refused otherwise)", group=LATENCY,
-                                     resumable=True)
+    latency_remeasure: bool = option(False, "when a re-run continues a search whose saved î come from another "
+                                     "device or thread count, measure every î again (refused otherwise)",
+                                     group=LATENCY, resumable=True)
     # execution
     workers: int = option(1, "candidates trained in parallel (local processes)", minimum=1, group=EXECUTION,
                           resumable=True)

@@ -37,16 +37,16 @@ SAME_DEVICE = ("device", "device_name", "threads")
 
 
 def check_device(cfg, path: Path) -> Path:
-    """On a resume, the latencies already in ``path`` must come from this device and thread count: mixing
-    them would rank candidates by where they were timed. ``--latency-remeasure`` discards them instead."""
+    """When a search continues, the latencies already in ``path`` must come from this device and thread count:
+    mixing them would rank candidates by where they were timed. ``--latency-remeasure`` discards them instead."""
     saved = [r["device"] for r in read_log(path) if r.get("device")]
     if cfg.latency != "measured" or not saved:
         return path
     here = device_record(cfg.latency_device, cfg.latency_threads).as_dict()
     differs = [f"{k} {saved[0][k]!r} → {here[k]!r}" for k in SAME_DEVICE if saved[0].get(k) != here[k]]
     if differs and not cfg.latency_remeasure:
-        raise BortError(f"{path} holds latencies measured elsewhere ({'; '.join(differs)}); resume there, or pass "
-                        "--latency-remeasure to measure every î again here")
+        raise BortError(f"{path} holds latencies measured elsewhere ({'; '.join(differs)}); continue the search "
+                        "there, or pass --latency-remeasure to measure every î again here")
     if differs:
         write_text_atomic(path, "")
     return path

@@ -1,7 +1,8 @@
 """``bort search`` end to end: latency, the teacher cache, candidates in parallel, the ranking.
 
 Every finished candidate is appended to ``candidates.jsonl`` (flushed and fsync'd) as it
-completes; ``--resume`` skips what is finished, and refuses a search whose configuration changed.
+completes; re-running the same search skips what is finished, a search whose configuration changed is refused,
+and ``--restart`` starts over.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import append_log, read_log, write_json_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign, check_output_dir
+from bort.util.run_dir import RunDirectory, check_apart, check_foreign, check_output_dir, start_over
 
 TEACHER_CACHE = "teacher_cache"
 CONFIG_FILE = "search_config.json"
@@ -42,21 +43,20 @@ def kept_candidates(space, epsilon: int) -> list[Arch]:
 
 
 def check_resumable(cfg: SearchConfig, out: Path) -> bool:
-    """A new search needs a fresh --out; --resume continues only a search with the same configuration.
-    True when --out holds a search that ended before its first candidate finished: it starts over."""
+    """A search in --out with the same configuration is continued; one with another configuration is refused.
+    True when --out holds a search with another configuration that ended before its first candidate finished:
+    it starts over."""
     path = out / CONFIG_FILE
     if not path.is_file():
-        if cfg.resume:
-            raise BortError(f"--resume: nothing to resume in {out} (no {CONFIG_FILE}); drop --resume to start a search")
         return False
-    if not cfg.resume:
-        if not read_log(out / CANDIDATES):
-            return True  # e.g. it failed in its latency or teacher phase: the corrected rerun starts afresh
-        raise BortError(f"{out} already holds a search; pass --resume to continue it, or choose another --out")
     changed = SearchConfig.load(path).differences(cfg)
-    if changed:
-        raise BortError(f"{out} holds a search with a different configuration ({', '.join(changed)} changed); "
-                        "choose another --out, or resume it with the original settings")
+    if not changed:
+        return False
+    if not read_log(out / CANDIDATES):
+        return True  # e.g. it failed in its latency or teacher phase: the corrected rerun starts afresh
+    raise BortError(f"{out} holds a search with a different configuration ({', '.join(changed)} changed; {path} "
+                    "holds the original); re-run with the original settings to continue it, pass --restart to start "
+                    "over, or choose another --out")
 
 
 def read_candidates(path: Path) -> dict[str, dict]:
@@ -67,7 +67,8 @@ def read_candidates(path: Path) -> dict[str, dict]:
 def corpus_splits(cfg: SearchConfig, out: Path, tokenizer):
     """The corpus tokenized (cached), split by document and packed: (train, held-out)."""
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else out / TOKEN_CACHE
-    train, val = build_splits(resolve_corpus(cfg.corpus), tokenizer, cfg.seq_len, cache_dir, seed=cfg.seed)
+    train, val = build_splits(resolve_corpus(cfg.corpus, cfg.text_field), tokenizer, cfg.seq_len, cache_dir,
+                              seed=cfg.seed)
     if len(train) < cfg.batch_size or len(val) == 0:
         raise BortError(f"the corpus is too small: {len(train)} training and {len(val)} held-out sequences of "
                         f"{cfg.seq_len} tokens, for batches of {cfg.batch_size}")
@@ -140,7 +141,8 @@ def candidate_params(cfg: SearchConfig, out: Path) -> dict:
 
 def prepare_importance(cfg: SearchConfig, out: Path, train_split) -> None:
     """--init extract: the teacher's units scored once on calibration batches of the training split
-    (``importance.json``, reused on --resume); each candidate's start is cut from the teacher by them."""
+    (``importance.json``, reused when the search continues); each candidate's start is cut from the teacher by
+    them."""
     from bort.extract.extractor import calibration_sample
     from bort.extract.importance import measure_importance
 
@@ -153,7 +155,7 @@ def prepare_importance(cfg: SearchConfig, out: Path, train_split) -> None:
 
 
 def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
-    """Run (or, with ``cfg.resume``, continue) the search; returns its summary."""
+    """Run the search, or continue the one in ``cfg.out`` (the same configuration); returns its summary."""
     from tqdm.auto import tqdm
 
     def progress(message: str) -> None:
@@ -183,6 +185,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
         if not torch.cuda.is_available():
             raise BortError("--latency-device cuda: no CUDA device is visible here; use --latency-device cpu")
+    if cfg.restart:  # the earlier search deleted, now that the inputs are valid
+        start_over(out, CONFIG_FILE)
     check_resumable(cfg, out)  # before the directory is touched; again below, under its lock
     try:  # the lock is released however the search ends
         # The run directory, held by this search alone; what a failed setup wrote is removed.
@@ -191,6 +195,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
                 # What the unfinished search measured may not hold for this configuration: measure it again.
                 for stale in (out / LATENCY_LOG, out / TEACHER_CACHE, out / IMPORTANCE):
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+            elif (out / CONFIG_FILE).is_file():
+                progress(f"continuing the search in {out}: its finished candidates and latencies are kept")
             splits = corpus_splits(cfg, out, tokenizer)
             latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
             write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
@@ -251,6 +257,6 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         summary["tied_with_best"] = tied_with_best(list(records.values()))
         summary["best"] = write_reports(cfg, out, records, teacher_config, summary)
         write_json_atomic(out / "search_summary.json", summary)
-        return summary
+        return {**summary, "candidates": list(records.values())}  # for the Python API; the files hold them too
     finally:
         run_dir.release()

@@ -70,6 +70,10 @@ def submission_records(task: TaskSpec, examples: list[Example], outputs: np.ndar
     """The rows the leaderboard expects for ``task``: (index, prediction) for GLUE, dicts for the rest."""
     pred = predictions(task, examples, outputs)
     names = task.submission_labels or task.labels
+    if task.benchmark == "custom":  # the user's own file: each row's number in it, its text, the prediction
+        key = "value" if task.kind == "regression" else "label"
+        return [{"row": ex.uid + 1, "text": ex.text_a, **({"text_pair": ex.text_b} if ex.text_b is not None else {}),
+                 key: p if task.kind == "regression" else names[p]} for ex, p in zip(examples, pred)]
     if task.benchmark == "glue":
         if task.kind == "regression":
             return [(ex.uid, f"{min(5.0, max(0.0, p)):.3f}") for ex, p in zip(examples, pred)]

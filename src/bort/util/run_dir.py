@@ -6,7 +6,8 @@ A run (pre-training, a search, a fine-tuning) first checks that its ``--out`` ca
 ``RUN_DIR/.lock``, which the operating system releases when the process ends, even by kill -9.
 A second run on the same directory is refused with the holder's PID. A run that fails while
 setting up (:meth:`RunDirectory.setting_up`) removes what it added, so the corrected rerun starts
-as if the failed one had never been.
+as if the failed one had never been. ``--restart`` (:func:`start_over`) deletes an earlier run of the
+same command first.
 """
 
 from __future__ import annotations
@@ -162,3 +163,14 @@ def remove_run_dir(path: str | Path) -> None:
     if path.is_dir():
         RunDirectory(path).claim().release()
         shutil.rmtree(path)
+
+
+def start_over(path: str | Path, own_file: str) -> bool:
+    """``--restart``: delete the earlier run of this command in ``path`` (the directory holds ``own_file``, its saved
+    configuration); refused while a run holds its lock. A directory without ``own_file`` is left as it is (the
+    usual checks refuse a foreign one). Returns whether a run was deleted."""
+    path = Path(path)
+    if not (path / own_file).is_file():
+        return False
+    remove_run_dir(path)
+    return True

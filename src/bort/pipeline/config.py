@@ -1,0 +1,221 @@
+"""The pipeline's one file: the teacher, the corpus, and a section per stage whose keys are that command's options.
+
+    out: runs/my-student
+    teacher: models/my-teacher          # a local BERT/RoBERTa directory
+    corpus: [data/in-domain.jsonl]
+    text_field: text
+    teacher_mlm: {max_steps: 100}       # give a teacher without a masked-LM head one (bort pretrain --mode mlm)
+    search: {space: minilm, init: extract, steps: 10}
+    extract: {}                         # the search's best; or {arch: [3, 8, 256, 1024]} without a search
+    distil: {max_steps: 300, hidden_weight: 1.0}
+    tasks:
+      - {name: support, task: custom, train: data/train.csv, dev: data/dev.csv, text_column: body}
+    export: {}
+    bench: {lengths: [128]}
+
+A section is a stage switched on; ``enabled: false`` (or leaving it out) switches it off. Its keys
+are the stage command's own options with ``_`` for ``-`` (``distil``'s are ``bort pretrain``'s);
+what the pipeline wires itself (every ``out``, each stage's model and teacher) may not be given.
+Paths are relative to the current directory, as on the command line; ``{bort_data}`` stands for
+the data shipped with bort (the novels, the SST-2 sample, the example task).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bort.agora.config import AgoraConfig
+from bort.errors import BortError
+from bort.extract.config import ExtractConfig
+from bort.inference.config import BenchConfig, ExportConfig
+from bort.pretrain.config import PretrainConfig
+from bort.search.config import SearchConfig
+
+# section → (the command whose options it takes, the options the pipeline sets itself)
+SECTIONS = {
+    "teacher_mlm": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
+                                                      "student_config"}),
+    "search": ("bort search", SearchConfig, {"teacher", "corpus", "out"}),
+    "extract": ("bort extract", ExtractConfig, {"teacher", "corpus", "out", "student_config", "scores"}),
+    "distil": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
+                                                 "student_config"}),
+    "tasks": ("bort finetune", AgoraConfig, {"model", "out"}),
+    "export": ("bort export", ExportConfig, {"model_dir", "out", "auto", "onnx", "path"}),
+    "bench": ("bort bench", BenchConfig, {"model", "models", "out", "json"}),
+}
+# A task entry's own keys, beside bort finetune's options. teacher_score: whether the teacher is fine-tuned the same way
+# (true), not at all (false), or with some options changed (a mapping, e.g. {epochs: 1}).
+TASK_KEYS = {"name", "teacher_score"}
+TOP_KEYS = {"out", "teacher", "corpus", "text_field", "tasks", *SECTIONS}
+PATH_KEYS = {"data", "train", "dev", "test", "holdout", "socrates", "phi_model", "theta", "scores", "space",
+             "cache_dir", "student_config"}
+
+
+@dataclass
+class PipelineConfig:
+    """A parsed pipeline file: the shared inputs and each switched-on stage's options (None: switched off)."""
+
+    out: str
+    teacher: str
+    corpus: list[str] = field(default_factory=list)
+    text_field: str | None = None
+    teacher_mlm: dict | None = None
+    search: dict | None = None
+    extract: dict | None = None
+    distil: dict | None = None
+    tasks: list[dict] = field(default_factory=list)
+    export: dict | None = None
+    bench: dict | None = None
+    source: str = ""  # the file it was read from, for messages
+
+    def on(self, section: str) -> bool:
+        return bool(self.tasks) if section == "tasks" else getattr(self, section) is not None
+
+
+def _check_numbers(value, where: str) -> None:
+    """nan and inf are no setting: refused wherever a number sits in the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BortError(f"{where} must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_numbers(v, f"{where}[{i}]")
+
+
+def _check_section(path: Path, section: str, values: dict, extra: set[str] = frozenset()) -> dict:
+    """The section's keys are its command's options, less those the pipeline sets; relative paths made absolute."""
+    command, config_class, wired = SECTIONS[section]
+    options = {f.name for f in dataclasses.fields(config_class)}
+    for key in values:
+        if key in wired:
+            raise BortError(f"{path}: {section}.{key} is set by the pipeline (it wires each stage's inputs and "
+                            "outputs); remove it")
+        if key not in options | extra | {"enabled"}:
+            close = sorted(options - wired)
+            raise BortError(f"{path}: {section}.{key} is not an option of {command}; its options are "
+                            f"{', '.join(close)}")
+    resolved = {}
+    for key, value in values.items():
+        if key in PATH_KEYS and isinstance(value, str):
+            value = _expand(value)
+            if Path(value).exists():  # a preset's name (space: minilm, theta: cpu-small) stays a name
+                value = str(Path(value).resolve())
+        resolved[key] = value
+    return resolved
+
+
+def _section(raw: dict, path: Path, name: str) -> dict | None:
+    value = raw.get(name)
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        raise BortError(f"{path}: {name} must be a mapping of {SECTIONS[name][0]}'s options (or false), got "
+                        f"{type(value).__name__}")
+    if value.get("enabled", True) is False:
+        return None
+    return {k: v for k, v in _check_section(path, name, value).items() if k != "enabled"}
+
+
+def _expand(value: str) -> str:
+    """``{bort_data}/corpus`` → the corpus shipped with bort."""
+    from bort.data import DATA_DIR
+
+    return value.replace("{bort_data}", str(DATA_DIR))
+
+
+def _absolute(value: str) -> str:
+    return str(Path(_expand(value)).resolve())
+
+
+def load_pipeline(path: str | Path) -> PipelineConfig:
+    """Read and check a pipeline file; a one-line error for anything a stage would fail on later."""
+    path = Path(path)
+    return parse_pipeline(read_yaml(path), path)
+
+
+def read_yaml(path: Path):
+    """A YAML file's content; one line for a file that is missing, not UTF-8 or not YAML."""
+    import yaml
+
+    from bort.util.data_files import decode_utf8
+
+    if not path.is_file():
+        raise BortError(f"{path} does not exist (expected a pipeline YAML file)")
+    text = decode_utf8(path, path.read_bytes(), "pipeline file")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise BortError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})")
+
+
+def parse_pipeline(raw, path: Path) -> PipelineConfig:
+    """A pipeline from a file's content (``path`` names it in messages); every stage's options checked."""
+    if not isinstance(raw, dict):
+        raise BortError(f"{path}: expected a mapping with out, teacher, corpus and the stages' sections")
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise BortError(f"{path}: unknown key {unknown[0]!r}; expected some of {', '.join(sorted(TOP_KEYS))}")
+    _check_numbers(raw, path.name)
+    for key in ("out", "teacher"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise BortError(f"{path}: {key} is required (a directory path)")
+    corpus = raw.get("corpus") or []
+    corpus = [corpus] if isinstance(corpus, str) else corpus
+    if not isinstance(corpus, list) or not all(isinstance(c, str) for c in corpus):
+        raise BortError(f"{path}: corpus must be a path or a list of paths")
+    tasks = raw.get("tasks") or []
+    if not isinstance(tasks, list):
+        raise BortError(f"{path}: tasks must be a list of bort finetune settings, one per task")
+    checked_tasks, names = [], set()
+    for n, entry in enumerate(tasks):
+        if not isinstance(entry, dict) or "task" not in entry:
+            raise BortError(f"{path}: tasks[{n}] must be a mapping with at least a task (e.g. glue/SST-2, custom)")
+        entry = _check_section(path, "tasks", entry, extra=TASK_KEYS)
+        if isinstance(entry.get("teacher_score"), dict):
+            entry["teacher_score"] = _check_section(path, "tasks", entry["teacher_score"])
+        elif not isinstance(entry.get("teacher_score", True), bool):
+            raise BortError(f"{path}: tasks[{n}].teacher_score must be true, false or a mapping of bort finetune's "
+                            "options for the teacher")
+        entry.setdefault("name", str(entry["task"]).split("/")[-1])
+        if entry["name"] in names:
+            raise BortError(f"{path}: two tasks are named {entry['name']!r}; give each a distinct name")
+        names.add(entry["name"])
+        checked_tasks.append(entry)
+    cfg = PipelineConfig(out=_absolute(raw["out"]), teacher=_absolute(raw["teacher"]),
+                         corpus=[_absolute(c) for c in corpus], text_field=raw.get("text_field"),
+                         tasks=checked_tasks, source=str(path),
+                         **{name: _section(raw, path, name) for name in SECTIONS if name != "tasks"})
+    check_dependencies(cfg)
+    return cfg
+
+
+def check_dependencies(cfg: PipelineConfig) -> None:
+    """Every switched-on stage has what it starts from: refused in one line naming the stage it depends on."""
+    where = cfg.source
+
+    def needs(stage: str, upstream: str, what: str) -> None:
+        raise BortError(f"{where}: {stage} depends on {upstream}, which is switched off; {what}")
+
+    if cfg.extract is not None and not cfg.extract.get("arch") and not cfg.on("search"):
+        needs("extract", "search", "give extract.arch (D, A, H, I) or switch search on")
+    if cfg.distil is not None and not cfg.on("extract"):
+        needs("distil", "extract", "switch extract on (distillation starts from the extracted student)")
+    if (cfg.on("search") or cfg.on("extract") or cfg.on("distil") or cfg.on("teacher_mlm")) and not cfg.corpus:
+        raise BortError(f"{where}: corpus is required by teacher_mlm, search, extract and distil")
+    for task in cfg.tasks:
+        if task.get("method") == "agora" and not task.get("socrates") and task.get("teacher_score") is False:
+            raise BortError(f"{where}: task {task['name']} runs Agora, whose Socrates is the teacher fine-tuned on "
+                            "the task, and teacher_score is false; give socrates or drop teacher_score: false")
+    if cfg.export is not None and not cfg.tasks:
+        needs("export", "tasks", "add a task: export serves the fine-tuned student")
+    if cfg.bench is not None and not (cfg.on("extract") or cfg.tasks):
+        needs("bench", "extract", "bench times the student against the teacher")

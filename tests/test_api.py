@@ -1,0 +1,50 @@
+"""The Python API: the README's example runs as written (on a tiny teacher), and what it returns is in memory."""
+
+import json
+import re
+from pathlib import Path
+
+import bort
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SETTINGS = re.compile(r"^teacher, corpus, space, steps = .*$", re.MULTILINE)
+
+
+def readme_example() -> str:
+    """The README's Python example: the code block that follows its marker."""
+    text = README.read_text(encoding="utf-8")
+    after = text[text.index("<!-- the API example: tests/test_api.py runs it -->"):]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start:after.index("\n```", start)]
+
+
+def test_the_readme_example_runs_and_its_results_match_the_runs_files(prepared_inputs, tmp_path, capsys):
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 15 and len(SETTINGS.findall(code)) == 1
+    space = tmp_path / "space.yaml"
+    space.write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [32, 64]\n")
+    # The one line a user edits, pointed at the tiny teacher; every other line runs as the README prints it.
+    code = SETTINGS.sub(f"teacher, corpus, space, steps = {prepared_inputs['mlm']!r}, [{prepared_inputs['text']!r}], "
+                        f"{str(space)!r}, 2", code).replace('"runs/api/', f'"{tmp_path}/')
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 (our own README)
+    found, student, kd, tuned, test = (scope[k] for k in ("found", "student", "kd", "tuned", "test"))
+    assert isinstance(found, bort.api.SearchResult) and isinstance(tuned, bort.api.FinetuneResult)
+    best = json.loads((tmp_path / "search" / "best" / "config.json").read_text())
+    assert found.best == (best["num_hidden_layers"], best["num_attention_heads"], best["hidden_size"],
+                          best["intermediate_size"])
+    assert [r["W"] for r in found.ranking] == sorted((r["W"] for r in found.ranking), reverse=True)
+    assert student.arch == found.best and student.parameters == json.loads(
+        (tmp_path / "student" / "extraction.json").read_text())["parameters"]
+    assert kd.step == 2 and kd.finished and 0 <= kd.mlm_accuracy <= 1
+    metrics = json.loads((tmp_path / "qnli" / "metrics.json").read_text())
+    assert tuned.metrics["accuracy"] == metrics["dev"]["accuracy"] and tuned.model == tmp_path / "qnli"
+    assert test.metrics is None and test.examples == 100 and test.predictions_file.is_file()
+    assert str(found.best) in capsys.readouterr().out
+
+
+def test_bort_search_is_both_the_package_and_the_function():
+    import bort.search.config  # noqa: F401 (importing a submodule binds bort.search to the package)
+
+    assert callable(bort.search) and bort.search.config.SearchConfig is bort.SearchConfig
+    assert bort.evaluate is bort.api.evaluate and callable(bort.pipeline)

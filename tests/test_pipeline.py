@@ -1,0 +1,209 @@
+"""`bort pipeline`: a user's CSV task and JSON-lines corpus from the real MiniLM teacher to a served student.
+
+One pipeline is run end to end on small data (the real teacher given an MLM head, a two-candidate
+search, extraction, distillation stopped part-way and continued, the custom task fine-tuned for the
+student and the teacher, export, bench); the tests then read what it wrote, and what a re-run
+after each kind of edit would do.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bort.cli.main import main
+from bort.data import CUSTOM_TASK_DIR
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def base_config(root: Path, teacher: Path) -> dict:
+    return {
+        "out": str(root / "run"), "teacher": str(teacher), "corpus": [str(root / "corpus.jsonl")], "text_field": "body",
+        "teacher_mlm": {"max_steps": 2, "seq_len": 32, "batch_size": 4, "eval_every": 2, "save_every": 2,
+                        "val_batches": 1},
+        "search": {"space": str(root / "space.yaml"), "init": "extract", "steps": 2, "seq_len": 32, "batch_size": 4,
+                   "val_batches": 1, "latency": "flops"},
+        "extract": {},
+        "distil": {"max_steps": 4, "seq_len": 32, "batch_size": 4, "eval_every": 2, "save_every": 2,
+                   "val_batches": 1, "stop_after": 2},
+        "tasks": [{"name": "qnli", "task": "custom", "train": str(root / "train.csv"), "dev": str(root / "dev.csv"),
+                   "text_column": "question", "text_pair_column": "sentence", "epochs": 1,
+                   "max_train_examples": 32, "max_len": 32}],
+        "export": {"candidates": ["eager", "torch-int8"], "rounds": 1, "max_rounds": 2, "max_seconds": 2},
+        "bench": {"lengths": [16], "rounds": 1, "max_rounds": 2, "warmup_runs": 0, "max_seconds": 2},
+    }
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, shared_data, real_model_dir):
+    """The user's folder: a JSON-lines corpus (paragraphs of a novel under "body"), the shipped CSV task (dev
+    trimmed to 48 rows), a two-tuple search space, and the pipeline file."""
+    root = tmp_path_factory.mktemp("pipeline")
+    text = (shared_data / "text" / "gutenberg" / "1342-0.txt").read_text(encoding="utf-8-sig")[:150_000]
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    (root / "corpus.jsonl").write_text("".join(json.dumps({"body": p}) + "\n" for p in paragraphs))
+    (root / "train.csv").write_text((CUSTOM_TASK_DIR / "train.csv").read_text())
+    dev = (CUSTOM_TASK_DIR / "dev.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (root / "dev.csv").write_text("".join(dev[:49]))
+    (root / "space.yaml").write_text("depths: [1]\nheads: [4]\nhiddens: [128]\nintermediates: [256, 512]\n")
+    config = base_config(root, real_model_dir)
+    return root, write_config(root / "pipeline.yaml", config), config
+
+
+def run(*args) -> int:
+    return main(["pipeline", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def finished(workspace):
+    """The pipeline run twice: stopped by distil's --stop-after, then (stop_after removed) continued to the end."""
+    root, path, config = workspace
+    assert run(path) == 0
+    state = json.loads((root / "run" / "pipeline_state.json").read_text())
+    first = {name: record["done"] for name, record in state["stages"].items()}
+    assert not (root / "run" / "report.md").exists()
+    del config["distil"]["stop_after"]
+    write_config(path, config)
+    assert run(path, "--dry-run") == 0
+    assert run(path) == 0
+    return root, path, config, first
+
+
+def test_a_dry_run_writes_nothing_and_names_each_stages_command(workspace, capsys):
+    root, path, _ = workspace
+    if (root / "run").exists():
+        pytest.skip("ordered first: the module's pipeline already ran")
+    assert run(path, "--dry-run") == 0
+    printed = capsys.readouterr().out
+    assert not (root / "run").exists()
+    names = ["teacher_mlm", "search", "extract", "distil", "task:qnli:teacher", "task:qnli:student", "export", "bench"]
+    for name in names:
+        assert f"{name}" in printed
+    assert printed.count("run       (not run yet)") == len(names)
+    assert "bort search --teacher" in printed and "--text-field body" in printed
+    assert f"--train {root / 'train.csv'}" in printed and "--text-pair-column sentence" in printed
+
+
+def test_the_first_run_stopped_at_distil_and_the_second_continued_it(finished, capsys):
+    root, _, _, first = finished
+    assert first == {"teacher_mlm": True, "search": True, "extract": True, "distil": False}
+    state = json.loads((root / "run" / "pipeline_state.json").read_text())
+    assert all(record["done"] for record in state["stages"].values()) and len(state["stages"]) == 8
+    distil = state["stages"]["distil"]["result"]
+    assert distil["step"] == 4 and distil["finished"]
+    metrics = [json.loads(line) for line in (root / "run" / "distil" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "val_mlm_accuracy" in m] == [2, 4]  # steps 1-2 kept, 3-4 added
+
+
+def test_the_report_states_the_student_against_the_teacher(finished):
+    from bort.architecture import Arch
+    from bort.architecture.counting import count_params
+    from bort.architecture.hf_config import arch_of, vocab_of
+    from transformers import AutoConfig
+
+    root = finished[0]
+    report = (root / "run" / "report.md").read_text()
+    state = json.loads((root / "run" / "pipeline_state.json").read_text())["stages"]
+    arch = state["extract"]["result"]["arch"]
+    assert AutoConfig.from_pretrained(root / "run" / "extract").num_hidden_layers == arch[0] == 1
+    teacher = AutoConfig.from_pretrained(root / "run" / "teacher")
+    student_params = count_params(Arch(*arch), vocab_of(teacher)).total
+    assert f"⟨{','.join(map(str, arch))}⟩ cut out of the teacher's ⟨6,12,384,1536⟩" in report
+    assert f"{student_params / 1e6:.2f}M parameters" in report
+    assert f"{count_params(arch_of(teacher), vocab_of(teacher)).total / 1e6:.2f}M parameters" in report
+    student = json.loads((root / "run" / "tasks" / "qnli" / "student" / "metrics.json").read_text())
+    teacher_score = json.loads((root / "run" / "tasks" / "qnli" / "teacher" / "metrics.json").read_text())
+    assert f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} |" in report
+    assert "the teacher takes **" in report and "Served: `" in report
+    assert (root / "run" / "pipeline.png").is_file()
+    for stage in ("teacher_mlm", "search", "extract", "distil", "export", "bench"):
+        assert state[stage]["command"].startswith("bort ") and state[stage]["command"] in report
+
+
+def test_every_model_directory_has_a_card_and_the_export_loads(finished):
+    from huggingface_hub import ModelCard
+
+    import bort.inference
+
+    root = finished[0] / "run"
+    for folder in ("teacher", "extract", "distil", "tasks/qnli/student", "tasks/qnli/teacher", "export"):
+        card = ModelCard.load(root / folder / "README.md")
+        assert card.data.library_name == "transformers", folder
+    served = bort.inference.load(root / "export")
+    assert served is not None
+
+
+def test_a_rerun_reuses_everything_and_edits_restart_from_the_first_changed_stage(finished, capsys):
+    root, path, config, _ = finished
+    capsys.readouterr()
+    assert run(path, "--dry-run") == 0
+    assert capsys.readouterr().out.count("reuse") == 8
+    edited = {**config, "tasks": [{**config["tasks"][0], "epochs": 2}]}
+    write_config(root / "edited.yaml", edited)
+    assert run(root / "edited.yaml", "--dry-run") == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("    ")]
+    actions = {line.split()[0]: line.split()[1] for line in lines}
+    assert actions == {"teacher_mlm": "reuse", "search": "reuse", "extract": "reuse", "distil": "reuse",
+                       "task:qnli:teacher": "run", "task:qnli:student": "run", "export": "run", "bench": "run"}
+    assert "settings changed: epochs" in "\n".join(lines)
+    # An edited input file restarts the stages that read it, not the ones before.
+    rows = (root / "train.csv").read_text().splitlines(keepends=True)
+    (root / "train.csv").write_text("".join(rows[:-1]))
+    assert run(path, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "task:qnli:teacher        run       (its input files changed)" in out
+    assert "distil                   reuse" in out
+
+
+BAD = {
+    "unknown key": ({"tasks_": []}, "unknown key 'tasks_'"),
+    "unknown option": ({"distil": {"max_step": 3}}, "distil.max_step is not an option of bort pretrain"),
+    "wired option": ({"distil": {"out": "x"}}, "distil.out is set by the pipeline"),
+    "disabled dependency": ({"extract": {"enabled": False}}, "distil depends on extract, which is switched off"),
+    "no arch without search": ({"search": None}, "extract depends on search, which is switched off"),
+    "nan": ({"distil": {"lr": float("nan")}}, "distil.lr must be a finite number"),
+    "inf in a task": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                  "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "lr": float("inf")}]},
+                      "must be a finite number"),
+    "missing column": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                   "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "text_column": "body"}]},
+                       "no column 'body' (--text-column); its columns are 'question', 'sentence', 'label'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_a_bad_pipeline_file_is_one_line_and_writes_nothing(case, workspace, tmp_path, capsys):
+    root, _, config = workspace
+    change, message = BAD[case]
+    bad = {**json.loads(json.dumps(config)), "out": str(tmp_path / "out"), **change}
+    bad = {k: v for k, v in bad.items() if v is not None}
+    path = write_config(tmp_path / "bad.yaml", bad)
+    assert run(path) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pipeline_file_in_latin_1_is_refused(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_bytes("out: r\nteacher: caf\xe9\n".encode("latin-1"))
+    assert run(path) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_relative_paths_follow_the_current_directory_and_bort_data_the_package(tmp_path, monkeypatch, real_model_dir):
+    from bort.data import DATA_DIR
+    from bort.pipeline.config import load_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "text.txt").write_text("some text\n")
+    path = write_config(tmp_path / "p.yaml", {"out": "run", "teacher": str(real_model_dir), "corpus": "text.txt",
+                                              "tasks": [{"task": "glue/SST-2", "data": "{bort_data}/glue/SST-2"}]})
+    cfg = load_pipeline(path)
+    assert cfg.out == str(tmp_path / "run") and cfg.corpus == [str(tmp_path / "text.txt")]
+    assert cfg.tasks[0]["data"] == str(DATA_DIR / "glue" / "SST-2") and cfg.tasks[0]["name"] == "SST-2"
