@@ -381,6 +381,29 @@ def test_agora_killed_at_any_moment_ends_as_an_uninterrupted_run(finished_run, a
         sorted((r["iteration"], r["theta"], r["score"]) for r in reference_log)
 
 
+def test_agora_on_a_custom_task_reads_the_users_csv_and_scores_it_on_h(agora_inputs, tmp_path):
+    """The same SST-2 sentences as the user's own CSV files (columns sentence, label): Agora runs on --task custom,
+    Socrates' classes ("0", "1") matched by name to the classes the training file gives, and scores H."""
+    import csv
+
+    for split in ("train", "dev"):
+        rows = (Path(agora_inputs["sst2"]) / f"{split}.tsv").read_text().splitlines()[1:]
+        with open(tmp_path / f"{split}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["sentence", "label"])
+            writer.writerows(row.rsplit("\t", 1) for row in rows)
+    args = agora_args(agora_inputs, tmp_path / "run", agora_inputs["theta"], "--max-iterations", "1")
+    at = args.index("--task")
+    args[at:at + 4] = ["--task", "custom", "--train", str(tmp_path / "train.csv"), "--dev", str(tmp_path / "dev.csv"),
+                       "--text-column", "sentence"]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    held = [json.loads(line) for line in (tmp_path / "run" / "held_out_predictions.jsonl").read_text().splitlines()]
+    assert metrics["task"] == "custom" and metrics["held_out_examples"] == len(held) == 40
+    assert metrics["held_out_metrics"]["accuracy"] == pytest.approx(np.mean([h["label"] == h["prediction"]
+                                                                             for h in held]))
+
+
 def test_a_changed_configuration_is_refused_with_the_changed_fields(finished_run, agora_inputs, capsys):
     assert main(agora_args(agora_inputs, finished_run, agora_inputs["theta"], "--phi-per-mistake", "2")) == 2
     err = capsys.readouterr().err

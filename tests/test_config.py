@@ -59,6 +59,8 @@ class Toy(Config):
     kind: str = option("a", "kind", choices=("a", "b"))
     sizes: list[int] = option(help="sizes", default_factory=lambda: [1, 2])
     out: str = option("x", "where", resumable=True)
+    weight: float = option(0.0, "a number without bounds")
+    scales: list[float] = option(help="numbers", default_factory=lambda: [1.0])
 
 
 def toy_parser() -> argparse.ArgumentParser:
@@ -93,7 +95,9 @@ def test_every_command_that_makes_a_run_directory_has_the_one_restart_option():
 
 @pytest.mark.parametrize("values, message", [
     (dict(steps=0), "--steps must be at least 1"), (dict(rate=0.0), "--rate must be greater than 0"),
-    (dict(kind="c"), "--kind"),
+    (dict(kind="c"), "--kind"), (dict(rate=float("nan")), "--rate must be a finite number, got nan"),
+    (dict(weight=float("inf")), "--weight must be a finite number, got inf"),
+    (dict(scales=[1.0, float("nan")]), "--scales must be a finite number, got nan"),
 ])
 def test_bounds_and_choices_are_checked_when_built(values, message):
     with pytest.raises(BortError, match=message):
@@ -107,3 +111,18 @@ def test_a_saved_config_missing_a_required_key_or_not_an_object_is_a_one_line_er
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(BortError, match="bad.json"):
         Toy.load(tmp_path / "bad.json")
+
+
+def test_command_line_spells_a_config_as_the_parser_reads_it():
+    """The command a pipeline stage or a model card records parses back to the same config."""
+    from bort.config import command_line
+    from bort.search.config import SearchConfig
+
+    cfg = SearchConfig(teacher="t", corpus=["a b.txt", "c"], out="o", steps=5, init="extract", all_positions=True,
+                       latency_threads=2)
+    line = command_line("search", cfg)
+    assert line.startswith("bort search ") and "'a b.txt'" in line
+    import shlex
+
+    args = build_parser().parse_args(shlex.split(line)[1:])
+    assert SearchConfig.from_args(args) == cfg

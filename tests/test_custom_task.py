@@ -75,6 +75,18 @@ def test_classes_come_sorted_from_the_training_file_and_f1_follows_the_metric(tm
     numeric = tmp_path / "n.csv"
     numeric.write_text("text,label\nx,10\ny,2\nz,2\n")
     assert custom_task(CustomTaskOptions(train=str(numeric), dev=str(numeric))).labels == ("2", "10")
+    signed = tmp_path / "s.csv"
+    signed.write_text("text,label\nx,1\ny,-1\n")  # F1's positive class is the second: 1
+    assert custom_task(CustomTaskOptions(train=str(signed), dev=str(signed))).labels == ("-1", "1")
+
+
+def test_text_that_looks_missing_or_numeric_is_text_and_a_blank_test_label_column_is_unlabelled(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\nNA,a\nNone,b\n2024,a\n")
+    task = custom_task(CustomTaskOptions(train=str(path), dev=str(path), test=str(tmp_path / "test.csv")))
+    assert [e.text_a for e in task.read("", "train")] == ["NA", "None", "2024"]
+    (tmp_path / "test.csv").write_text("text,label\nfirst,\nsecond,\n")
+    assert [e.label for e in task.read("", "test")] == [None, None]
 
 
 @pytest.fixture(scope="module")

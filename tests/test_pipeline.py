@@ -167,6 +167,11 @@ BAD = {
     "disabled dependency": ({"extract": {"enabled": False}}, "distil depends on extract, which is switched off"),
     "no arch without search": ({"search": None}, "extract depends on search, which is switched off"),
     "nan": ({"distil": {"lr": float("nan")}}, "distil.lr must be a finite number"),
+    "not a number": ({"distil": {"max_steps": "three"}}, "distil.max_steps must be an integer, got 'three'"),
+    "an Agora option for the teacher": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                    "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                                                    "teacher_score": {"theta": "paper"}}]},
+                                        "tasks.theta is not an option of bort finetune"),
     "inf in a task": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
                                   "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "lr": float("inf")}]},
                       "must be a finite number"),
@@ -207,3 +212,22 @@ def test_relative_paths_follow_the_current_directory_and_bort_data_the_package(t
     cfg = load_pipeline(path)
     assert cfg.out == str(tmp_path / "run") and cfg.corpus == [str(tmp_path / "text.txt")]
     assert cfg.tasks[0]["data"] == str(DATA_DIR / "glue" / "SST-2") and cfg.tasks[0]["name"] == "SST-2"
+
+
+def test_yaml_strings_are_read_as_the_options_types(workspace, tmp_path, capsys):
+    """YAML reads 2e-5 (no dot) as a string: the pipeline reads it as the command line would."""
+    _, _, config = workspace
+    path = write_config(tmp_path / "p.yaml", {**config, "out": str(tmp_path / "out"),
+                                              "distil": {**config["distil"], "lr": "2e-5", "max_steps": "4"}})
+    assert run(path, "--dry-run") == 0
+    assert "--lr 2e-05" in capsys.readouterr().out
+
+
+def test_a_folder_the_pipeline_did_not_write_is_never_deleted(workspace, tmp_path, capsys):
+    _, _, config = workspace
+    (tmp_path / "out" / "search").mkdir(parents=True)
+    (tmp_path / "out" / "search" / "mine.txt").write_text("the user's")
+    path = write_config(tmp_path / "p.yaml", {**config, "out": str(tmp_path / "out")})
+    assert run(path) == 2
+    assert "already holds files this pipeline did not write" in capsys.readouterr().err
+    assert (tmp_path / "out" / "search" / "mine.txt").read_text() == "the user's"

@@ -67,14 +67,14 @@ def flag_name(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def _base_type(annotation) -> tuple[type, bool]:
+def base_type(annotation) -> tuple[type, bool]:
     """(the element or value type, whether it is a list) of a field annotation such as ``list[int] | None``."""
     if isinstance(annotation, str):
         annotation = eval(annotation, {"list": list, "dict": dict, "Any": Any}, {})  # noqa: S307 (our own annotations)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        return _base_type(args[0])
+        return base_type(args[0])
     if origin is list:
         return (args[0] if args else str), True
     return annotation, False
@@ -182,7 +182,7 @@ def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> 
         target = groups.get(meta["group"])
         if target is None:
             target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
-        value_type, is_list = _base_type(f.type)
+        value_type, is_list = base_type(f.type)
         default = f.default if f.default is not _MISSING else (f.default_factory() if f.default_factory is not _MISSING
                                                                else None)
         kwargs: dict[str, Any] = {"help": meta["help"], "default": default}

@@ -192,9 +192,10 @@ def export_summary(record: dict, out: Path) -> None:
 
 
 def bench_line(stage, result: dict) -> None:
+    teacher = stage.config.models[0]
     for rows in result["ratios"].values():
         for name, ratio in rows.items():
-            if name != result["subject"]:
+            if name == teacher:
                 print(f"    the teacher takes {ratio['median']:.2f}× the fine-tuned student's time "
                       f"[{ratio['low']:.2f}, {ratio['high']:.2f}] at 1 × 128 tokens ({result.get('cpu')})")
 

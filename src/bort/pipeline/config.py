@@ -30,6 +30,7 @@ from pathlib import Path
 from bort.agora.config import AgoraConfig
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
+from bort.finetune.config import FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
 from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
@@ -87,10 +88,11 @@ def _check_numbers(value, where: str) -> None:
             _check_numbers(v, f"{where}[{i}]")
 
 
-def _check_section(path: Path, section: str, values: dict, extra: set[str] = frozenset()) -> dict:
+def _check_section(path: Path, section: str, values: dict, extra: set[str] = frozenset(),
+                   config_class: type | None = None) -> dict:
     """The section's keys are its command's options, less those the pipeline sets; relative paths made absolute."""
-    command, config_class, wired = SECTIONS[section]
-    options = {f.name for f in dataclasses.fields(config_class)}
+    command, default_class, wired = SECTIONS[section]
+    options = {f.name for f in dataclasses.fields(config_class or default_class)}
     for key in values:
         if key in wired:
             raise BortError(f"{path}: {section}.{key} is set by the pipeline (it wires each stage's inputs and "
@@ -179,13 +181,20 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
     for n, entry in enumerate(tasks):
         if not isinstance(entry, dict) or "task" not in entry:
             raise BortError(f"{path}: tasks[{n}] must be a mapping with at least a task (e.g. glue/SST-2, custom)")
-        entry = _check_section(path, "tasks", entry, extra=TASK_KEYS)
-        if isinstance(entry.get("teacher_score"), dict):
-            entry["teacher_score"] = _check_section(path, "tasks", entry["teacher_score"])
+        if entry.get("enabled", True) is False:
+            continue
+        entry = {k: v for k, v in _check_section(path, "tasks", entry, extra=TASK_KEYS).items() if k != "enabled"}
+        if isinstance(entry.get("teacher_score"), dict):  # the teacher's run is plain fine-tuning: its options only
+            entry["teacher_score"] = _check_section(path, "tasks", entry["teacher_score"],
+                                                    config_class=FinetuneConfig)
+            if entry["teacher_score"].pop("enabled", True) is False:
+                entry["teacher_score"] = False
         elif not isinstance(entry.get("teacher_score", True), bool):
             raise BortError(f"{path}: tasks[{n}].teacher_score must be true, false or a mapping of bort finetune's "
                             "options for the teacher")
         entry.setdefault("name", str(entry["task"]).split("/")[-1])
+        if not isinstance(entry["name"], str) or not entry["name"] or "/" in entry["name"]:
+            raise BortError(f"{path}: tasks[{n}].name must be a folder name (text without /), got {entry['name']!r}")
         if entry["name"] in names:
             raise BortError(f"{path}: two tasks are named {entry['name']!r}; give each a distinct name")
         names.add(entry["name"])
@@ -194,6 +203,8 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
                          corpus=[_absolute(c) for c in corpus], text_field=raw.get("text_field"),
                          tasks=checked_tasks, source=str(path),
                          **{name: _section(raw, path, name) for name in SECTIONS if name != "tasks"})
+    if not Path(cfg.teacher).is_dir():
+        raise BortError(f"{path}: teacher {cfg.teacher} is not a directory (expected a local BERT or RoBERTa model)")
     check_dependencies(cfg)
     return cfg
 

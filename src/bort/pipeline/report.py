@@ -79,7 +79,7 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
     if bench:
         for shape, rows in bench["ratios"].items():
             for name, ratio in rows.items():
-                if name != bench["subject"]:
+                if name == cfg.teacher:  # (the other rows: the student, and any fast path the section asked for)
                     lines.append(f"- Speed ({shape.replace('x', ' × ')} tokens, `bort bench`, "
                                  f"{bench.get('cpu', 'this CPU')}): the teacher takes **{ratio['median']:.2f}×** "
                                  f"the student's time [95% interval {ratio['low']:.2f}, {ratio['high']:.2f}].")

@@ -2,7 +2,7 @@
 
 A stage is *reused* when its saved settings and input files are those of this run and it finished;
 *continued* (the command's own resume) when they are and it did not; *started over* when they
-changed, or a stage before it started over — and then every stage after it starts over too. The
+changed, or a stage before it was not reused — and then every stage after it starts over too. The
 record of each stage (``pipeline_state.json``) is written before it runs and again when it ends, so
 a kill at any moment leaves a state that a re-run reads correctly.
 """
@@ -24,7 +24,10 @@ from bort.util.io import write_json_atomic
 from bort.util.run_dir import RunDirectory, remove_run_dir
 
 STATE = "pipeline_state.json"
-INPUT_FIELDS = ("corpus", "data", "train", "dev", "test", "holdout", "theta", "space")
+# The fields that name what a stage reads: the user's files, and the models (the user's teacher and Socrates, or an
+# earlier stage's output: unchanged while that stage is reused).
+INPUT_FIELDS = ("corpus", "data", "train", "dev", "test", "holdout", "theta", "space", "teacher", "init", "model",
+                "model_dir", "models", "socrates", "phi_model", "scores", "student_config")
 HASHED_BYTES = 16 * 2**20  # smaller input files are fingerprinted by content, larger ones by size and time
 
 
@@ -56,7 +59,7 @@ def decide(stage: Stage, record: dict | None, upstream_restarted: bool) -> tuple
     if record is None:
         return "run", "not run yet"
     if upstream_restarted:
-        return "run", "a stage before it starts over"
+        return "run", "a stage before it changes"
     saved = type(stage.config).from_dict(record["config"])
     changed = saved.differences(stage.config)
     if changed:
@@ -93,6 +96,20 @@ def check_task_files(stages: list[Stage]) -> None:
                 task.read("", split)
 
 
+def state_before(path: Path) -> dict:
+    """The stages an earlier run recorded (each made its folder), whatever this run does with them."""
+    return json.loads(path.read_text(encoding="utf-8")).get("stages", {}) if path.is_file() else {}
+
+
+def check_foreign_folders(stages: list[Stage], recorded: set[str]) -> None:
+    """A stage starts over by deleting its folder: refused when the folder holds something this pipeline did not
+    make (``out: .`` beside a ``bench/`` of the user's, an old run's ``teacher/``)."""
+    for stage in stages:
+        if stage.name not in recorded and stage.out.is_dir() and any(stage.out.iterdir()):
+            raise BortError(f"{stage.out} already holds files this pipeline did not write (no record of its "
+                            f"{stage.name} stage in {STATE}); move them, or choose another out")
+
+
 def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, restart: bool = False,
                  show: Callable[[str], None] = print, before: Callable[[Stage], None] | None = None,
                  after: Callable[[Stage, dict], None] | None = None) -> dict:
@@ -104,19 +121,20 @@ def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, res
     stages = plan(cfg)
     out = Path(cfg.out)
     state_path = out / STATE
-    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() and not restart else {}
-    records: dict = state.get("stages", {})
+    recorded = state_before(state_path)
+    records: dict = {} if restart else dict(recorded)
+    check_task_files(stages)
+    check_foreign_folders(stages, set(recorded))
     restarted = False
     rows = []
     for stage in stages:
         action, why = decide(stage, records.get(stage.name), restarted)
-        restarted = restarted or action == "run"
+        restarted = restarted or action != "reuse"  # a continued stage's model changes too
         rows.append((stage, action, why))
     if dry_run:
         for stage, action, why in rows:
             show(f"{stage.name:<24} {action:<9} ({why})\n    {command_line(stage.command, stage.config)}")
-        return state
-    check_task_files(stages)
+        return {"source": cfg.source, "stages": records}
     lock = RunDirectory(out, "out").claim()  # one pipeline per folder; each stage also locks its own
     try:
         if restart:
@@ -133,9 +151,9 @@ def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, res
                 continue
             if action == "run":
                 remove_run_dir(stage.out)
-                # What follows was made from what this stage is about to replace.
-                for later, _, _ in rows[n:]:
-                    records.pop(later.name, None)
+            # What follows was made from what this stage is about to change: forgotten before it changes.
+            for later, _, _ in rows[n:]:
+                records.pop(later.name, None)
             records[stage.name] = {"command": command_line(stage.command, stage.config),
                                    "config": stage.config.to_dict(), "inputs": input_marks(stage), "done": False}
             write_json_atomic(state_path, {"source": cfg.source, "stages": records})

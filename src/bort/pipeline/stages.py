@@ -7,12 +7,14 @@ subdirectory of ``out``; its config is what :mod:`bort.pipeline.runner` compares
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from bort.agora.config import AgoraConfig
-from bort.config import Config
+from bort.config import Config, base_type
+from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.finetune.config import FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
@@ -40,14 +42,49 @@ def _with_shared(config_class: type[Config], cfg: PipelineConfig, values: dict) 
     return values
 
 
-def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, **wired) -> Config:
-    """The stage's config: the section's options, then what the pipeline wires (which the section cannot set)."""
-    values = {k: v for k, v in section.items() if k not in ("name", "teacher_score")}
+def _as_field_type(field: dataclasses.Field, value, where: str):
+    """A YAML value as the option's type, the way the command line would read it: YAML reads ``2e-5`` (no dot)
+    and ``nan`` as strings, ``name: 2024`` as a number, and a lone list item as a scalar."""
+    parse = field.metadata.get("parse")
+    if parse is not None and isinstance(value, str):
+        try:
+            return parse(value)  # "3,8,256,1024" as on the command line
+        except (BortError, argparse.ArgumentTypeError) as exc:
+            raise BortError(f"{where}: {exc}")
+    kind, is_list = base_type(field.type)
+    if value is None:
+        return None
+    if is_list:
+        return [_scalar(kind, v, where) for v in (value if isinstance(value, list) else [value])]
+    return _scalar(kind, value, where)
+
+
+def _scalar(kind: type, value, where: str):
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise BortError(f"{where} must be true or false, got {value!r}")
+        return value
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise BortError(f"{where} must be a number, got {value!r}")
+        try:
+            number = kind(value) if kind is float or not isinstance(value, float) or value.is_integer() else None
+        except ValueError:
+            number = None
+        if number is None:
+            raise BortError(f"{where} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+        return number
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, where: str, **wired) -> Config:
+    """The stage's config: the section's options (as their types; ``where`` names the section in errors), then
+    what the pipeline wires (which the section cannot set)."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
-    for key, value in list(values.items()):
-        parse = fields[key].metadata.get("parse")
-        if parse is not None and isinstance(value, str):
-            values[key] = parse(value)  # "3,8,256,1024" as on the command line
+    values = {key: _as_field_type(fields[key], value, f"{where}.{key}") for key, value in section.items()
+              if key not in ("name", "teacher_score")}
     return config_class(**_with_shared(config_class, cfg, {**values, **wired}))
 
 
@@ -58,14 +95,15 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     teacher = Path(cfg.teacher)
     if cfg.teacher_mlm is not None:
         folder = out / "teacher"
-        stages.append(Stage("teacher_mlm", "pretrain", _build(PretrainConfig, cfg, cfg.teacher_mlm, mode="mlm",
-                                                              init=str(teacher), corpus=cfg.corpus, out=str(folder)),
-                            folder, folder))
+        config = _build(PretrainConfig, cfg, cfg.teacher_mlm, "teacher_mlm", mode="mlm", init=str(teacher),
+                        corpus=cfg.corpus, out=str(folder))
+        stages.append(Stage("teacher_mlm", "pretrain", config, folder, folder))
         teacher = folder
     if cfg.search is not None:
         folder = out / "search"
-        stages.append(Stage("search", "search", _build(SearchConfig, cfg, cfg.search, teacher=str(teacher),
-                                                       corpus=cfg.corpus, out=str(folder)), folder))
+        config = _build(SearchConfig, cfg, cfg.search, "search", teacher=str(teacher), corpus=cfg.corpus,
+                        out=str(folder))
+        stages.append(Stage("search", "search", config, folder))
     student = None
     if cfg.extract is not None:
         folder = out / "extract"
@@ -75,17 +113,18 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
             wired["student_config"] = str(out / "search" / "best" / "config.json")
             if getattr(search, "init", "random") == "extract":
                 wired["scores"] = str(out / "search" / "importance.json")
-        stages.append(Stage("extract", "extract", _build(ExtractConfig, cfg, cfg.extract, teacher=str(teacher),
-                                                         corpus=cfg.corpus, out=str(folder), **wired), folder, folder))
+        config = _build(ExtractConfig, cfg, cfg.extract, "extract", teacher=str(teacher), corpus=cfg.corpus,
+                        out=str(folder), **wired)
+        stages.append(Stage("extract", "extract", config, folder, folder))
         student = folder
     if cfg.distil is not None:
         folder = out / "distil"
-        stages.append(Stage("distil", "pretrain", _build(PretrainConfig, cfg, cfg.distil, mode="kd",
-                                                         teacher=str(teacher), init=str(student), corpus=cfg.corpus,
-                                                         out=str(folder)), folder, folder))
+        config = _build(PretrainConfig, cfg, cfg.distil, "distil", mode="kd", teacher=str(teacher), init=str(student),
+                        corpus=cfg.corpus, out=str(folder))
+        stages.append(Stage("distil", "pretrain", config, folder, folder))
         student = folder
     first_tuned = None
-    for task in cfg.tasks:
+    for n, task in enumerate(cfg.tasks):
         folder = out / "tasks" / task["name"]
         socrates = task.get("socrates")
         teacher_score = task.get("teacher_score", True)
@@ -94,31 +133,36 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
             # Agora's Socrates unless one is given.
             plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)} - {"method"}
             plain = {k: v for k, v in task.items() if k in plain_options}
-            if task.get("method") == "agora":  # scored on the same H as the student (same share, same seed)
+            if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
                 plain.setdefault("holdout_fraction", 0.5)
             if isinstance(teacher_score, dict):
                 plain.update(teacher_score)
             stages.append(Stage(f"task:{task['name']}:teacher", "finetune",
-                                _build(FinetuneConfig, cfg, plain, model=str(cfg.teacher), out=str(folder / "teacher")),
+                                _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
+                                       out=str(folder / "teacher")),
                                 folder / "teacher", folder / "teacher"))
             socrates = socrates or str(folder / "teacher")
         model_dir = student or Path(cfg.teacher)
-        # Agora's φ samples from the teacher's masked LM unless told otherwise (the student's is weaker).
-        wired = {"socrates": socrates, "phi_model": task.get("phi_model", str(teacher))} \
-            if task.get("method") == "agora" and task.get("phi", "mlm-replace") == "mlm-replace" else \
-            {"socrates": socrates} if task.get("method") == "agora" else {}
-        tuned = _build(AgoraConfig, cfg, task, model=str(model_dir), out=str(folder / "student"), **wired)
+        # Agora's φ samples from the teacher's masked LM (stronger than the student's) when the pipeline gave the
+        # teacher one; otherwise from the student's own (Agora's default).
+        wired = {"socrates": socrates} if task.get("method") == "agora" else {}
+        if wired and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
+            wired["phi_model"] = task.get("phi_model", str(teacher))
+        tuned = _build(AgoraConfig, cfg, task, f"tasks[{n}]", model=str(model_dir), out=str(folder / "student"),
+                       **wired)
         produced = folder / "student" / ("best" if tuned.method == "agora" else "")
         stages.append(Stage(f"task:{task['name']}:student", "finetune", tuned, folder / "student", produced))
         first_tuned = first_tuned or produced
     if cfg.export is not None:
         folder = out / "export"
-        stages.append(Stage("export", "export", _build(ExportConfig, cfg, cfg.export, model_dir=str(first_tuned),
-                                                       auto=True, out=str(folder)), folder))
+        config = _build(ExportConfig, cfg, cfg.export, "export", model_dir=str(first_tuned), auto=True,
+                        out=str(folder))
+        stages.append(Stage("export", "export", config, folder))
     if cfg.bench is not None:
         folder = out / "bench"
         subject = first_tuned or student
         section = {"lengths": [128], "fast_paths": [], **cfg.bench}
-        stages.append(Stage("bench", "bench", _build(BenchConfig, cfg, section, models=[str(cfg.teacher)],
-                                                     model=str(subject), out=str(folder)), folder))
+        config = _build(BenchConfig, cfg, section, "bench", models=[str(cfg.teacher)], model=str(subject),
+                        out=str(folder))
+        stages.append(Stage("bench", "bench", config, folder))
     return stages

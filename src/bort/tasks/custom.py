@@ -69,6 +69,14 @@ def _label_text(value) -> str:
     return str(value).strip()
 
 
+def _class_order(label: str) -> tuple:
+    """Numbers by value (-1 before 1, 2 before 10), before names in alphabetical order."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
 def _number(value, path: Path, row: int, column: str) -> float:
     try:
         number = float(value)
@@ -81,11 +89,17 @@ def _number(value, path: Path, row: int, column: str) -> float:
 
 
 def _text(value, path: Path, row: int, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        value = _label_text(value)  # a column of numbers, read as numbers: their text
+    if value is None or (isinstance(value, str) and not value.strip()) or isinstance(value, float):
         raise BortError(f"{path}, row {row}: column {column!r} is empty")
     if not isinstance(value, str):
         raise BortError(f"{path}, row {row}: column {column!r} must hold text, got {value!r}")
     return value
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _columns(opts: CustomTaskOptions, labelled: bool) -> dict[str, str | None]:
@@ -99,10 +113,10 @@ def training_labels(opts: CustomTaskOptions) -> tuple[str, ...]:
     table = read_table(path, "--train")
     require_columns(table, path, _columns(opts, labelled=True))
     values = table[opts.label_column]
-    if any(v is None for v in values):
-        row = next(i for i, v in enumerate(values) if v is None) + 1
+    if any(_blank(v) for v in values):
+        row = next(i for i, v in enumerate(values) if _blank(v)) + 1
         raise BortError(f"{path}, row {row}: the label column {opts.label_column!r} is empty")
-    labels = sorted({_label_text(v) for v in values}, key=lambda s: (len(s), s) if s.isdigit() else (math.inf, s))
+    labels = sorted({_label_text(v) for v in values}, key=_class_order)
     if len(labels) < 2:
         raise BortError(f"{path}: the label column {opts.label_column!r} holds one class ({labels[0]!r}); "
                         "classification needs at least two (or give --metric pearson for a regression column)")
@@ -138,7 +152,9 @@ def custom_task(opts: CustomTaskOptions, labels: tuple[str, ...] | None = None,
 
     def read(path: Path, split: str) -> list[Example]:
         table = read_table(path, SPLIT_FLAGS.get(split, "the file"))
-        labelled = split != "test" or opts.label_column in table.column_names
+        # A test file is labelled when its label column is there and not left blank throughout.
+        labelled = split != "test" or (opts.label_column in table.column_names
+                                       and not all(_blank(v) for v in table[opts.label_column]))
         require_columns(table, path, _columns(opts, labelled))
         examples = []
         for row, record in enumerate(table, 1):

@@ -96,7 +96,10 @@ def load_table(path: Path, what: str = "file"):
         try:
             if path.is_dir():
                 return datasets.load_from_disk(str(path))
-            options = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}  # (a UTF-8 BOM: dropped)
+            options = {}
+            if TABLE_SUFFIXES[path.suffix.lower()] == "csv":  # (a UTF-8 BOM: dropped by the parser)
+                # "NA", "null", "None" are text, not missing values: a review may say "None".
+                options = {"delimiter": "\t" if path.suffix.lower() == ".tsv" else ",", "keep_default_na": False}
             return datasets.load_dataset(TABLE_SUFFIXES[path.suffix.lower()], data_files=str(path), split="train",
                                          **options)
         except Exception as exc:  # noqa: BLE001 (any library error on the user's file becomes one line)
