@@ -232,3 +232,12 @@ def test_pretrain_cli_on_jsonl_with_text_field(novel, tokenizer, tmp_path, datas
     assert result.stderr.strip().splitlines()[-1].startswith("bort: error: ")
     assert "has no column 'text'" in result.stderr and "its columns: id, body" in result.stderr
     assert not (tmp_path / "run2").exists()
+
+
+def test_a_compressed_table_is_refused_not_read_as_text(tmp_path):
+    import gzip
+
+    path = tmp_path / "rows.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"text": "a row"}\n'))
+    with pytest.raises(BortError, match="is a compressed table; decompress it"):
+        resolve_corpus([str(path)])

@@ -4,6 +4,7 @@ per-precision peaks, and `bort export --auto / --path` with the loader of what i
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -289,3 +290,20 @@ def test_export_path_writes_a_faithful_path_even_when_it_is_not_faster(prepared_
     with torch.no_grad():
         reference = AutoModel.from_pretrained(prepared_inputs["encoder"]).eval()(**inputs).last_hidden_state
     assert parity(reference, served(inputs["input_ids"], inputs["attention_mask"])).cosine > 0.99999
+
+
+def test_an_export_of_a_model_fine_tuned_again_is_not_kept(prepared_inputs, tmp_path, capsys):
+    """Same settings, same MODEL_DIR, other weights (the model was trained again): exported again, not kept."""
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(prepared_inputs["encoder"], model)
+    line = ["export", str(model), "--path", "eager", "--seq-len", "16", "--rounds", "1", "--max-rounds", "1", "--out",
+            str(tmp_path / "served")]
+    assert main(line) == 0
+    weights = load_file(model / "model.safetensors")
+    save_file({k: v + 1 if v.is_floating_point() else v for k, v in weights.items()}, model / "model.safetensors")
+    capsys.readouterr()
+    assert main(line) == 2
+    assert "holds an export of other weights" in capsys.readouterr().err
+    assert main(line + ["--restart"]) == 0

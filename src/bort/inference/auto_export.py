@@ -97,6 +97,16 @@ def _outputs(run, batches: list[dict]) -> np.ndarray:
         return np.concatenate([paths.as_numpy(run(batch)) for batch in batches])
 
 
+def weights_digest(model_dir: str | Path) -> str:
+    """The sha1 of a model directory's safetensors files: what an export was made from."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for weights in sorted(Path(model_dir).glob("*.safetensors")):
+        digest.update(weights.name.encode() + b"\0" + weights.read_bytes())
+    return digest.hexdigest()
+
+
 def kept_export(cfg: ExportConfig, out: Path, progress: Callable[[str], None]) -> dict:
     """A re-run on the same --out: the export there is kept when it was made with the same settings (its record,
     with ``"kept": True``), refused when a setting changed."""
@@ -111,6 +121,9 @@ def kept_export(cfg: ExportConfig, out: Path, progress: Callable[[str], None]) -
         raise BortError(f"{out} holds an export with other settings ({', '.join(changed)} changed; "
                         f"{out / RECORD_FILE} holds the original); pass --restart to export again, or choose another "
                         "--out")
+    if record.get("model_weights") != weights_digest(cfg.model_dir):
+        raise BortError(f"{out} holds an export of other weights: {cfg.model_dir} changed since (its "
+                        f"model.safetensors); pass --restart to export it again, or choose another --out")
     progress(f"kept     {record['path']}, already exported to {out} with the same settings (--restart exports again)")
     return {**record, "kept": True}
 
@@ -281,4 +294,5 @@ def _record(cfg: ExportConfig, choice, candidates: list[Candidate], rounds, min_
         "device": device_record("cpu", cfg.threads).as_dict(),
         "candidates": figures,
         "config": cfg.to_dict(),  # the settings (threads resolved) a re-run on the same --out is compared with
+        "model_weights": weights_digest(cfg.model_dir),  # and the model: fine-tuned again, it is exported again
     }

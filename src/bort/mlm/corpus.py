@@ -89,6 +89,9 @@ def _corpus_file(path: Path, text_field: str) -> CorpusFile:
     if path.is_dir():
         digest = hashlib.sha1()
         size = tables.hash_saved_dataset(path, digest)
+    elif path.suffix.lower() == ".gz" and tables.is_table(path.with_suffix("")):
+        # read as plain text, a compressed table would train on its JSON or CSV syntax
+        raise BortError(f"corpus file {path} is a compressed table; decompress it (gunzip) to read its rows")
     else:
         try:
             data = path.read_bytes()
