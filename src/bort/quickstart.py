@@ -99,9 +99,9 @@ STAGE_TITLES = {
                    "--init --hidden-weight 1)"),
     "task:sst2:student": (6, "the student fine-tuned on a 2,000-sentence sample of GLUE SST-2, scored on its dev set "
                              "(bort finetune)"),
-    "export": (7, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
+    "export": (8, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
                   "0.999) and its SST-2 dev score (bort export --auto), then timed against the teacher (bort bench)"),
-    "task:sst2-agora:teacher": (8, "Agora: the student fine-tuned with Socrates ({real} fine-tuned on the sample) "
+    "task:sst2-agora:teacher": (7, "Agora: the student fine-tuned with Socrates ({real} fine-tuned on the sample) "
                                    "labelling perturbations of its mistakes; scored on the held-out half of dev (bort "
                                    "finetune --method agora)"),
 }
@@ -256,12 +256,12 @@ def scratch(out: Path, real: Path, cfg: QuickstartConfig) -> None:
                   "(bort finetune)")
     finetune(student_dir, out / "sst2", cfg.finetune_epochs, lr=1e-3)
     _done(t)
-    t = _stage(7, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
+    print(f"\n=== [7/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
+          "(`make real-model`)", flush=True)
+    t = _stage(8, "the fine-tuned student served on this CPU: the fastest path that keeps eager's outputs (cosine ≥ "
                   "0.999) and its SST-2 dev score (bort export --auto)")
     serve(out / "sst2", out / "served", cfg.threads)
     _done(t)
-    print(f"\n=== [8/{STEPS}] Agora left out: it needs a Socrates stronger than the student, and {real} is absent "
-          "(`make real-model`)", flush=True)
 
 
 def architectures() -> None:
