@@ -26,6 +26,8 @@ def test_wheel_carries_tokenizer_data_and_licences(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {"bort/tokenizer/roberta/tokenizer.json", "bort/tokenizer/roberta/tokenizer_config.json",
                 "bort/data/glue/SST-2/train.tsv", "bort/data/glue/SST-2/dev.tsv", "bort/cli/main.py",
+                "bort/data/pipelines/quickstart.yaml", "bort/data/pipelines/agora_theta.json",
+                *(f"bort/data/custom/qnli-slice/{name}" for name in ("train.csv", "dev.csv", "test.csv", "SOURCES.md")),
                 *(f"bort/data/corpus/{p.name}" for p in (REPO / "src/bort/data/corpus").glob("*.txt.gz"))}
     assert expected <= names, sorted(expected - names)
     assert len([n for n in names if n.startswith("bort/data/corpus/") and n.endswith(".txt.gz")]) == 4
