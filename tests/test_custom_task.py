@@ -217,3 +217,18 @@ def test_custom_flags_are_checked_before_any_work(args, message, tiny_encoder, t
 def test_the_options_refuse_an_unknown_split_file_before_reading(tmp_path):
     with pytest.raises(BortError, match="does not exist"):
         custom_task(CustomTaskOptions(train=str(tmp_path / "none.csv"), dev=str(tmp_path / "none.csv")))
+
+
+def test_export_scores_its_candidates_on_a_custom_dev_file(prepared_inputs, tmp_path):
+    """export --task custom: the dev file's classes read from the model's id2label, each candidate scored on it."""
+    rows = csv_rows(CUSTOM_TASK_DIR / "dev.csv")[:40]
+    with open(tmp_path / "dev.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["question", "label"])
+        writer.writerows([r["question"], r["label"]] for r in rows)
+    out = tmp_path / "served"
+    assert run_cli("export", prepared_inputs["classifier"], "--path", "eager", "--task", "custom", "--dev",
+                   tmp_path / "dev.csv", "--text-column", "question", "--max-len", "32", "--seq-len", "16",
+                   "--rounds", "1", "--max-rounds", "1", "--out", out) == 0
+    record = json.loads((out / "export.json").read_text())
+    assert record["bar"]["task"] == "custom" and 0 <= record["candidates"]["eager"]["task_score"] <= 100
