@@ -231,3 +231,19 @@ def test_a_folder_the_pipeline_did_not_write_is_never_deleted(workspace, tmp_pat
     assert run(path) == 2
     assert "already holds files this pipeline did not write" in capsys.readouterr().err
     assert (tmp_path / "out" / "search" / "mine.txt").read_text() == "the user's"
+
+
+def test_a_stage_run_again_takes_the_later_stages_folders_with_their_records(finished, capsys):
+    """Distillation changed and stopped part-way: what came after it is deleted with its record, so the next run
+    neither reuses it nor mistakes its folder for the user's."""
+    root, path, config, _ = finished
+    edited = {**config, "distil": {**config["distil"], "max_steps": 6, "stop_after": 5}}
+    write_config(root / "edited-distil.yaml", edited)
+    assert run(root / "edited-distil.yaml") == 0
+    state = json.loads((root / "run" / "pipeline_state.json").read_text())["stages"]
+    assert list(state) == ["teacher_mlm", "search", "extract", "distil"] and not state["distil"]["done"]
+    for folder in ("tasks/qnli/teacher", "tasks/qnli/student", "export", "bench"):
+        assert not (root / "run" / folder).exists(), folder
+    capsys.readouterr()
+    assert run(root / "edited-distil.yaml", "--dry-run") == 0
+    assert "distil                   continue" in capsys.readouterr().out

@@ -62,6 +62,13 @@ def restart_option(group: str | None = None) -> Any:
                   resumable=True)
 
 
+def field_default(field: dataclasses.Field) -> Any:
+    """The field's default value (a fresh one from its factory), or ``dataclasses.MISSING`` when it has none."""
+    if field.default is not _MISSING:
+        return field.default
+    return field.default_factory() if field.default_factory is not _MISSING else _MISSING
+
+
 def flag_name(field: dataclasses.Field) -> str:
     """``--batch-size`` for the field ``batch_size`` (or the field's own ``flag``)."""
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
@@ -183,8 +190,8 @@ def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> 
         if target is None:
             target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
         value_type, is_list = base_type(f.type)
-        default = f.default if f.default is not _MISSING else (f.default_factory() if f.default_factory is not _MISSING
-                                                               else None)
+        default = field_default(f)
+        default = None if default is _MISSING else default
         kwargs: dict[str, Any] = {"help": meta["help"], "default": default}
         if value_type is bool and not is_list:
             kwargs["action"] = argparse.BooleanOptionalAction if default else "store_true"
@@ -216,8 +223,7 @@ def command_line(command: str, cfg: Config) -> str:
     positional, flags = [], []
     for f in sorted(dataclasses.fields(cfg), key=lambda f: f.metadata.get("last", False)):
         value, meta = getattr(cfg, f.name), f.metadata
-        default = f.default if f.default is not _MISSING else (f.default_factory() if f.default_factory is not _MISSING
-                                                               else _MISSING)
+        default = field_default(f)
         if meta.get("positional"):
             positional.append(str(value))
             continue

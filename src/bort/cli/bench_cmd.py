@@ -45,9 +45,6 @@ def run(cfg: BenchConfig) -> int:
     from bort.inference.bench import run_bench
     from bort.inference.bench_report import write_reports
 
-    for b in cfg.batch:
-        for n in cfg.lengths:
-            cfg.protocol(b, n)  # validates the rounds and threads before any model is built
     results = run_bench(cfg, progress=lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     text = write_reports(results, cfg.out)
     print(json.dumps(results, indent=2) if cfg.json else f"{text}\n\nwrote {Path(cfg.out) / 'bench.json'}, bench.md, bench.png")

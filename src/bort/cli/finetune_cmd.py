@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bort.agora.config import AgoraConfig
 from bort.config import HelpFormatter, add_options
-from bort.errors import BortError
 
 DESCRIPTION = """\
 Plain fine-tuning (--method plain): a classifier (or, for STS-B, a regressor) on the first token of
@@ -43,12 +42,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(cfg: AgoraConfig) -> int:
+    from bort.api import finetune
     from bort.util.table import format_table
 
-    if cfg.method == "agora":
-        from bort.agora.loop import agora
-
-        result = agora(cfg)
+    tuned = finetune(cfg)  # (Agora's flags with --method plain are refused there)
+    result = tuned.raw
+    if tuned.method == "agora":
         rows = [[name, f"{value:.4f}", f"{result['plain_grid']['held_out_metrics'][name]:.4f}",
                  f"{result['held_out_majority_baseline'].get(name, float('nan')):.4f}",
                  f"{result['socrates']['held_out_metrics'].get(name, float('nan')):.4f}"]
@@ -59,12 +58,6 @@ def run(cfg: AgoraConfig) -> int:
               f"{chs['seed']}; {result['iterations']} iterations, {result['trainings']} trainings; best model in "
               f"{cfg.out}/best, report in {cfg.out}/report.md")
         return 0
-    given = cfg.agora_flags_given()
-    if given:
-        raise BortError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --method agora only")
-    from bort.finetune.plain import finetune
-
-    result = finetune(cfg.plain())
     dev, base = result["dev"], result["majority_baseline"]
     rows = [[name, f"{dev[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in base]
     print(format_table(["dev metric (selected on)" if "held_out_metrics" not in result else "E metric (selected on)",

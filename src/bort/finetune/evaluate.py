@@ -13,7 +13,7 @@ from bort.errors import BortError
 from bort.finetune.config import EvaluateConfig, FinetuneConfig
 from bort.tasks.encode import model_outputs
 from bort.tasks import get_task
-from bort.tasks.custom import CUSTOM, check_custom_options, resolve_task
+from bort.tasks.custom import CUSTOM, check_custom_options, class_names, resolve_task
 from bort.tasks.layout import benchmark_tasks, run_name, task_folder
 from bort.tasks.predict import score, submission_records
 from bort.tasks.spec import TaskSpec
@@ -46,8 +46,7 @@ def label_order(config, task: TaskSpec, model_dir: str | Path = "the model") -> 
     """
     if task.kind != "classification" or not task.labels:
         return None
-    names = [str(config.id2label.get(i, config.id2label.get(str(i), f"LABEL_{i}"))).lower()
-             for i in range(config.num_labels)]
+    names = [name.lower() for name in class_names(config)]
     if names == [f"label_{i}" for i in range(len(names))]:
         return None
     wanted = [label.lower() for label in task.labels]

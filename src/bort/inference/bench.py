@@ -73,6 +73,9 @@ def fast_path_runner(path_name: str, model: torch.nn.Module, tmp: Path, threads:
 def run_bench(config: BenchConfig, work_dir: Path | None = None, progress: Callable[[str], None] = print) -> dict:
     """Measure everything ``config`` asks for; returns a JSON-ready dict (see :func:`_cell`)."""
     check_output_dir(config.out)
+    for batch in config.batch:
+        for length in config.lengths:
+            config.protocol(batch, length)  # the rounds and threads checked before any model is built
     unknown = sorted(set(config.fast_paths) - set(FAST_PATHS))
     if unknown:
         raise BortError(f"unknown fast path(s) {unknown}: expected some of {list(FAST_PATHS)}")

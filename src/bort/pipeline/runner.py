@@ -136,10 +136,11 @@ def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, res
             show(f"{stage.name:<24} {action:<9} ({why})\n    {command_line(stage.command, stage.config)}")
         return {"source": cfg.source, "stages": records}
     lock = RunDirectory(out, "out").claim()  # one pipeline per folder; each stage also locks its own
-    try:
-        if restart:
-            for stage in stages:
-                remove_run_dir(stage.out)
+
+    def save() -> None:
+        write_json_atomic(state_path, {"source": cfg.source, "stages": records})
+
+    try:  # (with --restart no stage has a record: each is run, its folder and those after it deleted first)
         started = time.perf_counter()
         for n, (stage, action, why) in enumerate(rows, 1):
             if before:
@@ -151,17 +152,19 @@ def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, res
                 continue
             if action == "run":
                 remove_run_dir(stage.out)
-            # What follows was made from what this stage is about to change: forgotten before it changes.
+            # What follows was made from what this stage is about to change: forgotten, and its folder deleted,
+            # before it changes (a folder left without its record would later read as the user's own).
             for later, _, _ in rows[n:]:
-                records.pop(later.name, None)
+                if records.pop(later.name, None) is not None or later.name in recorded:
+                    remove_run_dir(later.out)
             records[stage.name] = {"command": command_line(stage.command, stage.config),
                                    "config": stage.config.to_dict(), "inputs": input_marks(stage), "done": False}
-            write_json_atomic(state_path, {"source": cfg.source, "stages": records})
+            save()
             t = time.perf_counter()
             result = _run_stage(stage)
             finished = result.get("finished", True)  # a pre-training stopped by --stop-after or --max-minutes
             records[stage.name].update(done=finished, result=result, seconds=time.perf_counter() - t)
-            write_json_atomic(state_path, {"source": cfg.source, "stages": records})
+            save()
             if after:
                 after(stage, result)
             if not finished:

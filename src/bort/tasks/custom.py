@@ -123,12 +123,16 @@ def training_labels(opts: CustomTaskOptions) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def class_names(model_config) -> tuple[str, ...]:
+    """A classifier's output columns by name, in order: its ``id2label`` (keys ints, or strings in a config.json
+    read raw), ``LABEL_i`` where it names none."""
+    id2label = model_config.id2label
+    return tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model_config.num_labels))
+
+
 def model_labels(model_config) -> tuple[str, ...] | None:
     """A fine-tuned model's classes in output order (its ``id2label``); None for a regressor."""
-    if model_config.num_labels == 1:
-        return None
-    return tuple(str(model_config.id2label.get(i, model_config.id2label.get(str(i), f"LABEL_{i}")))
-                 for i in range(model_config.num_labels))
+    return None if model_config.num_labels == 1 else class_names(model_config)
 
 
 def custom_task(opts: CustomTaskOptions, labels: tuple[str, ...] | None = None,
