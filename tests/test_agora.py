@@ -103,7 +103,7 @@ WSC = "[The trophy] does not fit into the brown suitcase because *it* is too lar
 
 @pytest.mark.parametrize("phi", ["word-dropout", "word-swap"])
 def test_model_free_phis_are_seeded_change_the_text_and_keep_markers(phi):
-    from bort.agora.phi import make_phi
+    from bort.tasks.augment import make_phi
 
     f = make_phi(phi, 0.15)
     a, b = f(WSC, random.Random(1)), f(WSC, random.Random(1))
@@ -118,7 +118,7 @@ def test_model_free_phis_are_seeded_change_the_text_and_keep_markers(phi):
 
 
 def test_mlm_replace_fills_masked_pieces_from_the_masked_lm(prepared_inputs):
-    from bort.agora.phi import make_phi
+    from bort.tasks.augment import make_phi
     from bort.tokenizer import load_tokenizer
 
     f = make_phi("mlm-replace", 0.15, prepared_inputs["mlm"])
@@ -135,7 +135,7 @@ def test_mlm_replace_fills_masked_pieces_from_the_masked_lm(prepared_inputs):
 
 
 def test_perturb_changes_one_segment_of_a_pair_and_discards_duplicates():
-    from bort.agora.phi import make_phi, perturb
+    from bort.tasks.augment import make_phi, perturb
 
     example = Example(uid=7, text_a="a man is playing a large guitar on stage", text_b="a man plays an instrument",
                       label=0)

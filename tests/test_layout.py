@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bort"
 # Lower numbers sit lower; a module may import its own unit and anything strictly below it.
 LEVELS = {
     "errors": 0, "util": 1, "config": 2, "architecture": 3, "tokenizer": 3, "data": 3,
-    "mlm": 4, "training": 4, "tasks": 4, "measure": 4, "checkpoint": 4,
+    "checkpoint": 3.5,  # loading and saving model directories: below every user of a model (tasks' φ included)
+    "mlm": 4, "training": 4, "tasks": 4, "measure": 4,
     "model_card": 4,  # the README.md beside every model directory: reads a stage's config by attribute, imports none
     "extract": 4.5,  # below every stage that starts from an extracted student (search, pretrain), above its tools
     "search": 5, "pretrain": 5, "finetune": 5, "inference": 5,

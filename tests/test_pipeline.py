@@ -118,7 +118,12 @@ def test_the_report_states_the_student_against_the_teacher(finished):
     assert f"{count_params(arch_of(teacher), vocab_of(teacher)).total / 1e6:.2f}M parameters" in report
     student = json.loads((root / "run" / "tasks" / "qnli" / "student" / "metrics.json").read_text())
     teacher_score = json.loads((root / "run" / "tasks" / "qnli" / "teacher" / "metrics.json").read_text())
-    assert f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} |" in report
+    share = 100 * student["dev"]["accuracy"] / teacher_score["dev"]["accuracy"]
+    assert f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} | {share:.1f}% |" in report
+    # The task's fine-tuned teacher taught the student on the task (task distillation is the default).
+    tuned = json.loads((root / "run" / "tasks" / "qnli" / "student" / "finetune_config.json").read_text())
+    assert tuned["teacher"] == str(root / "run" / "tasks" / "qnli" / "teacher") and student["alpha"] == 0.9
+    assert "| plain + task KD |" in report
     assert "the teacher takes **" in report and "Served: `" in report
     assert (root / "run" / "pipeline.png").is_file()
     for stage in ("teacher_mlm", "search", "extract", "distil", "export", "bench"):

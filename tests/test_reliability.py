@@ -88,15 +88,21 @@ def without_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
 
-def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_inputs, tmp_path):
+@pytest.mark.parametrize("distil", [False, True], ids=["plain", "teacher-and-augment"])
+def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_inputs, tmp_path, distil):
+    """Plain, and distilled from a teacher with teacher-labelled copies (their log and the teacher's cache read
+    back by the continued run)."""
+    extra = ["--teacher", prepared_inputs["classifier"], "--augment", "1", "--phi", "word-swap"] if distil else []
     reference = tmp_path / "reference"
-    assert bort(*finetune_args(prepared_inputs, reference)).returncode == 0
+    assert bort(*finetune_args(prepared_inputs, reference), *extra).returncode == 0
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *finetune_args(prepared_inputs, killed)],
+    proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *finetune_args(prepared_inputs, killed), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     deadline = time.time() + 300
-    while time.time() < deadline and not any(train_state.step_of(p) >= 16 for p in train_state.list_checkpoints(killed)):
+    steps = 32 if distil else 16  # two epochs' checkpoints (the copies double an epoch's steps)
+    while time.time() < deadline and not any(train_state.step_of(p) >= steps
+                                             for p in train_state.list_checkpoints(killed)):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -105,7 +111,7 @@ def test_finetune_killed_and_resumed_ends_as_an_uninterrupted_run(prepared_input
     epoch_at_kill = json.loads((train_state.list_checkpoints(killed)[-1] / "state.json").read_text())["epoch"]
     assert 2 <= epoch_at_kill < 12
 
-    resumed = bort(*finetune_args(prepared_inputs, killed))  # the same command again
+    resumed = bort(*finetune_args(prepared_inputs, killed), *extra)  # the same command again
     assert resumed.returncode == 0, resumed.stderr
     expected, got = (json.loads((d / "metrics.json").read_text()) for d in (reference, killed))
     assert without_seconds(got["history"]) == without_seconds(expected["history"])

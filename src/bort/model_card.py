@@ -333,9 +333,13 @@ def finetuning_card(out: str | Path, cfg, task, result: dict, command: str | Non
                                    if k in task.metrics) + "; all figures in `metrics.json`."]
     training = [
         f"Plain fine-tuning of `{cfg.model}` on {task.name} ({result['train_examples']:,} training examples): best "
-        f"epoch {result['best_epoch']} of {len(result['history'])} run (at most {cfg.epochs}, patience {cfg.patience}), "
-        f"selected on {result['dev_examples']:,} dev examples.",
-        f"AdamW lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, warm-up {cfg.warmup_ratio:g} then linear decay, batch "
+        f"epoch {result['best_epoch']} of {len(result['history'])} run (at most {result.get('epochs', cfg.epochs)}, "
+        f"patience {cfg.patience}), selected on {result['dev_examples']:,} dev examples"
+        + (f"; distilled from `{model_name(result['teacher'])}` (α {result['alpha']:g}, τ {result['temperature']:g})"
+           if result.get("teacher") else "")
+        + (f", with {result['augmented']['copies']:,} teacher-labelled copies (φ {result['augmented']['phi']})"
+           if result.get("augmented") else "") + ".",
+        f"AdamW lr {result.get('lr', cfg.lr):g}, weight decay {cfg.weight_decay:g}, warm-up {cfg.warmup_ratio:g} then linear decay, batch "
         f"{cfg.batch_size}, clipping {cfg.clip:g}, dropout {cfg.dropout:g}, {cfg.head} head"
         + (f" initialised U(±{cfg.head_init:g})" if cfg.head_init else "") + f", {getattr(cfg, 'max_len', None) or task.max_len}"
         f" tokens, seed {cfg.seed}.",
@@ -360,6 +364,7 @@ def agora_card(out: str | Path, cfg, task, result: dict, which: str, info: dict,
                                                   if k in task.metrics) + "; all figures in `../metrics.json`."]
     hyper = (f"lr {theta.get('lr', '?'):g}, weight decay {theta.get('weight_decay', '?'):g}, warm-up "
              f"{theta.get('warmup_ratio', '?'):g}, seed {theta.get('seed', '?')}") if theta else "not recorded"
+    epochs_cap = cfg.epochs or "the size rule's"  # (None: each training chose its own by the model's size)
     if which == "agora":
         training = [
             f"Agora (de Wynter 2020) on `{cfg.model}`, {task.name}: {result['iterations']} iteration(s), "
@@ -367,7 +372,7 @@ def agora_card(out: str | Path, cfg, task, result: dict, which: str, info: dict,
             f"{result['best_iteration']}.",
             f"{result['augmented_examples']:,} points added to the {result['train_examples']:,} training examples: the "
             f"mistakes on E perturbed by φ = {cfg.phi} and labelled by Socrates `{model_name(cfg.socrates)}`.",
-            f"Convergent hyperparameter set: {hyper}; each training plain fine-tuning for at most {cfg.epochs} epochs "
+            f"Convergent hyperparameter set: {hyper}; each training plain fine-tuning for at most {epochs_cap} epochs "
             f"(batch {cfg.batch_size}, patience {cfg.patience}, {cfg.head} head), early-stopped on E.",
         ]
         summary = f"`{model_name(cfg.model)}` fine-tuned on {task.name} with Agora by bort."
@@ -375,7 +380,7 @@ def agora_card(out: str | Path, cfg, task, result: dict, which: str, info: dict,
         training = [
             f"Plain fine-tuning of `{cfg.model}` on {task.name} over the same Θ = {cfg.theta} as Agora's first "
             f"iteration, without Agora's additions; the best θ on E: {hyper}.",
-            f"At most {cfg.epochs} epochs each (batch {cfg.batch_size}, patience {cfg.patience}, {cfg.head} head), "
+            f"At most {epochs_cap} epochs each (batch {cfg.batch_size}, patience {cfg.patience}, {cfg.head} head), "
             "early-stopped on E.",
         ]
         summary = f"`{model_name(cfg.model)}` fine-tuned plainly on {task.name} (Agora's baseline with the same Θ) by bort."

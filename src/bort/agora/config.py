@@ -1,12 +1,11 @@
 """Agora's configuration: fine-tuning's options (the plain flags: epochs, batch size, dropout, head init,
-max length, patience, E/H split) and Agora's own. A run's is saved as agora_config.json."""
+max length, patience, E/H split, φ, a teacher to distil from) and Agora's own. A run's is saved as agora_config.json."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-from bort.agora.phi import PHIS
 from bort.agora.prune import RULES
 from bort.config import option
 from bort.errors import BortError
@@ -23,11 +22,6 @@ class AgoraConfig(FinetuneConfig):
     theta: str = option("cpu-small", "Θ: paper (the Bort README's 240 sets), cpu-small (8 sets), or a YAML/JSON "
                         "file (a grid or a list of {lr, weight_decay, warmup_ratio, seed})", metavar="PRESET|FILE",
                         group=AGORA)
-    phi: str = option("mlm-replace", "φ, the transformation of each mistake", choices=PHIS, group=AGORA)
-    phi_model: str | None = option(None, "the masked LM mlm-replace samples from (default: --model, which must then "
-                                   "have its MLM head)", metavar="MLM_DIR", group=AGORA)
-    phi_fraction: float = option(0.15, "share of the word pieces (mlm-replace) or words φ changes", above=0,
-                                 group=AGORA)
     phi_per_mistake: int = option(4, "new points made from each mistake on E", minimum=1, group=AGORA)
     min_confidence: float = option(0.0, "drop new points Socrates labels with a top probability below this "
                                    "(classification)", minimum=0, group=AGORA)

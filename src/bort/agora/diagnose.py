@@ -85,7 +85,7 @@ def phi_check(task: TaskSpec, phi: Callable, socrates, train: list[Example], n: 
     """φ applied to ``n`` seeded training examples, whose gold labels are known: how often Socrates gives the
     perturbed text the source's gold label, beside how often it gets the unperturbed source right. The gap
     is the label noise φ + Socrates add before Agora trains on anything."""
-    from bort.agora.phi import perturb
+    from bort.tasks.augment import perturb
 
     rng = random.Random(seed)
     sample = rng.sample(train, min(n, len(train)))

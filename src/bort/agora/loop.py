@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bort.agora import diagnose
-from bort.agora import phi as phis
+from bort.tasks import augment as phis
 from bort.agora.config import AgoraConfig
 from bort.agora.prune import prune_or_replay
 from bort.agora.socrates import Socrates

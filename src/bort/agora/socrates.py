@@ -8,26 +8,16 @@ labelled twice, across iterations or a resume.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bort.checkpoint import load_classifier
-from bort.errors import BortError
-from bort.tasks.encode import model_outputs
-from bort.finetune.evaluate import label_order
+from bort.finetune.distil import TaskTeacher, text_key
 from bort.tasks.example import Example
 from bort.tasks.predict import predictions
 from bort.tasks.spec import TaskSpec
-from bort.tokenizer import load_tokenizer
 from bort.util.io import append_log, read_log
-
-
-def text_key(example: Example) -> str:
-    return hashlib.sha1(json.dumps([example.text_a, example.text_b]).encode()).hexdigest()
 
 
 def agreement(task: TaskSpec, examples: list[Example], outputs: np.ndarray) -> float:
@@ -41,18 +31,12 @@ def agreement(task: TaskSpec, examples: list[Example], outputs: np.ndarray) -> f
 class Socrates:
     def __init__(self, model_dir: str, task: TaskSpec, max_len: int, cache: Path):
         self.model_dir, self.task, self.max_len, self.cache = model_dir, task, max_len, Path(cache)
-        self.model = load_classifier(model_dir)
-        if self.model.config.num_labels != task.num_labels:
-            raise BortError(f"--socrates {model_dir} predicts {self.model.config.num_labels} labels; {task.name} needs "
-                            f"{task.num_labels} (expected a model fine-tuned on {task.name})")
-        self.order = label_order(self.model.config, task, f"--socrates {model_dir}")
-        self.tokenizer = load_tokenizer(model_dir)
+        self.teacher = TaskTeacher(model_dir, task, max_len, flag="--socrates")
         self.labels = {r["key"]: r for r in read_log(self.cache)}
 
     def outputs(self, examples: list[Example]) -> np.ndarray:
         """(n, num_labels) outputs, columns in the task's label order."""
-        out = model_outputs(self.model, self.tokenizer, examples, self.max_len)
-        return out if self.order is None else out[:, self.order]
+        return self.teacher.fresh_outputs(examples)
 
     def score(self, examples: list[Example]) -> float:
         return agreement(self.task, examples, self.outputs(examples))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from bort.agora.config import AgoraConfig
 from bort.config import HelpFormatter, add_options
 
@@ -57,6 +59,8 @@ def run(cfg: AgoraConfig) -> int:
         print(f"CHS lr {chs['lr']:g}, weight decay {chs['weight_decay']:g}, warm-up {chs['warmup_ratio']:g}, seed "
               f"{chs['seed']}; {result['iterations']} iterations, {result['trainings']} trainings; best model in "
               f"{cfg.out}/best, report in {cfg.out}/report.md")
+        return 0
+    if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch the main process reports
         return 0
     dev, base = result["dev"], result["majority_baseline"]
     rows = [[name, f"{dev[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in base]

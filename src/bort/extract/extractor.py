@@ -29,6 +29,7 @@ from bort.extract.config import ExtractConfig
 from bort.extract.importance import Importance, measure_importance
 from bort.extract.selection import REPORT_FILE, Selection, check_fits, select
 from bort.extract.slicing import slice_state_dict
+from bort.extract.task_calibration import task_calibration
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import PackedSplit, build_splits
 from bort.mlm.masking import mask_batch
@@ -141,13 +142,17 @@ def check_teacher(cfg: ExtractConfig, arch: Arch):
     """The teacher's config, its weights readable, the student within its shape, the calibration within its
     positions. Returns (config, tokenizer)."""
     config = load_config(cfg.teacher)
+    classifier = any(a.endswith("ForSequenceClassification") for a in (config.architectures or []))
     heads = [a for a in (config.architectures or []) if not a.endswith(("Model", "ForMaskedLM"))]
-    if heads:
-        raise BortError(f"{cfg.teacher} is a {heads[0]}: bort extracts from a bare encoder or a masked LM (a task "
-                        "head's weights would not fit the student); give the teacher before its fine-tuning")
+    if cfg.task is not None and not classifier:
+        raise BortError(f"--task {cfg.task} extracts from a classifier fine-tuned on it; {cfg.teacher} is "
+                        f"{(config.architectures or ['a bare encoder'])[0]} (fine-tune it first with `bort finetune`)")
+    if heads and cfg.task is None:
+        raise BortError(f"{cfg.teacher} is a {heads[0]}: give --task (and its data) to extract from a fine-tuned "
+                        "classifier, keeping its head; without it bort extracts from a bare encoder or a masked LM")
     check_weights(cfg.teacher)
     check_fits(arch, arch_of(config), f"the teacher {cfg.teacher}")
-    if cfg.importance == "taylor" and not has_masked_lm_head(config):
+    if cfg.importance == "taylor" and cfg.task is None and not has_masked_lm_head(config):
         raise BortError(f"--importance taylor needs a masked-LM teacher; {cfg.teacher} is "
                         f"{(config.architectures or ['a bare encoder'])[0]} (use --importance activation)")
     tokenizer = tokenizer_for_model(cfg.teacher)
@@ -203,9 +208,14 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
         if saved is not None:
             importance = saved
         else:
-            batches = calibration_batches(cfg.corpus, tokenizer, cfg.calibration_batches, cfg.batch_size, cfg.seq_len,
-                                          cfg.seed, cache_dir, cfg.text_field)
-            masked = masked_copies(batches, tokenizer, cfg.mask_prob, cfg.seed) if cfg.importance == "taylor" else None
+            if cfg.task is not None:  # the task's own inputs, and its loss for Taylor scores
+                batches, labelled = task_calibration(cfg, tokenizer, teacher_config)
+                masked = labelled if cfg.importance == "taylor" else None
+            else:
+                batches = calibration_batches(cfg.corpus, tokenizer, cfg.calibration_batches, cfg.batch_size,
+                                              cfg.seq_len, cfg.seed, cache_dir, cfg.text_field)
+                masked = masked_copies(batches, tokenizer, cfg.mask_prob, cfg.seed) if cfg.importance == "taylor" \
+                    else None
             with tqdm(total=len(batches), desc=f"importance ({cfg.importance})", unit="batch",
                       disable=not show_progress, dynamic_ncols=True) as bar:
                 importance = measure_importance(teacher, batches, cfg.importance, masked,
@@ -220,7 +230,8 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
                   "arch": arch.as_list(), "parameters": parameters, "encoder_parameters": breakdown.encoder,
                   "teacher_encoder_parameters": count_params(arch_of(teacher_config)).encoder,
                   "exact_selection": selection.exact, "selection": selection.to_dict(),
-                  "importance": importance.to_dict(), "seconds": time.perf_counter() - started}
+                  "importance": importance.to_dict(), "seconds": time.perf_counter() - started,
+                  **({"task": cfg.task, "classifier": True} if cfg.task is not None else {})}
         write_json_atomic(staging / REPORT_FILE, report)
         cfg.save(staging / CONFIG_FILE)
         plot_importance(importance, selection, staging / PLOT_FILE)

@@ -10,7 +10,8 @@ unit adds to the residual stream:
   each normalised to sum to 1 over the layer, added.
 
 Taylor scores (``method="taylor"``, Molchanov et al. 2019) estimate the change of L, the teacher's masked-LM
-loss on masked calibration batches (the teacher needs its MLM head), when a unit is removed, from first
+loss on masked calibration batches (the teacher needs its MLM head) or, for a fine-tuned classifier, the
+task's loss on the task's own labelled inputs (task-aware extraction), when a unit is removed, from first
 order terms a · ∂L/∂a already in the loss's units (no weight norms): a head, |Σ_d ctx_d · g_d| over its
 dimensions; a neuron, |a · g|; a channel, Σ over LayerNorms of |x_c · g_c|; an attention dimension,
 |q·g_q| + |k·g_k| and |v·g_v|, each normalised over the layer.
@@ -170,14 +171,17 @@ def measure_importance(teacher, batches: list[dict[str, torch.Tensor]], method: 
                        masked_batches: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
                        progress=None) -> Importance:
     """Scores of ``teacher`` (an HF BERT/RoBERTa, bare or with a head) on calibration ``batches``
-    (input_ids, attention_mask: (B, S)). ``method="taylor"`` needs ``teacher`` to be a masked LM and
-    ``masked_batches``, the same batches' (masked input_ids, labels)."""
+    (input_ids, attention_mask and, for BERT's pairs, token_type_ids: (B, S)). ``method="taylor"`` needs a
+    head with a loss and ``masked_batches``, the same batches' (input_ids, labels): a masked LM's masked ids and
+    token labels (B, S), or a sequence classifier's unchanged ids and the task's labels (B,)."""
     if method not in METHODS:
         raise BortError(f"importance method must be one of {METHODS}, got {method!r}")
     taylor = method == "taylor"
-    if taylor and (masked_batches is None or not hasattr(teacher, "get_output_embeddings")
-                   or teacher.get_output_embeddings() is None):
-        raise BortError("Taylor importance needs a masked-LM teacher (its gradients come from the MLM loss)")
+    classifier = type(teacher).__name__.endswith("ForSequenceClassification")
+    if taylor and (masked_batches is None or not classifier and (not hasattr(teacher, "get_output_embeddings")
+                                                                 or teacher.get_output_embeddings() is None)):
+        raise BortError("Taylor importance needs a masked-LM teacher (its gradients come from the MLM loss) or a "
+                        "fine-tuned classifier with the task's labels")
     base = teacher.base_model
     was_training = teacher.training
     teacher.eval()  # no dropout: the scores must not depend on the RNG
@@ -197,7 +201,7 @@ def measure_importance(teacher, batches: list[dict[str, torch.Tensor]], method: 
             if taylor:
                 ids, labels = masked_batches[k]
                 teacher.zero_grad(set_to_none=True)
-                loss = teacher(input_ids=ids, attention_mask=batch["attention_mask"], labels=labels).loss
+                loss = teacher(**{**batch, "input_ids": ids}, labels=labels).loss
                 loss.backward()
             else:
                 with torch.no_grad():

@@ -2,8 +2,8 @@
 
 A hidden channel removed from the residual stream is removed everywhere it appears: the embeddings,
 every projection's input (Q, K, V, the FFN's first layer, the pooler and MLM-head dense layers) and
-output (W_O, the FFN's second layer), every LayerNorm, and the MLM head's decoder (tied to the word
-embeddings). Attention dimensions cut Q/K/V rows and W_O columns; FFN neurons the FFN's rows and
+output (W_O, the FFN's second layer), every LayerNorm, the MLM head's decoder (tied to the word
+embeddings) and a sequence classifier's head (its input columns; RoBERTa's dense layer both ways). Attention dimensions cut Q/K/V rows and W_O columns; FFN neurons the FFN's rows and
 columns. Written by hand on the state dict: transformers 5 keeps only ``prune_linear_layer``, which
 cuts one ``nn.Linear`` in place and knows nothing of the LayerNorms, embeddings and heads that must
 follow a hidden channel.
@@ -46,6 +46,13 @@ _OUTER = {
     "cls.predictions.decoder.weight": (1,),
     "cls.predictions.decoder.bias": (),
     "cls.predictions.bias": (),
+    # a sequence classifier's head (task-aware extraction keeps it): BERT's linear layer, RoBERTa's dense + out_proj
+    "classifier.weight": (1,),
+    "classifier.bias": (),
+    "classifier.dense.weight": (0, 1),
+    "classifier.dense.bias": (0,),
+    "classifier.out_proj.weight": (1,),
+    "classifier.out_proj.bias": (),
     # buffers
     "embeddings.position_ids": (),
     "embeddings.token_type_ids": (),
@@ -101,6 +108,6 @@ def slice_state_dict(state: dict[str, torch.Tensor], selection: Selection) -> di
         axes = _OUTER.get(_PREFIX.sub("", key))
         if axes is None:
             raise BortError(f"cannot extract the teacher's parameter {key}: bort slices BERT/RoBERTa encoders and "
-                            "their pooler and masked-LM head only")
+                            "their pooler, masked-LM and sequence-classification heads only")
         out[key] = _take(tensor, channels if 0 in axes else None, channels if 1 in axes else None)
     return out

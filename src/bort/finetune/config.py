@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from bort.config import option, restart_option
 from bort.errors import BortError
+from bort.tasks.augment import PHIS
 from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
 
 METHODS = ("plain", "agora")
 RUN = "run"
 TRAINING = "training"
 EVALUATION = "evaluation"
+DISTILLATION = "task distillation (--teacher) and augmentation"
 
 
 @dataclass(kw_only=True)
@@ -26,9 +28,12 @@ class FinetuneConfig(CustomTaskOptions):
     method: str = option("plain", "plain fine-tuning, or Agora (the paper's: Socrates-labelled augmentation of "
                          "the mistakes, hyperparameter pruning)", choices=METHODS, group=RUN)
     restart: bool = restart_option(RUN)
-    epochs: int = option(3, "at most this many epochs", minimum=1, group=TRAINING)
+    epochs: int | None = option(None, "at most this many epochs (default: by the model's size, from 3 for "
+                                "BERT-base up to 10 for a small student: ceil(3·sqrt(s)), s = (768/H)·sqrt(12/D))",
+                                minimum=1, group=TRAINING)
     batch_size: int = option(16, "examples per step", minimum=1, group=TRAINING)
-    lr: float = option(5e-5, "peak learning rate", above=0, group=TRAINING)
+    lr: float | None = option(None, "peak learning rate (default: by the model's size, 5e-5·s in [1e-5, 5e-4]: 5e-5 "
+                              "for BERT-base, 3.7e-4 for a ⟨2,8,256,512⟩ student)", above=0, group=TRAINING)
     weight_decay: float = option(0.01, "AdamW weight decay (none on biases and LayerNorms)", minimum=0, group=TRAINING)
     warmup_ratio: float = option(0.1, "linear warm-up over this share of the steps, then linear decay", minimum=0,
                                  group=TRAINING)
@@ -47,6 +52,24 @@ class FinetuneConfig(CustomTaskOptions):
     balance: bool = option(False, "balance binary-cast QA and multiple-choice tasks by discarding negatives (the "
                            "paper's way)", group=TRAINING)
     seed: int = option(0, "seed of the head's initialisation, the data order and dropout", group=TRAINING)
+    teacher: str | None = option(None, "distil from this fine-tuned classifier (or regressor) for the same task and "
+                                 "classes, with the student's vocabulary: the loss becomes α·τ²·KL(teacher ‖ student) "
+                                 "+ (1 − α)·the gold labels' loss (MSE to the teacher's output for regression)",
+                                 metavar="FINETUNED_DIR", group=DISTILLATION)
+    alpha: float = option(0.9, "α: the teacher's share of the loss (with --teacher)", minimum=0, group=DISTILLATION)
+    temperature: float = option(2.0, "τ: the softmax temperature of both sides of the KL (with --teacher)", above=0,
+                                group=DISTILLATION)
+    augment: int = option(0, "add this many perturbed copies (φ) of each training input, labelled by the teacher's "
+                          "outputs alone (needs --teacher)", minimum=0, group=DISTILLATION)
+    unlabeled: list[str] | None = option(None, "in-domain inputs without labels for the teacher to label (needs "
+                                         "--teacher): text files (one input a line) or tables whose --text-column "
+                                         "(and --text-pair-column) hold them", metavar="FILE", group=DISTILLATION)
+    phi: str = option("mlm-replace", "φ, the perturbation of an input (--augment's copies; Agora's new points)",
+                      choices=PHIS, group=DISTILLATION)
+    phi_model: str | None = option(None, "the masked LM mlm-replace samples from (default: --model, which must then "
+                                   "have its MLM head)", metavar="MLM_DIR", group=DISTILLATION)
+    phi_fraction: float = option(0.15, "share of the word pieces (mlm-replace) or words φ changes", above=0,
+                                 group=DISTILLATION)
     holdout_fraction: float | None = option(None, "share of the official dev set held out as H, stratified and "
                                             "seeded: the model is selected on the rest (E) and scored on H, which "
                                             "nothing selected on (default: 0.5 with --method agora, 0 with plain: "
@@ -64,6 +87,14 @@ class FinetuneConfig(CustomTaskOptions):
             raise BortError(f"--holdout-fraction must be below 1, got {self.holdout_fraction}")
         if self.holdout and self.holdout_fraction:
             raise BortError("give --holdout FILE or --holdout-fraction, not both")
+        if self.alpha > 1:
+            raise BortError(f"--alpha {self.alpha:g}: the teacher's share of the loss, expected at most 1")
+        if self.unlabeled and not self.teacher:
+            raise BortError("--unlabeled needs --teacher FINETUNED_DIR: its inputs are labelled by the teacher's "
+                            "outputs alone")
+        if self.augment and not self.teacher:
+            raise BortError(f"--augment {self.augment} needs --teacher FINETUNED_DIR: the copies are labelled by the "
+                            "teacher's outputs, never by a guessed gold label")
 
     @property
     def holdout_share(self) -> float:

@@ -9,6 +9,7 @@ Agora trains each of its hyperparameter sets with this same recipe, on data it p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -20,7 +21,11 @@ import torch
 from bort.checkpoint import (check_fits, classifier_from_encoder, freeze_pooler_to_identity, load_classifier,
                              load_config, save_model_dir)
 from bort.errors import BortError
+from bort.finetune.augmented import AUGMENT_FILE, augmented_inputs, unlabeled_inputs
 from bort.finetune.config import FinetuneConfig
+from bort.finetune.defaults import resolve as resolve_defaults
+from bort.finetune.processes import Processes
+from bort.finetune.distil import CACHE_FILE as TEACHER_CACHE, TaskTeacher, check_same_vocabulary, distillation_loss
 from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.model_card import finetuning_card
@@ -86,6 +91,7 @@ class FineTuning:
         cfg, out = self.cfg, self.out
         # Inputs first, before anything is written: the task's data (its official train and dev files, or what
         # the caller passed), the encoder, and whether the tokenizer and --max-len fit it.
+        self.processes = Processes(cfg.batch_size)  # one, or several under torchrun / accelerate launch
         self.task = task = resolve_task(cfg)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
@@ -99,7 +105,18 @@ class FineTuning:
         self.train_set = train = training_set(task, train, cfg)
         self.max_len = cfg.max_len or task.max_len
         self.tokenizer = load_tokenizer(cfg.model)
-        check_fits(Path(cfg.model), load_config(cfg.model), self.tokenizer, self.max_len)
+        model_config = load_config(cfg.model)
+        check_fits(Path(cfg.model), model_config, self.tokenizer, self.max_len)
+        # The learning rate and epochs: the user's, else chosen for the model's size (bort.finetune.defaults).
+        self.lr, self.epochs, self.hyper_source = resolve_defaults(cfg.lr, cfg.epochs, model_config)
+
+        # With --teacher: the fine-tuned teacher, checked against the task and the student's vocabulary.
+        self.teacher = None
+        self.unlabeled = unlabeled_inputs(cfg.unlabeled, cfg.text_column, cfg.text_pair_column or "text_pair",
+                                          any(ex.text_b is not None for ex in train)) if cfg.unlabeled else []
+        if cfg.teacher:
+            check_same_vocabulary(cfg.model, cfg.teacher)
+            self.teacher = TaskTeacher(cfg.teacher, task, self.max_len)
 
         # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
         random.seed(cfg.seed)
@@ -115,49 +132,84 @@ class FineTuning:
         if cfg.head == "linear":  # after --head-init, which must not redraw the identity
             freeze_pooler_to_identity(self.model)
 
-        # Inputs encoded once; AdamW with linear warm-up and decay over every step of every epoch.
-        self.enc_train = encode(self.tokenizer, train, self.max_len)
-        self.enc_dev = encode(self.tokenizer, self.dev, self.max_len)
-        self.labels = torch.tensor([ex.label for ex in train],
+        main = self.processes.main
+        if cfg.restart and main:  # the earlier run deleted, now that the inputs are valid
+            start_over(out, CONFIG_FILE)
+        self.processes.wait()
+        # The run directory, held by this run alone: a new run, or the continuation of one with the same settings.
+        # (Several processes: the main one sets it up, makes the copies and the teacher's cache; the others read them.)
+        with self.processes.main_first(), self.run_dir.setting_up() if main else contextlib.nullcontext():
+            existing = train_state.list_checkpoints(out)
+            saved = FinetuneConfig.load(out / CONFIG_FILE) if (out / CONFIG_FILE).is_file() else None
+            changed = saved.differences(cfg) if saved is not None else []
+            # A run that ended before its first epoch finished left only its configuration (and perhaps the
+            # teacher's cache and the copies): start it afresh, dropping what other settings made.
+            if changed and existing:
+                raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
+                                f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
+                                "choose another --out)")
+            if changed and main:
+                for name in (TEACHER_CACHE, AUGMENT_FILE):
+                    (out / name).unlink(missing_ok=True)
+            if existing and self.show_progress and main:
+                print(f"bort: continuing the fine-tuning run in {out}", flush=True)
+            if main:
+                cfg.save(out / CONFIG_FILE)
+            self.prepare_training(existing[-1] if existing else None)
+        # What the training steps go through: the model itself, or its DDP wrapper over several processes (a
+        # collective step: all of them take it together, after the block above).
+        self.train_model, self.optimizer = self.processes.prepare(self.model, self.optimizer)
+        self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
+                                              else 0.0)
+
+    def prepare_training(self, checkpoint: Path | None) -> None:
+        """The inputs trained on (the training set, then --augment's copies), the teacher's outputs on them, their
+        encodings, AdamW with linear warm-up and decay over every step of every epoch, and the checkpoint's state."""
+        cfg, task, out = self.cfg, self.task, self.out
+        self.augment_summary = None
+        inputs = list(self.train_set)
+        # Neither the copies nor the teacher's outputs may draw from torch's generator (loading φ's masked LM
+        # could): a run that finds them on disk must train exactly as the one that made them.
+        with torch.random.fork_rng(devices=[]):
+            if cfg.augment:
+                copies, self.augment_summary = augmented_inputs(
+                    self.train_set, cfg.augment, cfg.phi, cfg.phi_fraction, cfg.phi_model or cfg.model, cfg.seed,
+                    out / AUGMENT_FILE, self.show_progress and self.processes.main)
+                inputs += copies
+            if cfg.unlabeled:
+                inputs += self.unlabeled
+            self.soft = None
+            if self.teacher is not None:
+                self.teacher.attach_cache(out / TEACHER_CACHE)
+                self.soft = torch.from_numpy(self.teacher.outputs(inputs))
+        self.train_inputs = inputs
+        self.has_gold = torch.tensor([ex.label is not None for ex in inputs])
+        self.labels = torch.tensor([ex.label if ex.label is not None else 0 for ex in inputs],
                                    dtype=torch.float if task.kind == "regression" else torch.long)
-        self.steps_per_epoch = -(-len(train) // cfg.batch_size)
-        total = self.steps_per_epoch * cfg.epochs
-        self.optimizer, self.scheduler = build_optimizer(self.model, cfg.lr, cfg.weight_decay, "linear",
+        self.enc_train = encode(self.tokenizer, inputs, self.max_len)
+        self.enc_dev = encode(self.tokenizer, self.dev, self.max_len)
+        self.steps_per_epoch = -(-len(inputs) // cfg.batch_size)
+        total = self.steps_per_epoch * self.epochs
+        self.optimizer, self.scheduler = build_optimizer(self.model, self.lr, cfg.weight_decay, "linear",
                                                          max(1, round(cfg.warmup_ratio * total)), total)
         self.primary = task.metrics[0]  # the metric early stopping follows
         self.progress = {"epoch": 0, "best": -float("inf"), "best_epoch": 0, "stale": 0, "stopped": False,
                          "history": []}
-
-        if cfg.restart:  # the earlier run deleted, now that the inputs are valid
-            start_over(out, CONFIG_FILE)
-        # The run directory, held by this run alone: a new run, or the continuation of one with the same settings.
-        with self.run_dir.setting_up():
-            existing = train_state.list_checkpoints(out)
-            # A run that ended before its first epoch finished left only its configuration: start it afresh.
-            if (out / CONFIG_FILE).is_file() and existing:
-                changed = FinetuneConfig.load(out / CONFIG_FILE).differences(cfg)
-                if changed:
-                    raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
-                                    f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
-                                    "choose another --out)")
-                if self.show_progress:
-                    print(f"bort: continuing the fine-tuning run in {out}", flush=True)
-            if existing:
-                self.progress = train_state.load(existing[-1], self.model, self.optimizer, self.scheduler, rank=0)
-            cfg.save(out / CONFIG_FILE)
-        self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
-                                              else 0.0)
+        if checkpoint is not None:
+            self.progress = train_state.load(checkpoint, self.model, self.optimizer, self.scheduler,
+                                             rank=self.processes.rank)
 
     # ------------------------------------------------------------------ train
     def train(self) -> None:
         from tqdm.auto import tqdm
 
         cfg, progress = self.cfg, self.progress
-        bar = tqdm(total=self.steps_per_epoch * cfg.epochs, initial=self.steps_per_epoch * progress["epoch"],
-                   desc=f"fine-tuning {self.task.name}", unit="step", disable=not self.show_progress,
+        bar = tqdm(total=self.steps_per_epoch * self.epochs, initial=self.steps_per_epoch * progress["epoch"],
+                   desc=f"fine-tuning {self.task.name}", unit="step",
+                   disable=not (self.show_progress and self.processes.main),
                    dynamic_ncols=True)
         try:
-            for epoch in range(progress["epoch"] + 1, cfg.epochs + 1):
+            for epoch in range(progress["epoch"] + 1, self.epochs + 1):
                 if progress["stopped"]:
                     break
                 self.train_epoch(epoch, bar)
@@ -180,20 +232,24 @@ class FineTuning:
 
     def save_checkpoint(self, epoch: int) -> None:
         step = epoch * self.steps_per_epoch
-        train_state.write_rank_rng(self.out, step, rank=0)
-        train_state.write_main(self.out, step, self.model, self.optimizer, self.scheduler, self.progress, keep=1)
+        train_state.write_rank_rng(self.out, step, rank=self.processes.rank)
+        self.processes.wait()  # every process's RNG state is in the folder before it is renamed into place
+        if self.processes.main:
+            train_state.write_main(self.out, step, self.model, self.optimizer, self.scheduler, self.progress, keep=1)
+        self.processes.wait()
 
     def train_epoch(self, epoch: int, bar) -> None:
         cfg = self.cfg
         self.model.train()
         # The epoch's order is a function of (seed, epoch): a resumed run sees the batches an uninterrupted one does.
-        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(
+        order = torch.randperm(len(self.train_inputs), generator=torch.Generator().manual_seed(
             cfg.seed * 1_000_003 + epoch)).tolist()
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start:start + cfg.batch_size]
             # Forward: the task's loss (cross-entropy, or MSE for STS-B) on one shuffled batch.
+            rows, share = self.processes.share(rows)  # this process's part of the global batch
             batch = collate(self.enc_train, rows, self.tokenizer.pad_token_id)
-            loss = self.model(**batch, labels=self.labels[rows]).loss
+            loss = self.batch_loss(batch, rows) * share if share != 1.0 else self.batch_loss(batch, rows)
             if not torch.isfinite(loss):
                 raise BortError(f"the loss became {float(loss)} in epoch {epoch}; lower --lr")
             # Backward and the optimizer step: clip, update, advance the schedule.
@@ -207,8 +263,19 @@ class FineTuning:
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}",
                             **({"best": f"{self.progress['best']:.3f}"} if self.progress["history"] else {}))
 
+    def batch_loss(self, batch: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
+        """The loss of one batch (``rows`` of the training inputs): the task's own (cross-entropy, or MSE for
+        regression), or with --teacher the distillation mix of :func:`bort.finetune.distil.distillation_loss`."""
+        if self.soft is None:
+            return self.train_model(**batch, labels=self.labels[rows]).loss
+        logits = self.train_model(**batch).logits
+        return distillation_loss(logits, self.soft[rows], self.labels[rows], self.has_gold[rows], self.cfg.alpha,
+                                 self.cfg.temperature, self.task.kind == "regression")
+
     def save_best(self, outputs: np.ndarray) -> None:
-        """The best model so far as an HF directory, and its dev predictions."""
+        """The best model so far as an HF directory, and its dev predictions (written by the main process)."""
+        if not self.processes.main:
+            return
         save_model_dir(self.model, self.tokenizer, self.out)
         pred = predictions(self.task, self.dev, outputs)
         lines = [json.dumps({"uid": ex.uid, "label": ex.label, "prediction": p, "output": o.tolist()})
@@ -222,6 +289,11 @@ class FineTuning:
             "task": self.task.name, "best_epoch": progress["best_epoch"],
             "dev": progress["history"][progress["best_epoch"] - 1], "history": progress["history"], "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
             "train_examples": len(self.train_set), "dev_examples": len(self.dev),
+            "lr": self.lr, "epochs": self.epochs, "lr_and_epochs": self.hyper_source,
+            **({"teacher": self.cfg.teacher, "alpha": self.cfg.alpha, "temperature": self.cfg.temperature}
+               if self.cfg.teacher else {}),
+            **({"augmented": self.augment_summary} if self.augment_summary else {}),
+            **({"unlabeled": len(self.unlabeled)} if self.unlabeled else {}),
             "seconds": time.perf_counter() - self.started,
         }
         if self.holdout_set:
@@ -233,6 +305,8 @@ class FineTuning:
         else:
             result["selected_on"] = (f"the {len(self.dev)} dev examples early stopping read (not a held-out score; "
                                      "--holdout-fraction gives one)")
-        write_json_atomic(self.out / "metrics.json", result)
-        finetuning_card(self.out, self.cfg, self.task, result)  # README.md: metrics, training, command
+        if self.processes.main:
+            write_json_atomic(self.out / "metrics.json", result)
+            finetuning_card(self.out, self.cfg, self.task, result)  # README.md: metrics, training, command
+        self.processes.wait()
         return result

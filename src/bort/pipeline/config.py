@@ -43,15 +43,18 @@ SECTIONS = {
     "extract": ("bort extract", ExtractConfig, {"teacher", "corpus", "out", "student_config", "scores"}),
     "distil": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                  "student_config"}),
-    "tasks": ("bort finetune", AgoraConfig, {"model", "out"}),
+    "tasks": ("bort finetune", AgoraConfig, {"model", "out", "teacher"}),
     "export": ("bort export", ExportConfig, {"model_dir", "out", "auto", "onnx", "path"}),
     "bench": ("bort bench", BenchConfig, {"model", "models", "out", "json"}),
 }
 # A task entry's own keys, beside bort finetune's options. teacher_score: whether the teacher is fine-tuned the same way
-# (true), not at all (false), or with some options changed (a mapping, e.g. {epochs: 1}).
-TASK_KEYS = {"name", "teacher_score"}
+# (true), not at all (false), or with some options changed (a mapping, e.g. {epochs: 1}); teacher_model: the user's
+# own fine-tuned classifier for the task, used as it is in place of that run; task_distil: whether the student
+# learns from that teacher's outputs (bort finetune --teacher; default: whenever the task has a teacher).
+TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil"}
 TOP_KEYS = {"out", "teacher", "corpus", "text_field", "tasks", *SECTIONS}
 PATH_KEYS = {"data", "train", "dev", "test", "holdout", "socrates", "phi_model", "theta", "scores", "space",
+             "teacher_model",
              "cache_dir", "student_config"}
 
 
@@ -192,6 +195,16 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
         elif not isinstance(entry.get("teacher_score", True), bool):
             raise BortError(f"{path}: tasks[{n}].teacher_score must be true, false or a mapping of bort finetune's "
                             "options for the teacher")
+        if not isinstance(entry.get("task_distil", True), bool):
+            raise BortError(f"{path}: tasks[{n}].task_distil must be true or false, got {entry['task_distil']!r}")
+        if entry.get("teacher_model") is not None:
+            if not isinstance(entry["teacher_model"], str) or not Path(entry["teacher_model"]).is_dir():
+                raise BortError(f"{path}: tasks[{n}].teacher_model {entry['teacher_model']!r} is not a directory "
+                                "(expected your fine-tuned classifier for the task)")
+            if entry.get("teacher_score", False) is not False:
+                raise BortError(f"{path}: tasks[{n}] gives teacher_model, the teacher as it is: teacher_score (the "
+                                "teacher fine-tuned here) does not apply; drop one")
+            entry["teacher_score"] = False
         entry.setdefault("name", str(entry["task"]).split("/")[-1])
         if not isinstance(entry["name"], str) or not entry["name"] or "/" in entry["name"]:
             raise BortError(f"{path}: tasks[{n}].name must be a folder name (text without /), got {entry['name']!r}")

@@ -41,7 +41,10 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
             continue
         scored = "held_out" if student.get("held_out") else "metrics"
         metric = next(iter(student[scored]))
-        rows.append({"name": task["name"], "task": task["task"], "method": student["method"], "metric": metric,
+        distilled = task.get("task_distil", True) and (task.get("teacher_model") or task.get("teacher_score", True)
+                                                        is not False)  # as plan() wires the student's --teacher
+        method = student["method"] + (" + task KD" if distilled else "")
+        rows.append({"name": task["name"], "task": task["task"], "method": method, "metric": metric,
                      "on": "held-out H" if scored == "held_out" else "dev (selected on)",
                      "student": student[scored][metric],
                      "teacher": (teacher.get(scored) or teacher["metrics"]).get(metric) if teacher else None,
@@ -91,12 +94,16 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
                      f"{_number(export['cosine'], 5)} (`bort.inference.load('{export['out']}')`).")
     tasks = task_rows(cfg, results)
     if tasks:
-        lines += ["", "## Tasks", "", "| task | method | metric | on | student | teacher | majority class |",
-                  "|---|---|---|---|---:|---:|---:|"]
+        lines += ["", "## Tasks", "", "The student's score as a share of the teacher's, on the same examples (task "
+                  "KD: the student learnt from the fine-tuned teacher's outputs as well as the gold labels).", "",
+                  "| task | method | metric | on | student | teacher | student / teacher | majority class |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
         for row in tasks:
             plain = f" (plain, same Θ: {row['plain']:.4f})" if row["plain"] is not None else ""
+            share = f"{100 * row['student'] / row['teacher']:.1f}%" if row["teacher"] else "—"
             lines.append(f"| {row['name']} ({row['task']}) | {row['method']} | {row['metric']} | {row['on']} | "
-                         f"{row['student']:.4f}{plain} | {_number(row['teacher'])} | {_number(row['majority'])} |")
+                         f"{row['student']:.4f}{plain} | {_number(row['teacher'])} | {share} | "
+                         f"{_number(row['majority'])} |")
     lines += ["", "## Where everything is", "", "| stage | folder | time | command |", "|---|---|---:|---|"]
     for stage in stages:
         record = records.get(stage.name, {})

@@ -1,7 +1,7 @@
 """The pipeline's stages in order, each the config of the command it runs, wired to the stages before it.
 
-teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, and
-Agora's Socrates), the student fine-tuned → export → bench. Each stage writes only under its own
+teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, Agora's
+Socrates, and the teacher the student is distilled from on the task), the student fine-tuned → export → bench. Each stage writes only under its own
 subdirectory of ``out``; its config is what :mod:`bort.pipeline.runner` compares on a re-run.
 """
 
@@ -84,7 +84,7 @@ def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, where
     what the pipeline wires (which the section cannot set)."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     values = {key: _as_field_type(fields[key], value, f"{where}.{key}") for key, value in section.items()
-              if key not in ("name", "teacher_score")}
+              if key not in ("name", "teacher_score", "teacher_model", "task_distil")}
     return config_class(**_with_shared(config_class, cfg, {**values, **wired}))
 
 
@@ -127,6 +127,7 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     for n, task in enumerate(cfg.tasks):
         folder = out / "tasks" / task["name"]
         socrates = task.get("socrates")
+        tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here
         teacher_score = task.get("teacher_score", True)
         if teacher_score is not False:
             # The teacher fine-tuned the same way (plainly): the score the student's is judged against, and
@@ -141,11 +142,14 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
                                 _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
                                        out=str(folder / "teacher")),
                                 folder / "teacher", folder / "teacher"))
-            socrates = socrates or str(folder / "teacher")
+            tuned_teacher = str(folder / "teacher")
+        socrates = socrates or tuned_teacher
         model_dir = student or Path(cfg.teacher)
         # Agora's φ samples from the teacher's masked LM (stronger than the student's) when the pipeline gave the
         # teacher one; otherwise from the student's own (Agora's default).
         wired = {"socrates": socrates} if task.get("method") == "agora" else {}
+        if tuned_teacher and task.get("task_distil", True):  # task distillation from the fine-tuned teacher
+            wired["teacher"] = tuned_teacher
         if wired and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
             wired["phi_model"] = task.get("phi_model", str(teacher))
         tuned = _build(AgoraConfig, cfg, task, f"tasks[{n}]", model=str(model_dir), out=str(folder / "student"),

@@ -1,4 +1,5 @@
-"""φ-functions: new inputs "similar but not too similar" to a given one (Agora's transformation).
+"""Perturbations φ of a task input: Agora's transformation of its mistakes, and the copies that
+`bort finetune --augment` adds (labelled by the teacher).
 
 Each φ takes one text and a seeded ``random.Random`` and returns a perturbed text (or the same text
 when it cannot change it). Words carrying a task's markers (WSC's ``[span]`` and ``*pronoun*``,

@@ -1,0 +1,39 @@
+"""Fine-tuning's learning rate and epochs chosen for the model's size when the user gives none."""
+
+import math
+
+import pytest
+
+from bort.finetune.defaults import default_epochs, default_lr, resolve
+
+
+@pytest.mark.parametrize("hidden, depth, lr, epochs", [
+    (768, 12, 5e-5, 3),  # BERT-base keeps BERT's recipe
+    (384, 6, 5e-5 * 2 * math.sqrt(2), 6),  # MiniLM ⟨6,12,384,1536⟩
+    (256, 2, 5e-5 * 3 * math.sqrt(6), 9),  # the quickstart's ⟨2,8,256,512⟩
+    (1024, 24, 5e-5 * 0.75 * math.sqrt(0.5), 3),  # RoBERTa-large
+    (32, 1, 5e-4, 10),  # a tiny test model: clipped
+])
+def test_the_size_rule(hidden, depth, lr, epochs):
+    assert default_lr(hidden, depth) == pytest.approx(lr)
+    assert default_epochs(hidden, depth) == epochs
+
+
+def test_the_users_values_win():
+    class Config:
+        hidden_size, num_hidden_layers = 256, 2
+
+    assert resolve(2e-5, 4, Config())[:2] == (2e-5, 4)
+    lr, epochs, how = resolve(None, 4, Config())
+    assert lr == pytest.approx(default_lr(256, 2)) and epochs == 4 and how.startswith("lr from the model's size")
+
+
+def test_a_run_without_lr_or_epochs_records_what_it_chose(prepared_inputs, tmp_path):
+    from bort.finetune.config import FinetuneConfig
+    from bort.finetune.plain import finetune
+
+    result = finetune(FinetuneConfig(model=prepared_inputs["mlm"], task="glue/RTE", data=prepared_inputs["rte"],
+                                     out=str(tmp_path / "run"), max_train_examples=16, max_len=32, batch_size=8,
+                                     patience=1), show_progress=False)
+    assert result["lr"] == default_lr(32, 1) and result["epochs"] == 10
+    assert len(result["history"]) <= 10 and "from the model's size" in result["lr_and_epochs"]
