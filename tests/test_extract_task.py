@@ -92,6 +92,25 @@ def test_bort_extract_from_a_fine_tuned_roberta_keeps_its_head_and_finetune_dist
                  "--max-train-examples", "16", "--max-len", "32"]) == 0
 
 
+def test_a_teacher_with_the_tasks_classes_in_another_order_is_refused(prepared_inputs, tmp_path, capsys):
+    """Its head would be kept as it is and then read in the task's order: refused in one line, not mislabelled."""
+    import shutil
+
+    teacher = tmp_path / "reversed"
+    shutil.copytree(prepared_inputs["classifier"], teacher)
+    config = json.loads((teacher / "config.json").read_text())
+    config["id2label"] = {"0": "not_entailment", "1": "entailment"}
+    config["label2id"] = {"not_entailment": 0, "entailment": 1}
+    (teacher / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    assert main(["extract", "--teacher", str(teacher), "--task", "glue/RTE", "--data", prepared_inputs["rte"],
+                 "--arch", "1,1,16,32", "--out", str(out), "--seq-len", "32", "--batch-size", "2",
+                 "--calibration-batches", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "orders glue/RTE's classes otherwise" in err[0], err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--teacher", "{mlm}", "--task", "glue/RTE", "--data", "{rte}"], "extracts from a classifier fine-tuned on it"),
     (["--teacher", "{classifier}", "--corpus", "{text}"], "give --task"),

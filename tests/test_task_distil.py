@@ -175,8 +175,8 @@ def test_distillation_pays_on_a_task_the_gold_labels_alone_cannot_teach(teachers
     from bort.tasks.encode import model_outputs
     from bort.tokenizer import load_tokenizer
 
-    common = dict(epochs=4, patience=4, max_train_examples=96, alpha=1.0, temperature=1.0, lr=3e-3)
-    distilled = _config(teachers, shared_data, tmp_path / "kd", **common)
+    common = dict(epochs=4, patience=4, max_train_examples=96, lr=3e-3)
+    distilled = _config(teachers, shared_data, tmp_path / "kd", **common, alpha=1.0, temperature=1.0)
     plain = _config(teachers, shared_data, tmp_path / "plain", **{**common, "teacher": None})
     finetune(distilled, show_progress=False), finetune(plain, show_progress=False)
     task = get_task("glue/RTE")
@@ -248,3 +248,34 @@ def test_unlabeled_files_that_cannot_serve_are_one_line(teachers, shared_data, t
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and fragment in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_agora_under_torchrun_is_refused_in_one_line(teachers, shared_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code = main(["finetune", "--method", "agora", "--model", str(teachers / "student"), "--socrates",
+                 str(teachers / "rte"), "--task", "glue/RTE", "--data", str(shared_data / "glue/RTE"), "--out",
+                 str(tmp_path / "out"), "--max-train-examples", "8", "--max-len", "32"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "Agora runs in one process" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_pipeline_distils_plain_students_and_keeps_the_teachers_run_its_own(teachers, shared_data, tmp_path):
+    """A task with copies: the student gets the teacher and the copies, the teacher's own run neither; an Agora
+    task's student is not distilled unless asked (each of its trainings would label its data again)."""
+    from bort.pipeline.config import parse_pipeline
+    from bort.pipeline.stages import plan
+
+    common = {"task": "glue/RTE", "data": str(shared_data / "glue/RTE"), "max_train_examples": 8}
+    raw = {"out": str(tmp_path / "run"), "teacher": str(teachers / "student"),
+           "tasks": [{"name": "rte", **common, "augment": 2, "phi": "word-swap"},
+                     {"name": "rte-agora", **common, "method": "agora"},
+                     {"name": "rte-agora-kd", **common, "method": "agora", "task_distil": True},
+                     {"name": "rte-gold", **common, "task_distil": False}]}
+    stages = {s.name: s.config for s in plan(parse_pipeline(raw, tmp_path / "p.yaml"))}
+    student, teacher = stages["task:rte:student"], stages["task:rte:teacher"]
+    assert student.teacher == str(tmp_path / "run" / "tasks" / "rte" / "teacher") and student.augment == 2
+    assert teacher.teacher is None and teacher.augment == 0 and teacher.phi == "mlm-replace"
+    assert stages["task:rte-agora:student"].teacher is None
+    assert stages["task:rte-agora-kd:student"].teacher == str(tmp_path / "run" / "tasks" / "rte-agora-kd" / "teacher")
+    assert stages["task:rte-gold:student"].teacher is None

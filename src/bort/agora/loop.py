@@ -17,6 +17,7 @@ after a kill continues where it stopped and ends as an uninterrupted run would; 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import time
@@ -82,8 +83,12 @@ class Agora:
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         cfg, out = self.cfg, self.out
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise BortError("Agora runs in one process (its trainings run side by side with --workers or --ray); "
+                            "launch it without torchrun / accelerate launch")
         # Inputs first, before anything is written.
-        check_apart(out, {"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model})
+        check_apart(out, {"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model,
+                          "--teacher": cfg.teacher})
         check_foreign(out, CONFIG_FILE)
         self.task = task = resolve_task(cfg)
         if task.test_only:

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from bort.errors import BortError
-from bort.tasks.custom import resolve_task
+from bort.tasks.custom import class_names, resolve_task
 from bort.tasks.encode import collate, encode
+from bort.tasks.labels import label_order
 
 
 def task_calibration(cfg, tokenizer, teacher_config) -> tuple[list[dict[str, torch.Tensor]],
@@ -26,6 +27,10 @@ def task_calibration(cfg, tokenizer, teacher_config) -> tuple[list[dict[str, tor
     if teacher_config.num_labels != task.num_labels:
         raise BortError(f"--teacher {cfg.teacher} predicts {teacher_config.num_labels} labels; {task.name} needs "
                         f"{task.num_labels} (expected a model fine-tuned on {task.name})")
+    if label_order(teacher_config, task, f"--teacher {cfg.teacher}") is not None:  # (other names: refused there)
+        raise BortError(f"--teacher {cfg.teacher} orders {task.name}'s classes otherwise (config.json id2label: "
+                        f"{class_names(teacher_config)}); task-aware extraction keeps the head as it is, so it needs "
+                        f"the task's order {list(task.labels)}")
     examples = task.read(Path(cfg.data or ""), "train")
     needed = cfg.calibration_batches * cfg.batch_size
     if len(examples) < needed:

@@ -31,26 +31,28 @@ AUGMENT_FILE = "augmented.jsonl"
 def augmented_inputs(train: list[Example], copies: int, phi_name: str, fraction: float, mlm_dir: str | None,
                      seed: int, log: Path, show_progress: bool = True) -> tuple[list[Example], dict]:
     """The copies of ``train``'s inputs (unlabelled Examples, uid ``aug-<source uid>-<k>``) and a summary:
-    how many were made and how many seconds this call spent making them (0 when all came from the log)."""
+    how many were made and the seconds making them took (summed over the runs that made them, φ's loading
+    left out)."""
     from tqdm.auto import tqdm
 
     done = read_log(log)
     seen = {(ex.text_a, ex.text_b) for ex in train}
     for record in done:
         seen.update((a, b) for a, b in record["inputs"])
-    started = time.perf_counter()
     if len(done) < len(train):
         phi = make_phi(phi_name, fraction, mlm_dir)
         for i in tqdm(range(len(done), len(train)), desc=f"augmenting ×{copies} ({phi_name})", unit="example",
                       disable=not show_progress, dynamic_ncols=True, initial=len(done), total=len(train)):
+            began = time.perf_counter()
             made = perturb(phi, train[i], copies, random.Random(seed * 1_000_003 + i), seen)
-            record = {"i": i, "inputs": [[new.text_a, new.text_b] for new, _ in made]}
+            record = {"i": i, "inputs": [[new.text_a, new.text_b] for new, _ in made],
+                      "seconds": round(time.perf_counter() - began, 4)}
             append_log(log, record)
             done.append(record)
     out = [Example(uid=f"aug-{train[r['i']].uid}-{k}", text_a=a, text_b=b)
            for r in done for k, (a, b) in enumerate(r["inputs"])]
     return out, {"copies": len(out), "per_example": copies, "phi": phi_name,
-                 "seconds": round(time.perf_counter() - started, 2)}
+                 "seconds": round(sum(r.get("seconds", 0.0) for r in done), 2)}
 
 
 def unlabeled_inputs(paths: list[str], text_column: str, pair_column: str | None, pair_task: bool) -> list[Example]:
@@ -59,6 +61,8 @@ def unlabeled_inputs(paths: list[str], text_column: str, pair_column: str | None
     out: list[Example] = []
     for name in paths:
         path = Path(name)
+        if path.is_dir():
+            raise BortError(f"--unlabeled {path} is a directory; expected a text file (one input a line) or a table")
         if is_table(path):
             table = read_table(path, "--unlabeled")
             columns = {"--text-column": text_column, "--text-pair-column": pair_column if pair_task else None}

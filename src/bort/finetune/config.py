@@ -89,6 +89,12 @@ class FinetuneConfig(CustomTaskOptions):
             raise BortError("give --holdout FILE or --holdout-fraction, not both")
         if self.alpha > 1:
             raise BortError(f"--alpha {self.alpha:g}: the teacher's share of the loss, expected at most 1")
+        if not self.teacher:
+            ignored = [flag for flag, value, default in (("--alpha", self.alpha, 0.9), ("--temperature", self.temperature,
+                                                                                        2.0)) if value != default]
+            if ignored:
+                raise BortError(f"{', '.join(ignored)} appl{'ies' if len(ignored) == 1 else 'y'} with --teacher "
+                                "FINETUNED_DIR only (the teacher's share of the loss and its temperature)")
         if self.unlabeled and not self.teacher:
             raise BortError("--unlabeled needs --teacher FINETUNED_DIR: its inputs are labelled by the teacher's "
                             "outputs alone")

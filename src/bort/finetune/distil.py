@@ -24,16 +24,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bort.checkpoint import load_classifier, load_config
+from bort.checkpoint import has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
-from bort.finetune.evaluate import label_order
 from bort.tasks.encode import model_outputs
 from bort.tasks.example import Example
+from bort.tasks.labels import label_order
 from bort.tasks.spec import TaskSpec
 from bort.tokenizer import load_tokenizer
-from bort.util.io import append_log, read_log
+from bort.util.io import append_records, read_log
 
 CACHE_FILE = "teacher_outputs.jsonl"
+CHUNK = 512  # inputs labelled between two appends to the cache
 
 
 def text_key(example: Example) -> str:
@@ -96,13 +97,13 @@ class TaskTeacher:
     def outputs(self, examples: list[Example]) -> np.ndarray:
         """:meth:`fresh_outputs`, each distinct input computed once and kept in the cache (when there is one)."""
         keys = [text_key(ex) for ex in examples]
-        todo = {key: ex for key, ex in zip(keys, examples) if key not in self.known}
-        if todo:
-            fresh = self.fresh_outputs(list(todo.values()))
-            for key, row in zip(todo, fresh):
+        todo = list({key: ex for key, ex in zip(keys, examples) if key not in self.known}.items())
+        for start in range(0, len(todo), CHUNK):  # logged chunk by chunk: a stopped run keeps what it labelled
+            chunk = todo[start:start + CHUNK]
+            for (key, _), row in zip(chunk, self.fresh_outputs([ex for _, ex in chunk])):
                 self.known[key] = row.tolist()
-                if self.cache is not None:
-                    append_log(self.cache, {"key": key, "output": self.known[key]})
+            if self.cache is not None:
+                append_records(self.cache, [{"key": key, "output": self.known[key]} for key, _ in chunk])
         return np.asarray([self.known[key] for key in keys], dtype=np.float32).reshape(len(keys), -1)
 
 
@@ -116,3 +117,11 @@ def check_same_vocabulary(student_dir: str | Path, teacher_dir: str | Path, flag
     if s_config.vocab_size != t_config.vocab_size:
         raise BortError(f"{flag} {teacher_dir}: its embedding has {t_config.vocab_size} rows, the student's "
                         f"{s_config.vocab_size}; distil from the teacher the student was cut from")
+
+
+def check_phi_model(model_dir: str | Path, flag: str) -> None:
+    """``--augment`` with φ mlm-replace samples from a masked LM: refused up front when ``model_dir`` has none."""
+    if not has_masked_lm_head(load_config(model_dir)):
+        raise BortError(f"--augment with --phi mlm-replace samples from a masked LM, and {flag} {model_dir} has no "
+                        "masked-LM head: give --phi-model MLM_DIR (e.g. the teacher the student was cut from) or "
+                        "--phi word-dropout / word-swap")

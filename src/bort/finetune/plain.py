@@ -25,7 +25,8 @@ from bort.finetune.augmented import AUGMENT_FILE, augmented_inputs, unlabeled_in
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.defaults import resolve as resolve_defaults
 from bort.finetune.processes import Processes
-from bort.finetune.distil import CACHE_FILE as TEACHER_CACHE, TaskTeacher, check_same_vocabulary, distillation_loss
+from bort.finetune.distil import (CACHE_FILE as TEACHER_CACHE, TaskTeacher, check_phi_model, check_same_vocabulary,
+                                  distillation_loss)
 from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.model_card import finetuning_card
@@ -96,7 +97,8 @@ class FineTuning:
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
                             f"evaluate {task.name} with that model")
-        check_apart(out, {"--model": cfg.model})
+        check_apart(out, {"--model": cfg.model, "--teacher": cfg.teacher, "--phi-model": cfg.phi_model,
+                          **{f"--unlabeled {path}": path for path in cfg.unlabeled or []}})
         check_foreign(out, CONFIG_FILE)
         train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data or ""), "train")
         self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data or ""), "dev")
@@ -115,8 +117,14 @@ class FineTuning:
         self.unlabeled = unlabeled_inputs(cfg.unlabeled, cfg.text_column, cfg.text_pair_column or "text_pair",
                                           any(ex.text_b is not None for ex in train)) if cfg.unlabeled else []
         if cfg.teacher:
+            if not Path(cfg.teacher).is_dir():
+                what = "is not a directory" if Path(cfg.teacher).exists() else "does not exist"
+                raise BortError(f"--teacher {cfg.teacher} {what} (expected the folder of a classifier fine-tuned on "
+                                f"{task.name})")
             check_same_vocabulary(cfg.model, cfg.teacher)
             self.teacher = TaskTeacher(cfg.teacher, task, self.max_len)
+        if cfg.augment and cfg.phi == "mlm-replace":
+            check_phi_model(cfg.phi_model or cfg.model, "--phi-model" if cfg.phi_model else "--model")
 
         # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
         random.seed(cfg.seed)
@@ -138,29 +146,38 @@ class FineTuning:
         self.processes.wait()
         # The run directory, held by this run alone: a new run, or the continuation of one with the same settings.
         # (Several processes: the main one sets it up, makes the copies and the teacher's cache; the others read them.)
-        with self.processes.main_first(), self.run_dir.setting_up() if main else contextlib.nullcontext():
-            existing = train_state.list_checkpoints(out)
-            saved = FinetuneConfig.load(out / CONFIG_FILE) if (out / CONFIG_FILE).is_file() else None
-            changed = saved.differences(cfg) if saved is not None else []
-            # A run that ended before its first epoch finished left only its configuration (and perhaps the
-            # teacher's cache and the copies): start it afresh, dropping what other settings made.
-            if changed and existing:
-                raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
-                                f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
-                                "choose another --out)")
-            if changed and main:
-                for name in (TEACHER_CACHE, AUGMENT_FILE):
-                    (out / name).unlink(missing_ok=True)
-            if existing and self.show_progress and main:
-                print(f"bort: continuing the fine-tuning run in {out}", flush=True)
-            if main:
-                cfg.save(out / CONFIG_FILE)
+        with self.processes.main_first():
+            with self.run_dir.setting_up() if main else contextlib.nullcontext():
+                existing = self.claim(main)
+            # The copies and the teacher's outputs: logged as they are made, so a stopped run keeps what it made.
             self.prepare_training(existing[-1] if existing else None)
         # What the training steps go through: the model itself, or its DDP wrapper over several processes (a
         # collective step: all of them take it together, after the block above).
         self.train_model, self.optimizer = self.processes.prepare(self.model, self.optimizer)
+        self.device = next(self.model.parameters()).device  # a GPU's under accelerate on a GPU machine
         self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
                                               else 0.0)
+
+    def claim(self, main: bool) -> list[Path]:
+        """A new run, or the continuation of one with the same settings; returns its checkpoints, oldest first.
+        A run that ended before its first epoch left only its configuration (and perhaps the teacher's cache and
+        the copies): it starts afresh, dropping what other settings made."""
+        cfg, out = self.cfg, self.out
+        existing = train_state.list_checkpoints(out)
+        saved = FinetuneConfig.load(out / CONFIG_FILE) if (out / CONFIG_FILE).is_file() else None
+        changed = saved.differences(cfg) if saved is not None else []
+        if changed and existing:
+            raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
+                            f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
+                            "choose another --out)")
+        if main:
+            if changed:
+                for name in (TEACHER_CACHE, AUGMENT_FILE):
+                    (out / name).unlink(missing_ok=True)
+            if existing and self.show_progress:
+                print(f"bort: continuing the fine-tuning run in {out}", flush=True)
+            cfg.save(out / CONFIG_FILE)
+        return existing
 
     def prepare_training(self, checkpoint: Path | None) -> None:
         """The inputs trained on (the training set, then --augment's copies), the teacher's outputs on them, their
@@ -249,6 +266,7 @@ class FineTuning:
             # Forward: the task's loss (cross-entropy, or MSE for STS-B) on one shuffled batch.
             rows, share = self.processes.share(rows)  # this process's part of the global batch
             batch = collate(self.enc_train, rows, self.tokenizer.pad_token_id)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
             loss = self.batch_loss(batch, rows) * share if share != 1.0 else self.batch_loss(batch, rows)
             if not torch.isfinite(loss):
                 raise BortError(f"the loss became {float(loss)} in epoch {epoch}; lower --lr")
@@ -266,11 +284,12 @@ class FineTuning:
     def batch_loss(self, batch: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
         """The loss of one batch (``rows`` of the training inputs): the task's own (cross-entropy, or MSE for
         regression), or with --teacher the distillation mix of :func:`bort.finetune.distil.distillation_loss`."""
+        labels = self.labels[rows].to(self.device)
         if self.soft is None:
-            return self.train_model(**batch, labels=self.labels[rows]).loss
+            return self.train_model(**batch, labels=labels).loss
         logits = self.train_model(**batch).logits
-        return distillation_loss(logits, self.soft[rows], self.labels[rows], self.has_gold[rows], self.cfg.alpha,
-                                 self.cfg.temperature, self.task.kind == "regression")
+        return distillation_loss(logits, self.soft[rows].to(self.device), labels, self.has_gold[rows].to(self.device),
+                                 self.cfg.alpha, self.cfg.temperature, self.task.kind == "regression")
 
     def save_best(self, outputs: np.ndarray) -> None:
         """The best model so far as an HF directory, and its dev predictions (written by the main process)."""

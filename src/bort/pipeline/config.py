@@ -54,7 +54,7 @@ SECTIONS = {
 TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil"}
 TOP_KEYS = {"out", "teacher", "corpus", "text_field", "tasks", *SECTIONS}
 PATH_KEYS = {"data", "train", "dev", "test", "holdout", "socrates", "phi_model", "theta", "scores", "space",
-             "teacher_model",
+             "teacher_model", "unlabeled",
              "cache_dir", "student_config"}
 
 

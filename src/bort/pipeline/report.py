@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bort.pipeline.config import PipelineConfig
-from bort.pipeline.stages import Stage
+from bort.pipeline.stages import Stage, distils
 from bort.util.io import save_figure, write_text_atomic
 
 
@@ -41,8 +41,7 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
             continue
         scored = "held_out" if student.get("held_out") else "metrics"
         metric = next(iter(student[scored]))
-        distilled = task.get("task_distil", True) and (task.get("teacher_model") or task.get("teacher_score", True)
-                                                        is not False)  # as plan() wires the student's --teacher
+        distilled = distils(task)  # as plan() wires the student's --teacher
         method = student["method"] + (" + task KD" if distilled else "")
         rows.append({"name": task["name"], "task": task["task"], "method": method, "metric": metric,
                      "on": "held-out H" if scored == "held_out" else "dev (selected on)",

@@ -27,7 +27,7 @@ STATE = "pipeline_state.json"
 # The fields that name what a stage reads: the user's files, and the models (the user's teacher and Socrates, or an
 # earlier stage's output: unchanged while that stage is reused).
 INPUT_FIELDS = ("corpus", "data", "train", "dev", "test", "holdout", "theta", "space", "teacher", "init", "model",
-                "model_dir", "models", "socrates", "phi_model", "scores", "student_config")
+                "model_dir", "models", "socrates", "phi_model", "scores", "student_config", "unlabeled")
 HASHED_BYTES = 16 * 2**20  # smaller input files are fingerprinted by content, larger ones by size and time
 
 

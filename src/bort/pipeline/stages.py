@@ -16,7 +16,7 @@ from bort.agora.config import AgoraConfig
 from bort.config import Config, base_type
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
-from bort.finetune.config import FinetuneConfig
+from bort.finetune.config import DISTILLATION, FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
 from bort.pipeline.config import PipelineConfig
 from bort.pretrain.config import PretrainConfig
@@ -88,6 +88,13 @@ def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, where
     return config_class(**_with_shared(config_class, cfg, {**values, **wired}))
 
 
+def distils(task: dict) -> bool:
+    """Whether a task's student learns from the task's teacher: by default a plain student does, and Agora's
+    students do not (each of its trainings would label its data again; ``task_distil: true`` asks for it)."""
+    has_teacher = task.get("teacher_model") or task.get("teacher_score", True) is not False
+    return bool(has_teacher) and task.get("task_distil", task.get("method", "plain") != "agora")
+
+
 def plan(cfg: PipelineConfig) -> list[Stage]:
     """The switched-on stages, in the order they run."""
     out = Path(cfg.out)
@@ -132,7 +139,9 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         if teacher_score is not False:
             # The teacher fine-tuned the same way (plainly): the score the student's is judged against, and
             # Agora's Socrates unless one is given.
-            plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)} - {"method"}
+            # (its own run: none of the student's distillation options, which need the teacher it is)
+            plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)
+                             if f.metadata.get("group") != DISTILLATION} - {"method"}
             plain = {k: v for k, v in task.items() if k in plain_options}
             if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
                 plain.setdefault("holdout_fraction", 0.5)
@@ -148,7 +157,7 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         # Agora's φ samples from the teacher's masked LM (stronger than the student's) when the pipeline gave the
         # teacher one; otherwise from the student's own (Agora's default).
         wired = {"socrates": socrates} if task.get("method") == "agora" else {}
-        if tuned_teacher and task.get("task_distil", True):  # task distillation from the fine-tuned teacher
+        if tuned_teacher and distils(task):  # task distillation from the fine-tuned teacher
             wired["teacher"] = tuned_teacher
         if wired and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
             wired["phi_model"] = task.get("phi_model", str(teacher))

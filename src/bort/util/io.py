@@ -33,7 +33,12 @@ def write_json_atomic(path: str | Path, obj) -> Path:
 
 
 def append_log(path: str | Path, record: dict) -> None:
-    """Append one JSON line to a log and make it durable (flushed and fsync'd) before returning.
+    """Append one JSON line to a log and make it durable (see :func:`append_records`)."""
+    append_records(path, [record])
+
+
+def append_records(path: str | Path, records: list[dict]) -> None:
+    """Append JSON lines to a log in one write and make them durable (flushed and fsync'd) before returning.
 
     A last line cut short by a kill (no newline at the end of the file) is an incomplete record:
     it is cut off first, so that the new record starts a line of its own.
@@ -48,7 +53,7 @@ def append_log(path: str | Path, record: dict) -> None:
                 data = f.read()
                 f.truncate(data.rfind(b"\n") + 1)  # 0 when the fragment is the only line
         f.seek(0, os.SEEK_END)
-        f.write((json.dumps(record) + "\n").encode("utf-8"))
+        f.write("".join(json.dumps(record) + "\n" for record in records).encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
 
