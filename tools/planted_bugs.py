@@ -31,7 +31,7 @@ class Bug:
 
 BUGS = (
     Bug("custom task: classes in the training file's order, not sorted", "tasks/custom.py",
-        "labels = sorted({_label_text(v) for v in values}, key=lambda s: (len(s), s) if s.isdigit() else (math.inf, s))",
+        "labels = sorted({_label_text(v) for v in values}, key=_class_order)",
         "labels = list(dict.fromkeys(_label_text(v) for v in values))", ("tests/test_custom_task.py",)),
     Bug("custom task: the pair's second text dropped", "tasks/custom.py",
         "            pair = _text(record[opts.text_pair_column], path, row, opts.text_pair_column) \\\n",
@@ -45,7 +45,7 @@ BUGS = (
         "    if changed:\n        return \"run\"", "    if changed and False:\n        return \"run\"",
         ("tests/test_pipeline.py",)),
     Bug("pipeline: the stages after a restarted one are reused", "pipeline/runner.py",
-        "restarted = restarted or action == \"run\"", "restarted = False",
+        "restarted = restarted or action != \"reuse\"", "restarted = False",
         ("tests/test_pipeline.py",)),
     Bug("pipeline: an edited input file goes unnoticed", "pipeline/runner.py",
         "if record.get(\"inputs\") != input_marks(stage):", "if False:",
@@ -143,8 +143,8 @@ BUGS = (
         "torch.ones_like(\n        has_gold, dtype=torch.float)", "torch.full_like(\n        has_gold, alpha, dtype=torch.float)",
         ("tests/test_task_distil.py",)),
     Bug("task KD: the teacher's outputs computed again for inputs it already labelled", "finetune/distil.py",
-        "todo = {key: ex for key, ex in zip(keys, examples) if key not in self.known}",
-        "todo = {key: ex for key, ex in zip(keys, examples)}", ("tests/test_task_distil.py",)),
+        "todo = list({key: ex for key, ex in zip(keys, examples) if key not in self.known}.items())",
+        "todo = list({key: ex for key, ex in zip(keys, examples)}.items())", ("tests/test_task_distil.py",)),
     Bug("task KD: teacher-labelled copies given the gold label 0", "finetune/plain.py",
         "self.has_gold = torch.tensor([ex.label is not None for ex in inputs])",
         "self.has_gold = torch.ones(len(inputs), dtype=torch.bool)", ("tests/test_task_distil.py",)),
