@@ -13,6 +13,15 @@ any local Hugging Face encoder checkpoint; AdamW with weight decay (none on bias
 linear warm-up and decay, gradient clipping, dropout, seeds, and early stopping on the task's dev
 metric. Multiple-choice and QA tasks (COPA, MultiRC, ReCoRD, RACE) are cast as binary
 (context + question, answer) pairs; --balance discards negatives to balance them, as the paper did.
+Without --lr and --epochs, both are chosen for the model's size (BERT-base: 5e-5 and 3 epochs; a
+small student more of each).
+
+Task distillation (--teacher FINETUNED_DIR, for a student): the student learns the task from the
+fine-tuned teacher's outputs as well as the gold labels, α·τ²·KL(teacher ‖ student) + (1 − α)·CE
+(Hinton et al. 2015; the task-specific stage of TinyBERT and DistilBERT). The teacher's outputs are
+computed once per distinct input and cached in the run directory. --augment N adds N perturbed copies
+of each training input and --unlabeled FILE your own inputs without labels, both labelled by the
+teacher alone. Under torchrun / accelerate launch, --batch-size is the global batch.
 
 Agora (--method agora, the paper's fine-tuning): every hyperparameter set θ of Θ (--theta) is a
 plain, early-stopped fine-tuning run on D, selected on E; the best model's mistakes on E are
@@ -37,7 +46,8 @@ theta_trace.csv, augmented/iteration-K.jsonl, held_out_predictions.jsonl, agora.
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("finetune", help="fine-tune on GLUE, SuperGLUE or RACE (plain or Agora)",
+    p = subparsers.add_parser("finetune", help="fine-tune on GLUE, SuperGLUE, RACE or your own task (plain, distilled "
+                              "from a fine-tuned teacher, or Agora)",
                               description=DESCRIPTION, formatter_class=HelpFormatter)
     add_options(p, AgoraConfig)
     p.set_defaults(run=run, config_class=AgoraConfig)

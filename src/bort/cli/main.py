@@ -20,9 +20,9 @@ bort: make a small, fast BERT out of a big one (Optimal Subarchitecture Extracti
 
   bort arch         exact parameter counts and FLOPs of ⟨D,A,H,I⟩ architectures
   bort search       FPTAS architecture search: W-coefficient ranking, Pareto front
-  bort extract      a student cut out of its teacher, with the teacher's own weights
+  bort extract      a student cut out of its teacher, with its own weights (--task: of a fine-tuned one)
   bort pretrain     knowledge distillation from a teacher, or masked-LM pre-training
-  bort finetune     fine-tuning on GLUE, SuperGLUE, RACE or your own task files
+  bort finetune     fine-tuning on GLUE, SuperGLUE, RACE or your own files; --teacher: task distillation
   bort evaluate     official metrics and leaderboard submission files
   bort bench        latency side by side, every CPU path, each against this CPU's peak (roofline)
   bort export       the fastest faithful CPU path (--auto, --path), or one ONNX file
