@@ -109,6 +109,10 @@ def has_masked_lm_head(config) -> bool:
     return any(name.endswith("ForMaskedLM") for name in (config.architectures or []))
 
 
+def has_classification_head(config) -> bool:
+    return any(name.endswith("ForSequenceClassification") for name in (config.architectures or []))
+
+
 def require_masked_lm(path: str | Path, config) -> None:
     """A teacher must have a masked-LM head: distillation and the search learn its distribution."""
     if not has_masked_lm_head(config):
@@ -207,7 +211,7 @@ def load_classifier(path: str | Path):
     from transformers import AutoModelForSequenceClassification
 
     config = load_config(path)
-    if not any(a.endswith("ForSequenceClassification") for a in (config.architectures or [])):
+    if not has_classification_head(config):
         raise BortError(f"{path} has no classification head (config.json architectures: {config.architectures}); "
                         "fine-tune it first with `bort finetune`")
     return _from_pretrained(AutoModelForSequenceClassification, path, config, "a classifier").eval()

@@ -17,7 +17,6 @@ after a kill continues where it stopped and ends as an uninterrupted run would; 
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import time
@@ -32,6 +31,7 @@ from bort.agora.theta import load_theta, name
 from bort.agora.training import as_records, train_theta
 from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
+from bort.finetune.processes import launched_processes
 from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.finetune.plain import training_set
@@ -83,7 +83,7 @@ class Agora:
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         cfg, out = self.cfg, self.out
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if launched_processes() > 1:
             raise BortError("Agora runs in one process (its trainings run side by side with --workers or --ray); "
                             "launch it without torchrun / accelerate launch")
         # Inputs first, before anything is written.

@@ -22,7 +22,7 @@ import torch
 from bort.architecture import Arch, count_params
 from bort.architecture.build import numel
 from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
-from bort.checkpoint import (check_weights, has_masked_lm_head, load_config, load_config_file, load_model,
+from bort.checkpoint import (check_weights, has_classification_head, has_masked_lm_head, load_config, load_config_file, load_model,
                              save_model_dir)
 from bort.errors import BortError, first_line
 from bort.extract.config import ExtractConfig
@@ -142,7 +142,7 @@ def check_teacher(cfg: ExtractConfig, arch: Arch):
     """The teacher's config, its weights readable, the student within its shape, the calibration within its
     positions. Returns (config, tokenizer)."""
     config = load_config(cfg.teacher)
-    classifier = any(a.endswith("ForSequenceClassification") for a in (config.architectures or []))
+    classifier = has_classification_head(config)
     heads = [a for a in (config.architectures or []) if not a.endswith(("Model", "ForMaskedLM"))]
     if cfg.task is not None and not classifier:
         raise BortError(f"--task {cfg.task} extracts from a classifier fine-tuned on it; {cfg.teacher} is "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from bort.config import option, restart_option
+from bort.config import field_default, option, restart_option
 from bort.errors import BortError
 from bort.tasks.augment import PHIS
 from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
@@ -90,8 +91,8 @@ class FinetuneConfig(CustomTaskOptions):
         if self.alpha > 1:
             raise BortError(f"--alpha {self.alpha:g}: the teacher's share of the loss, expected at most 1")
         if not self.teacher:
-            ignored = [flag for flag, value, default in (("--alpha", self.alpha, 0.9), ("--temperature", self.temperature,
-                                                                                        2.0)) if value != default]
+            defaults = {f.name: field_default(f) for f in dataclasses.fields(self)}
+            ignored = [f"--{name}" for name in ("alpha", "temperature") if getattr(self, name) != defaults[name]]
             if ignored:
                 raise BortError(f"{', '.join(ignored)} appl{'ies' if len(ignored) == 1 else 'y'} with --teacher "
                                 "FINETUNED_DIR only (the teacher's share of the loss and its temperature)")

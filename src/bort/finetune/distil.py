@@ -107,13 +107,15 @@ class TaskTeacher:
         return np.asarray([self.known[key] for key in keys], dtype=np.float32).reshape(len(keys), -1)
 
 
-def check_same_vocabulary(student_dir: str | Path, teacher_dir: str | Path, flag: str = "--teacher") -> None:
-    """The student and its teacher read the same tokens (the student is cut from the teacher): one line if not."""
-    student, teacher = load_tokenizer(student_dir), load_tokenizer(teacher_dir)
+def check_same_vocabulary(student, s_config, student_dir: str | Path, teacher_dir: str | Path,
+                          flag: str = "--teacher") -> None:
+    """The student (its loaded tokenizer and config) and its teacher read the same tokens (the student is cut from
+    the teacher): one line if not."""
+    teacher = load_tokenizer(teacher_dir)
     if student.get_vocab() != teacher.get_vocab():
         raise BortError(f"{flag} {teacher_dir}: its vocabulary ({len(teacher)} tokens) differs from the student's "
                         f"{student_dir} ({len(student)} tokens); distil from the teacher the student was cut from")
-    s_config, t_config = load_config(student_dir), load_config(teacher_dir)
+    t_config = load_config(teacher_dir)
     if s_config.vocab_size != t_config.vocab_size:
         raise BortError(f"{flag} {teacher_dir}: its embedding has {t_config.vocab_size} rows, the student's "
                         f"{s_config.vocab_size}; distil from the teacher the student was cut from")

@@ -121,7 +121,7 @@ class FineTuning:
                 what = "is not a directory" if Path(cfg.teacher).exists() else "does not exist"
                 raise BortError(f"--teacher {cfg.teacher} {what} (expected the folder of a classifier fine-tuned on "
                                 f"{task.name})")
-            check_same_vocabulary(cfg.model, cfg.teacher)
+            check_same_vocabulary(self.tokenizer, model_config, cfg.model, cfg.teacher)
             self.teacher = TaskTeacher(cfg.teacher, task, self.max_len)
         if cfg.augment and cfg.phi == "mlm-replace":
             check_phi_model(cfg.phi_model or cfg.model, "--phi-model" if cfg.phi_model else "--model")
@@ -267,7 +267,7 @@ class FineTuning:
             rows, share = self.processes.share(rows)  # this process's part of the global batch
             batch = collate(self.enc_train, rows, self.tokenizer.pad_token_id)
             batch = {k: v.to(self.device) for k, v in batch.items()}
-            loss = self.batch_loss(batch, rows) * share if share != 1.0 else self.batch_loss(batch, rows)
+            loss = self.batch_loss(batch, rows) * share
             if not torch.isfinite(loss):
                 raise BortError(f"the loss became {float(loss)} in epoch {epoch}; lower --lr")
             # Backward and the optimizer step: clip, update, advance the schedule.

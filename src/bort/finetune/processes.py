@@ -19,11 +19,16 @@ import torch
 from bort.errors import BortError
 
 
+def launched_processes() -> int:
+    """How many processes torchrun / accelerate launch started for this run (1 when run directly)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 class Processes:
     """This process's place among the fine-tuning processes: one, unless launched by torchrun / accelerate."""
 
     def __init__(self, batch_size: int):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world = launched_processes()
         self.accelerator = None
         self.rank = 0
         if self.world > 1:

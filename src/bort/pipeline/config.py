@@ -50,7 +50,8 @@ SECTIONS = {
 # A task entry's own keys, beside bort finetune's options. teacher_score: whether the teacher is fine-tuned the same way
 # (true), not at all (false), or with some options changed (a mapping, e.g. {epochs: 1}); teacher_model: the user's
 # own fine-tuned classifier for the task, used as it is in place of that run; task_distil: whether the student
-# learns from that teacher's outputs (bort finetune --teacher; default: whenever the task has a teacher).
+# learns from that teacher's outputs (bort finetune --teacher; default: a plain task's student does whenever the
+# task has a teacher, an Agora task's does not).
 TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil"}
 TOP_KEYS = {"out", "teacher", "corpus", "text_field", "tasks", *SECTIONS}
 PATH_KEYS = {"data", "train", "dev", "test", "holdout", "socrates", "phi_model", "theta", "scores", "space",
