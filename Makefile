@@ -27,8 +27,10 @@ offshelf-model: venv real-model
 demo: venv real-model
 	HF_HUB_OFFLINE=1 $(BIN)/bort quickstart
 
-# One pytest worker per core, each test module kept on one worker (its fixtures are built once).
+# The linter (configured in pyproject.toml), then one pytest worker per core, each test module kept on one worker
+# (its fixtures are built once).
 test: venv real-model
+	$(BIN)/ruff check src tests bench tools
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Mutation testing of the core formulas (see [tool.mutmut] in pyproject.toml); not part of `make test`.

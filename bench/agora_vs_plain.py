@@ -54,7 +54,8 @@ VARIANTS = (  # the paper's loop as read, then the fixes the diagnostics pointed
 )
 VARIANT_FLAGS = {"--keep-label-balance": ("keep_label_balance", bool), "--min-confidence": ("min_confidence", float),
                  "--phi-per-mistake": ("phi_per_mistake", int), "--phi-fraction": ("phi_fraction", float),
-                 "--replay": ("replay", int), "--prune": ("prune", str), "--max-added-share": ("max_added_share", float),
+                 "--replay": ("replay", int), "--prune": ("prune", str),
+                 "--max-added-share": ("max_added_share", float),
                  "--head": ("head", str), "--max-iterations": ("max_iterations", int)}
 PLAN = ["25%:glue/SST-2", "50%:glue/SST-2", "25%:glue/CoLA", "25%:glue/MRPC", "25%:glue/RTE", "head:25%:glue/SST-2",
         "50%:glue/CoLA", "50%:glue/MRPC", "50%:glue/RTE"]  # most informative first, for a CPU budget

@@ -106,7 +106,8 @@ def fine_tune(model_dir: Path, task: str, lr: float, out: Path, args, seed: int 
 
 def glue(name: str, model_dir: Path, results: Results, args) -> dict:
     """The start's learning rate chosen on SST-2 dev from the grid, then every task with it."""
-    sst2 = {lr: results.get(f"{name}|SST-2|{lr}", lambda lr=lr: fine_tune(model_dir, "SST-2", lr, args.out / "ft", args))
+    sst2 = {lr: results.get(f"{name}|SST-2|{lr}",
+                            lambda lr=lr: fine_tune(model_dir, "SST-2", lr, args.out / "ft", args))
             for lr in args.lr_grid}
     lr = max(args.lr_grid, key=lambda v: sst2[v]["score"])
     # SST-2 with more seeds at the chosen rate (the seed draws the training subset, the head and the order)
@@ -154,7 +155,8 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--lr-grid", type=float, nargs="+", default=[1e-4, 3e-4])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sst2-seeds", type=int, default=2, help="SST-2 seeds at the chosen learning rate (mean reported)")
+    parser.add_argument("--sst2-seeds", type=int, default=2,
+                        help="SST-2 seeds at the chosen learning rate (mean reported)")
     parser.add_argument("--sst2-seeds-for", nargs="+", default=None, metavar="TEXT",
                         help="only the rows whose name contains one of these take the extra seeds (default: all)")
     parser.add_argument("--cache", type=Path, default=None, help="tokenization cache (default: OUT/cache)")
@@ -188,7 +190,8 @@ def main() -> None:
             extract(ExtractConfig(teacher=str(teacher), arch=arch.as_list(), corpus=args.corpus, out=str(extracted),
                                   seq_len=128, cache_dir=str(args.cache)), show_progress=False)
         dirs[str(arch)] = extracted
-        starts = STARTS + (("extracted + KD + hidden/attention",) if args.hidden_weight or args.attention_weight else ())
+        starts = STARTS + (("extracted + KD + hidden/attention",)
+                           if args.hidden_weight or args.attention_weight else ())
         for start in starts:
             name = f"{arch} {start}"
             model_dir = make_start(start, extracted, teacher, arch, root, args.seed)
@@ -245,7 +248,8 @@ def report(rows: list[dict], ratios: dict, baseline: float, args, seconds: float
              + ", ".join(learnt) + " | share | lr |",
              "|---|---:|---:|---|---:|---:|" + "---:|" * len(TASKS) + "---:|---:|---:|---:|---:|",
              "| majority class | | | | | | " + " | ".join(f"{100 * floor[t]:.1f}" for t in TASKS) + " | "
-             + f"{100 * statistics.mean(floor.values()):.1f} | | {100 * statistics.mean(floor[t] for t in learnt):.1f} | | |"]
+             + f"{100 * statistics.mean(floor.values()):.1f} | | "
+             f"{100 * statistics.mean(floor[t] for t in learnt):.1f} | | |"]
     teacher_learnt = statistics.mean(teacher["scores"][t] for t in learnt)
     for row in rows:
         arch = Arch(*row["arch"])
@@ -260,7 +264,8 @@ def report(rows: list[dict], ratios: dict, baseline: float, args, seconds: float
                      f"({100 * encoder / teacher_encoder:.0f}%) | {speed} | {start} | {kd} | {row['mlm']:.3f} | "
                      f"{scores} | {100 * row['average']:.1f} | {100 * row['average'] / teacher['average']:.0f}% | "
                      f"{100 * statistics.mean(row['scores'][t] for t in learnt):.1f} | "
-                     f"{100 * statistics.mean(row['scores'][t] for t in learnt) / teacher_learnt:.0f}% | {row['lr']:g} |")
+                     f"{100 * statistics.mean(row['scores'][t] for t in learnt) / teacher_learnt:.0f}% | "
+                     f"{row['lr']:g} |")
     lines.append(f"\nMost-frequent-token MLM baseline {baseline:.3f}. KD: {args.kd_steps} steps of 16 × {args.seq_len} "
                  f"tokens (lr {args.kd_lr_extracted:g} extracted, {args.kd_lr_random:g} random/embeddings; "
                  f"intermediate weights: hidden {args.hidden_weight:g}, attention {args.attention_weight:g}). "

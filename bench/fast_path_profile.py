@@ -80,11 +80,14 @@ def main() -> None:
         ops = profile(fused_int8, inputs, args.threads)
 
     flags = sorted(cpu_flags() & set(SIMD_FLAGS))
-    print(f"{device_record('cpu', args.threads).describe()}; SIMD: {', '.join(flags) or 'none of ' + ', '.join(SIMD_FLAGS)}")
+    print(f"{device_record('cpu', args.threads).describe()}; "
+          f"SIMD: {', '.join(flags) or 'none of ' + ', '.join(SIMD_FLAGS)}")
     print(f"Bort ⟨{args.arch}⟩ at batch 1 × {args.seq_len} tokens: {flops / 1e9:.2f} GFLOP (Lemma 1); "
           f"{rounds.rounds} interleaved rounds\n")
-    print(f"peaks at the model's GEMM shapes: fp32 {fp32_peak:.0f} GFLOP/s ({peaks['fp32'].kernel}, {peaks['fp32'].isa}); "
-          f"int8 {int8_peak:.0f} GOP/s ({peaks['int8'].kernel}, {peaks['int8'].isa}) = {int8_peak / fp32_peak:.2f}× fp32\n")
+    print(f"peaks at the model's GEMM shapes: fp32 {fp32_peak:.0f} GFLOP/s "
+          f"({peaks['fp32'].kernel}, {peaks['fp32'].isa}); "
+          f"int8 {int8_peak:.0f} GOP/s ({peaks['int8'].kernel}, {peaks['int8'].isa}) "
+          f"= {int8_peak / fp32_peak:.2f}× fp32\n")
     eager = rounds.latency("eager fp32").median
     print("| path | ms [95%] | speed-up over eager [95%] | achieved GFLOP/s | share of its peak |")
     print("|---|---:|---:|---:|---:|")

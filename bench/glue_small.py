@@ -50,7 +50,8 @@ def run(model: str, data: str, out: str, epochs: int, lr: float, sst2_train: int
                      fmt(result["majority_baseline"], names), reference.get(name, "–"), result["train_examples"],
                      f"{seconds:.0f}"))
         print(json.dumps({"task": name, "dev": result["dev"], "baseline": result["majority_baseline"]}), flush=True)
-    lines = [f"| task | metric | fine-tuned (dev) | majority class (dev) | {reference_name} | train examples | seconds |",
+    lines = [f"| task | metric | fine-tuned (dev) | majority class (dev) | {reference_name} | "
+             "train examples | seconds |",
              "|---|---|---:|---:|---:|---:|---:|"]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     lines.append(f"\nModel `{model}`; {epochs} epochs at most, lr {lr}, batch 32, {max_len} tokens; "

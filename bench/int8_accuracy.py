@@ -3,7 +3,8 @@
 Parity numbers (cosine with fp32) say little about what a user loses; this scores the same dev set
 through eager fp32, PyTorch dynamic int8 and ONNX Runtime fp32 / int8, as exported and as fused by
 ONNX Runtime's transformer optimizer — bort's int8 (weights per output channel, feed-forward outputs
-in fp32) beside the naive one (every Linear, one scale per tensor) — and prints accuracy, the points lost, the share of predictions that agree with eager, and
+in fp32) beside the naive one (every Linear, one scale per tensor) — and prints accuracy, the points lost, \
+the share of predictions that agree with eager, and
 the median batch time, all measured in one run.
 
     python bench/int8_accuracy.py runs/glue-real/SST-2 [--task glue/SST-2] [--data ../shared/data/glue/SST-2]
@@ -69,7 +70,8 @@ def main() -> int:
     encoded = encode(tokenizer, examples, args.max_len)
     batches = []
     for start in range(0, len(examples), args.batch_size):
-        batch = collate(encoded, list(range(start, min(start + args.batch_size, len(examples)))), tokenizer.pad_token_id)
+        batch = collate(encoded, list(range(start, min(start + args.batch_size, len(examples)))),
+                        tokenizer.pad_token_id)
         if "token_type_ids" in batch and bool(batch["token_type_ids"].any()):
             print("this check exports input_ids and attention_mask only: use a single-sentence task", file=sys.stderr)
             return 2

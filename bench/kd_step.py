@@ -86,7 +86,8 @@ def main() -> None:
         t_ours.append(time_steps(ours, args.steps, args.warmup))
     s_ours, s_naive = min(t_ours), min(t_naive)
     result = {
-        "setup": {**vars(args), "device": device_record("cpu").describe(), "masked_fraction": float((labels != IGNORE).float().mean())},
+        "setup": {**vars(args), "device": device_record("cpu").describe(),
+                  "masked_fraction": float((labels != IGNORE).float().mean())},
         "ours_tokens_per_s": tokens / s_ours,
         "naive_tokens_per_s": tokens / s_naive,
         "speedup": s_naive / s_ours,

@@ -56,9 +56,9 @@ def main() -> None:
 
     out = Path(args.out)
     # A wall-clock budget, not a step count, ends each run: warm up for a fixed number of steps, then hold.
-    common = dict(corpus=args.corpus, seq_len=args.seq_len, batch_size=16, lr=1e-3, warmup_steps=30, schedule="constant",
-                  eval_every=50, save_every=1000, val_batches=8, log_every=10, seed=0, cache_dir=str(out / "cache"),
-                  max_steps=100_000)
+    common = dict(corpus=args.corpus, seq_len=args.seq_len, batch_size=16, lr=1e-3, warmup_steps=30,
+                  schedule="constant", eval_every=50, save_every=1000, val_batches=8, log_every=10, seed=0,
+                  cache_dir=str(out / "cache"), max_steps=100_000)
     if args.teacher:
         teacher = Path(args.teacher)
     else:
@@ -92,7 +92,8 @@ def main() -> None:
               f"(majority class {results['mlm']['sst2']['majority']:.4f})")
     if "teacher" in results:
         print(f"teacher: held-out MLM accuracy {results['teacher']['val_mlm_accuracy']:.4f}")
-    print(f"same {args.minutes} min each: KD {results['kd']['val_mlm_accuracy']:.4f} ({results['kd']['step']} steps) vs "
+    print(f"same {args.minutes} min each: KD {results['kd']['val_mlm_accuracy']:.4f} "
+          f"({results['kd']['step']} steps) vs "
           f"MLM-only {results['mlm']['val_mlm_accuracy']:.4f} ({results['mlm']['step']} steps); "
           f"most-frequent-token baseline {results['baseline_most_frequent']:.4f}")
 

@@ -148,10 +148,12 @@ def main() -> None:
         rho = [spearmanr([-x for x in errors], scores[t]).statistic for t in TASKS]
         for i, r in enumerate(top):
             cells = " | ".join(f"{100 * scores[t][i]:.1f}" for t in TASKS)
-            lines.append(f"| {init if i == 0 else ''} | ⟨{r['D']},{r['A']},{r['H']},{r['I']}⟩ | {errors[i]:.3f} | {cells} | "
+            lines.append(f"| {init if i == 0 else ''} | ⟨{r['D']},{r['A']},{r['H']},{r['I']}⟩ | "
+                         f"{errors[i]:.3f} | {cells} | "
                          + (" / ".join(f"{x:.2f}" for x in rho) if i == 0 else "") + " |")
     plot(points, args.out / "e_vs_score.png")
-    lines.append(f"\nPlot: {args.out / 'e_vs_score.png'}. Fine-tuning: {args.train} examples, 3 epochs, 64 tokens, lr {args.lr:g}; "
+    lines.append(f"\nPlot: {args.out / 'e_vs_score.png'}. "
+                 f"Fine-tuning: {args.train} examples, 3 epochs, 64 tokens, lr {args.lr:g}; "
                  f"this invocation {(time.perf_counter() - started) / 60:.0f} min (finished pieces are reused) on "
                  f"{device_record('cpu').describe()}.")
     text = "\n".join(lines)

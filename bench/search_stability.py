@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import json
 import time
 from pathlib import Path
 
@@ -130,18 +129,21 @@ def main() -> None:
         lat = compare({k: -v for k, v in runs[0]["latency"].items()}, {k: -v for k, v in runs[1]["latency"].items()})
         # the best of run 2 within run 1's noise: run 1's best, or tied with it by the W intervals
         within = runs[0]["tied_with_best"] is not None and w["best"][1] in [w["best"][0], *runs[0]["tied_with_best"]]
-        results["protocols"][protocol] = {"tau_W": w["tau"], "best": w["best"], "same_best": w["best"][0] == w["best"][1],
+        results["protocols"][protocol] = {"tau_W": w["tau"], "best": w["best"],
+                                          "same_best": w["best"][0] == w["best"][1],
                                           "best_within_noise": within, "tau_latency": lat["tau"], "runs": runs}
     write_json_atomic(out / "stability.json", results)
 
     print(f"\n{args.space}: {len(archs)} candidates, î at batch 1 × {args.seq_len} tokens, {args.threads} threads; "
           f"{results['device']['device_name']}\n")
-    print("| protocol | Kendall τ of the W rankings | τ of the î rankings | best tuple, run 1 / run 2 | seconds per run |")
+    print("| protocol | Kendall τ of the W rankings | τ of the î rankings | best tuple, run 1 / run 2 | "
+          "seconds per run |")
     print("|---|---:|---:|---|---:|")
     for name, r in results["protocols"].items():
         best = " / ".join(f"⟨{b}⟩" for b in r["best"])
         seconds = " / ".join(f"{run['seconds']:.0f}" for run in r["runs"])
-        note = " (same)" if r["same_best"] else " (tied in run 1: W intervals overlap)" if r["best_within_noise"] else ""
+        note = " (same)" if r["same_best"] else \
+            " (tied in run 1: W intervals overlap)" if r["best_within_noise"] else ""
         print(f"| {name} | {r['tau_W']:.3f} | {r['tau_latency']:.3f} | {best}{note} | {seconds} |")
     print(f"\nwrote {out / 'stability.json'}")
 

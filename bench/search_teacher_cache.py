@@ -54,8 +54,8 @@ def main() -> None:
         teacher.config.architectures = ["RobertaForMaskedLM"]
         teacher.save_pretrained(tmp / "teacher")
         common = dict(teacher=str(tmp / "teacher"), corpus=args.corpus, space=args.space, steps=args.steps,
-                      seq_len=args.seq_len, val_batches=args.val_batches, latency="flops", cache_dir=str(tmp / "tokens"),
-                      lr=0.05, seed=0)
+                      seq_len=args.seq_len, val_batches=args.val_batches, latency="flops",
+                      cache_dir=str(tmp / "tokens"), lr=0.05, seed=0)
         # Tokenize once up front so that neither timed run pays for it.
         search(SearchConfig(out=str(tmp / "warm"), epsilon=1000, **common), show_progress=False)
 
@@ -84,7 +84,8 @@ def main() -> None:
         same = recomputed.keys() == cached.keys() and all(abs(recomputed[k] - cached[k]) <= 1e-9 * abs(cached[k])
                                                           for k in cached)
     result = {
-        "setup": {**vars(args), "teacher_flops_over_largest_candidate": ratio, "device": device_record("cpu").describe()},
+        "setup": {**vars(args), "teacher_flops_over_largest_candidate": ratio,
+                  "device": device_record("cpu").describe()},
         "timings": timings,
         "teacher_share_of_cached_search": timings["cached"]["teacher_seconds"] / timings["cached"]["seconds"],
         "speedup": timings["recomputed"]["seconds"] / timings["cached"]["seconds"],
@@ -93,7 +94,8 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(f"{timings['cached']['candidates']} candidates, teacher {ratio:.1f}x the largest candidate's FLOPs: cached "
           f"{timings['cached']['seconds']:.1f} s vs recomputed {timings['recomputed']['seconds']:.1f} s -> "
-          f"{result['speedup']:.2f}x; teacher share of the cached search {result['teacher_share_of_cached_search']:.1%}")
+          f"{result['speedup']:.2f}x; teacher share of the cached search "
+          f"{result['teacher_share_of_cached_search']:.1%}")
 
 
 if __name__ == "__main__":

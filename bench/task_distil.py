@@ -100,7 +100,8 @@ def main() -> None:
              + ", ".join(f"{t[metric]:.4f} (seed {seed})" for seed, t in teacher_scores.items())
              + "; H = the seed's half of dev, nothing selected on it; each share is the student's H score over the "
              "teacher's on the same H, averaged over seeds.", "",
-             f"| variant | H {metric} per seed | mean | share of the teacher | lr | epochs run | copies | minutes (1 thread) |",
+             f"| variant | H {metric} per seed | mean | share of the teacher | lr | epochs run | copies | "
+             "minutes (1 thread) |",
              "|---|---|---:|---:|---:|---:|---:|---:|",
              f"| the teacher | {', '.join(f'{t[metric]:.4f}' for t in teacher_scores.values())} | {teacher_mean:.4f} "
              "| 100% | | | | |"]

@@ -39,8 +39,11 @@ def tiny_roberta_dir(tmp_path) -> Path:
     from bort.architecture import Arch
     from bort.architecture.build import build_roberta
 
+    from bort.tokenizer import load_tokenizer
+
     model = build_roberta(Arch(2, 4, 32, 48), head="mlm", seed=0)
     model.save_pretrained(tmp_path / "tiny")
+    load_tokenizer().save_pretrained(tmp_path / "tiny")  # an export serves text: it needs the model's tokenizer
     return tmp_path / "tiny"
 
 
@@ -78,6 +81,20 @@ def prepared_inputs(tmp_path_factory, shared_data) -> dict[str, str]:
 
     export_onnx(load_encoder(root / "encoder"), root / "tiny.onnx")  # ⟨1,2,32,64⟩: 32 wide
     (root / "empty_dir").mkdir()
+    # RTE in the official layout but UTF-16, and with a header naming a column twice: task readers must refuse both.
+    for name in ("rte_utf16", "rte_repeated_column"):
+        (root / name).mkdir()
+    for split in ("train.tsv", "dev.tsv"):
+        head = "\n".join((shared_data / "glue" / "RTE" / split).read_text(encoding="utf-8").split("\n")[:20]) + "\n"
+        (root / "rte_utf16" / split).write_bytes(head.encode("utf-16"))
+        header, body = head.split("\n", 1)
+        (root / "rte_repeated_column" / split).write_text(header + "\tlabel\n" +
+                                                          "".join(line + "\tx\n" for line in body.splitlines()))
+    # A model directory without its tokenizer: nothing can serve text with an export of it.
+    shutil.copytree(root / "encoder", root / "no_tokenizer")
+    for file in (root / "no_tokenizer").iterdir():
+        if file.name not in ("config.json", "model.safetensors"):
+            file.unlink()
     import json
 
     scores = {"method": "activation", "calibration_tokens": 1, "layers": [0.0, 0.0], "heads": [[0.0] * 4] * 2,
@@ -86,9 +103,11 @@ def prepared_inputs(tmp_path_factory, shared_data) -> dict[str, str]:
     (root / "space.yaml").write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [64, 128]\n")
     (root / "invalid_space.yaml").write_text("depths: [1]\nheads: [3]\nhiddens: [32]\nintermediates: [64]\n")
     paths.update({name: root / name for name in ("mlm", "encoder", "small_vocab", "classifier", "truncated",
-                                                 "truncated_classifier", "not_json")})
+                                                 "truncated_classifier", "not_json", "rte_utf16", "rte_repeated_column",
+                                                 "no_tokenizer")})
     paths.update(text=root / "text.txt", empty=root / "empty.txt", binary=root / "binary.bin",
-                 space=root / "space.yaml", scores=root / "scores.json", tiny_onnx=root / "tiny.onnx", invalid_space=root / "invalid_space.yaml", root=root)
+                 space=root / "space.yaml", scores=root / "scores.json", tiny_onnx=root / "tiny.onnx",
+                 invalid_space=root / "invalid_space.yaml", root=root)
     return {k: str(v) for k, v in paths.items()}
 
 

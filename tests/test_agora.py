@@ -269,7 +269,8 @@ def test_agora_runs_its_loop_and_writes_what_it_promises(finished_run, agora_inp
     # D grows by exactly the points the augmented files hold, each with its lineage and Socrates' label.
     sizes = [48]
     for it in iterations:
-        lines = [json.loads(x) for x in (out / "augmented" / f"iteration-{it['iteration']}.jsonl").read_text().splitlines()]
+        lines = [json.loads(x)
+                 for x in (out / "augmented" / f"iteration-{it['iteration']}.jsonl").read_text().splitlines()]
         assert len(lines) == it["added"] and it["added"] <= it["mistakes"]
         assert all({"text_a", "source", "phi", "label", "confidence"} <= set(x) for x in lines)
         sizes.append(sizes[-1] + it["added"])
@@ -407,7 +408,7 @@ def test_agora_on_a_custom_task_reads_the_users_csv_and_scores_it_on_h(agora_inp
 def test_a_changed_configuration_is_refused_with_the_changed_fields(finished_run, agora_inputs, capsys):
     assert main(agora_args(agora_inputs, finished_run, agora_inputs["theta"], "--phi-per-mistake", "2")) == 2
     err = capsys.readouterr().err
-    assert "changed: phi_per_mistake" in err and "agora_config.json" in err and "--restart" in err
+    assert "settings changed (phi_per_mistake " in err and "agora_config.json" in err and "--restart" in err
 
 
 def test_restart_deletes_the_earlier_run_and_starts_over(finished_run, agora_inputs, tmp_path):

@@ -216,6 +216,13 @@ CASES = [
     ("evaluate-max-len-beyond-positions", ["evaluate", "--model", "{classifier}", "--task", "glue/RTE", "--data",
                                            "{rte}", "--max-len", "4096"], "usable positions"),
     ("evaluate-bad-split", ["evaluate", "--split", "valid"], "invalid choice"),
+    # ---------------------------------------------------------------- benchmark files a reader cannot read
+    ("finetune-glue-file-utf16", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT[:2], "--data", "{rte_utf16}",
+                                  *FT[4:]], "is UTF-16 text"),
+    ("finetune-glue-column-twice", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT[:2], "--data",
+                                    "{rte_repeated_column}", *FT[4:]], "names column 'label' twice"),
+    ("evaluate-glue-file-utf16", ["evaluate", "--model", "{classifier}", "--task", "glue/RTE", "--data",
+                                  "{rte_utf16}"], "is UTF-16 text"),
     # ---------------------------------------------------------------- bench
     ("bench-heads-divide-hidden", ["bench", "--models", "4,7,1024,768", "--out", "{out}", *BENCH], "divisible"),
     ("bench-unknown-model", ["bench", "--models", "gpt-9", "--out", "{out}", *BENCH], "gpt-9"),
@@ -250,7 +257,8 @@ CASES = [
     ("finetune-lr-inf", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT, "--lr", "inf"],
      "--lr must be a finite number"),
     ("agora-min-socrates-nan", ["finetune", "--method", "agora", "--model", "{mlm}", "--socrates", "{classifier}",
-                                "--out", "{out}", *FT, "--min-socrates", "nan"], "--min-socrates must be a finite number"),
+                                "--out", "{out}", *FT, "--min-socrates", "nan"],
+     "--min-socrates must be a finite number"),
     ("bench-target-inf", ["bench", "--models", "1,2,32,64", "--out", "{out}", *BENCH, "--target", "inf"],
      "--target must be a finite number"),
     ("export-min-cosine-nan", ["export", "{mlm}", "--auto", "--min-cosine", "nan", "--out", "{out}"],
@@ -278,6 +286,9 @@ CASES = [
     ("export-opset-too-old", ["export", "{mlm}", "--onnx", "--out", "{out}.onnx", "--opset", "3"], "--opset"),
     ("export-out-is-a-directory", ["export", "{mlm}", "--onnx", "--out", "{empty_dir}"], "is a directory"),
     ("export-out-uncreatable", ["export", "{mlm}", "--onnx", "--out", "{locked}/m.onnx"], "cannot be created"),
+    ("export-onnx-no-tokenizer", ["export", "{no_tokenizer}", "--onnx", "--out", "{out}.onnx"], "no tokenizer"),
+    ("export-auto-no-tokenizer", ["export", "{no_tokenizer}", "--auto", "--out", "{out}"], "no tokenizer"),
+    ("export-path-no-tokenizer", ["export", "{no_tokenizer}", "--path", "eager", "--out", "{out}"], "no tokenizer"),
     ("export-min-cosine-above-one", ["export", "{mlm}", "--onnx", "--out", "{out}.onnx", "--min-cosine", "1.5"],
      "--min-cosine"),
     # ---------------------------------------------------------------- quickstart
@@ -298,7 +309,8 @@ def test_there_are_at_least_sixty_cases_over_every_command():
     assert len(CASES) >= 60
     assert len({name for name, _, _ in CASES}) == len(CASES)
     commands = {argv[0] for _, argv, _ in CASES}
-    assert {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench", "export", "quickstart"} <= commands
+    assert {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench", "export",
+            "quickstart"} <= commands
 
 
 @pytest.mark.parametrize("argv, fragment", [pytest.param(a, f, id=n) for n, a, f in CASES])

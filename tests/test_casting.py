@@ -20,13 +20,16 @@ def fields(ex: Example) -> tuple:
 def test_copa_two_options_per_question_with_the_prompt():
     dev = get_task("superglue/COPA").read(FIXTURES / "superglue/COPA", "dev")
     assert [fields(ex) for ex in dev[:2]] == [
-        (0, "My body cast a shadow over the grass. What was the cause of this?", "The sun was rising.", 1, "0", {"option": 0}),
-        (0, "My body cast a shadow over the grass. What was the cause of this?", "The grass was cut.", 0, "0", {"option": 1}),
+        (0, "My body cast a shadow over the grass. What was the cause of this?", "The sun was rising.", 1, "0",
+         {"option": 0}),
+        (0, "My body cast a shadow over the grass. What was the cause of this?", "The grass was cut.", 0, "0",
+         {"option": 1}),
     ]
     assert [ex.label for ex in dev] == [1, 0, 1, 0, 0, 1]
     test = get_task("superglue/COPA").read(FIXTURES / "superglue/COPA", "test")
     assert all(ex.label is None for ex in test)
-    effect = [ex for ex in get_task("superglue/COPA").read(FIXTURES / "superglue/COPA", "train") if "result" in ex.text_a]
+    effect = [ex for ex in get_task("superglue/COPA").read(FIXTURES / "superglue/COPA", "train")
+              if "result" in ex.text_a]
     assert effect and all(ex.text_a.endswith(". What happened as a result?") for ex in effect)
 
 
@@ -36,9 +39,11 @@ def test_record_one_example_per_entity_with_the_query_filled():
                "Rowling to publish a new book\n- The book comes out in London")
     answers0, answers1 = ["J.K. Rowling", "Rowling"], ["London"]
     entities = ["Harry Potter", "J.K. Rowling", "Rowling", "London"]
-    expected = [(0, passage, f"{e} announced the book on Monday.", int(e in answers0), "0", {"entity": e, "answers": answers0})
+    expected = [(0, passage, f"{e} announced the book on Monday.", int(e in answers0), "0",
+                 {"entity": e, "answers": answers0})
                 for e in entities]
-    expected += [(1, passage, f"The book comes out in {e}.", int(e in answers1), "1", {"entity": e, "answers": answers1})
+    expected += [(1, passage, f"The book comes out in {e}.", int(e in answers1), "1",
+                  {"entity": e, "answers": answers1})
                  for e in entities]
     assert [fields(ex) for ex in dev] == expected
     test = get_task("superglue/ReCoRD").read(FIXTURES / "superglue/ReCoRD", "test")
@@ -48,8 +53,8 @@ def test_record_one_example_per_entity_with_the_query_filled():
 def test_wic_marks_the_target_word_in_both_sentences():
     dev = get_task("superglue/WiC").read(FIXTURES / "superglue/WiC", "dev")
     assert [fields(ex) for ex in dev] == [
-        (0, "Do you want to come over to my *place* later?", "A political system with no *place* for the less prominent groups.",
-         0, None, {}),
+        (0, "Do you want to come over to my *place* later?",
+         "A political system with no *place* for the less prominent groups.", 0, None, {}),
         (1, "We *beat* the competition.", "Agassi *beat* Becker in the tennis championship.", 1, None, {}),
     ]
 
@@ -59,8 +64,8 @@ def test_wsc_marks_the_noun_phrase_and_the_pronoun(shared_data):
     first = dev[0]
     assert first.uid == 0 and first.label == 0 and first.text_b is None and first.group is None
     assert first.text_a == ("Bernard , who had not told the government official that he was less than 21 when he filed "
-                            "for a homestead claim, did not consider that he had done anything dishonest. Still, [anyone] "
-                            "who knew that he was 19 years old could take his claim away from *him* .")
+                            "for a homestead claim, did not consider that he had done anything dishonest. Still, "
+                            "[anyone] who knew that he was 19 years old could take his claim away from *him* .")
     assert dev[1].text_a.startswith("[Mr. Moncrieff] visited")  # a two-word span at word 0
 
 
@@ -93,7 +98,8 @@ def test_wsc_span_outside_the_text(index, tmp_path):
     record = {"text": "the cat sat on the mat", "target": {"span1_index": index, "span1_text": "cat", "span2_index": 0,
                                                             "span2_text": "the"}, "idx": 0, "label": False}
     (tmp_path / "val.jsonl").write_text("\n" + json.dumps(record) + "\n")
-    with pytest.raises(BortError, match=rf"val.jsonl, line 2: span 'cat' at word {index} is outside the text \(6 words\)"):
+    with pytest.raises(BortError,
+                       match=rf"val.jsonl, line 2: span 'cat' at word {index} is outside the text \(6 words\)"):
         get_task("superglue/WSC").read(tmp_path, "dev")
 
 
@@ -107,7 +113,8 @@ def test_pair_tasks_keep_both_segments_and_the_label(shared_data):
     rte = get_task("superglue/RTE").read(shared_data / "superglue/RTE", "dev")
     raw = [json.loads(line) for line in (shared_data / "superglue/RTE/val.jsonl").read_text().splitlines()[:3]]
     names = ["entailment", "not_entailment"]
-    assert [fields(ex) for ex in rte[:3]] == [(r["idx"], r["premise"], r["hypothesis"], names.index(r["label"]), None, {})
+    assert [fields(ex) for ex in rte[:3]] == [(r["idx"], r["premise"], r["hypothesis"], names.index(r["label"]),
+                                               None, {})
                                               for r in raw]
     cb = get_task("superglue/CB").read(FIXTURES / "superglue/CB", "dev")
     assert [ex.label for ex in cb] == [["contradiction", "entailment", "neutral"].index(json.loads(line)["label"])
@@ -165,18 +172,23 @@ RACE_OK = {"article": "A.", "questions": ["Q?"], "options": [["a", "b", "c", "d"
 @pytest.mark.parametrize("task, file, content, message", [
     ("superglue/BoolQ", "val.jsonl", {"question": "q", "passage": "p", "idx": 0, "label": "maybe"},
      "val.jsonl, line 2: unknown label 'maybe'; expected one of ['false', 'true']"),
-    ("superglue/BoolQ", "val.jsonl", {"question": "q", "idx": 0, "label": True}, "line 2: missing field(s) ['passage']"),
-    ("superglue/RTE", "val.jsonl", {"premise": "p", "idx": 0, "label": "yes"}, "line 2: missing field(s) ['hypothesis']"),
-    ("superglue/RTE", "val.jsonl", {"premise": "p", "hypothesis": "h", "label": "entailment"}, "line 2: missing field(s) ['idx']"),
+    ("superglue/BoolQ", "val.jsonl", {"question": "q", "idx": 0, "label": True},
+     "line 2: missing field(s) ['passage']"),
+    ("superglue/RTE", "val.jsonl", {"premise": "p", "idx": 0, "label": "yes"},
+     "line 2: missing field(s) ['hypothesis']"),
+    ("superglue/RTE", "val.jsonl", {"premise": "p", "hypothesis": "h", "label": "entailment"},
+     "line 2: missing field(s) ['idx']"),
     ("superglue/RTE", "val.jsonl", {"premise": "p", "hypothesis": "h", "idx": 0, "label": "yes"},
      "val.jsonl, line 2: unknown label 'yes'"),
     ("superglue/WiC", "val.jsonl", {"word": "w", "sentence1": "a", "sentence2": "b", "start1": 0, "end1": 1, "idx": 0},
      "line 2: missing field(s) ['start2', 'end2']"),
-    ("superglue/WiC", "val.jsonl", {"word": "w", "sentence1": "a", "sentence2": "b", "start1": 0, "end1": 1, "start2": 0,
-                                    "end2": 1, "idx": 0, "label": "sometimes"}, "val.jsonl, line 2: unknown label 'sometimes'"),
+    ("superglue/WiC", "val.jsonl", {"word": "w", "sentence1": "a", "sentence2": "b", "start1": 0, "end1": 1,
+                                    "start2": 0, "end2": 1, "idx": 0, "label": "sometimes"},
+     "val.jsonl, line 2: unknown label 'sometimes'"),
     ("superglue/WSC", "val.jsonl", {"text": "a b", "idx": 0}, "line 2: missing field(s) ['target']"),
     ("superglue/WSC", "val.jsonl", {"text": "a b", "idx": 0, "label": "no", "target": {
-        "span1_index": 0, "span1_text": "a", "span2_index": 1, "span2_text": "b"}}, "val.jsonl, line 2: unknown label 'no'"),
+        "span1_index": 0, "span1_text": "a", "span2_index": 1, "span2_text": "b"}},
+     "val.jsonl, line 2: unknown label 'no'"),
     ("superglue/COPA", "val.jsonl", {"premise": "p", "choice1": "a", "choice2": "b", "question": "why", "idx": 0},
      "val.jsonl, line 2: field 'question' must be 'cause' or 'effect', got 'why'"),
     ("superglue/COPA", "val.jsonl", {"premise": "p", "choice1": "a", "question": "cause", "idx": 0},
@@ -190,16 +202,18 @@ RACE_OK = {"article": "A.", "questions": ["Q?"], "options": [["a", "b", "c", "d"
     ("superglue/ReCoRD", "val.jsonl", {"idx": 0, "passage": {"text": "abc"}}, "line 2: missing field(s) ['qas']"),
     ("superglue/MultiRC", "val.jsonl", {"idx": 0, "passage": {"text": "abc"}},
      "val.jsonl, line 2: field 'passage' must hold 'text' and 'questions'"),
-    ("superglue/MultiRC", "val.jsonl", {"passage": {"text": "abc", "questions": []}}, "line 2: missing field(s) ['idx']"),
+    ("superglue/MultiRC", "val.jsonl", {"passage": {"text": "abc", "questions": []}},
+     "line 2: missing field(s) ['idx']"),
 ])
 def test_superglue_reader_errors_name_the_file_line_and_field(task, file, content, message, tmp_path):
     good = {"superglue/BoolQ": {"question": "q", "passage": "p", "idx": 0, "label": True},
             "superglue/RTE": {"premise": "p", "hypothesis": "h", "idx": 0, "label": "entailment"},
             "superglue/WiC": {"word": "w", "sentence1": "a", "sentence2": "b", "start1": 0, "end1": 1, "start2": 0,
                               "end2": 1, "idx": 0, "label": False},
-            "superglue/WSC": {"text": "a b", "idx": 0, "label": False, "target": {"span1_index": 0, "span1_text": "a",
-                                                                                   "span2_index": 1, "span2_text": "b"}},
-            "superglue/COPA": {"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "idx": 0, "label": 1},
+            "superglue/WSC": {"text": "a b", "idx": 0, "label": False,
+                              "target": {"span1_index": 0, "span1_text": "a", "span2_index": 1, "span2_text": "b"}},
+            "superglue/COPA": {"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "idx": 0,
+                               "label": 1},
             "superglue/ReCoRD": {"idx": 0, "passage": {"text": "abc", "entities": [{"start": 0, "end": 1}]},
                                  "qas": [{"idx": 0, "query": "@placeholder", "answers": [{"text": "ab"}]}]},
             "superglue/MultiRC": {"idx": 0, "passage": {"text": "abc", "questions": [
@@ -214,7 +228,8 @@ def test_superglue_reader_errors_name_the_file_line_and_field(task, file, conten
     (lambda r: r.pop("answers"), "missing field 'answers'"),
     (lambda r: r.pop("id"), "missing field 'id'"),
     (lambda r: r.update(answers=["E"]), "question 0 needs 4 options and an answer in A-D, got 4 options and 'E'"),
-    (lambda r: r.update(options=[["a", "b", "c"]]), "question 0 needs 4 options and an answer in A-D, got 3 options and 'A'"),
+    (lambda r: r.update(options=[["a", "b", "c"]]),
+     "question 0 needs 4 options and an answer in A-D, got 3 options and 'A'"),
     (lambda r: r.update(questions=["Q?", "R?"]), "questions, options and answers differ in length"),
 ])
 def test_race_reader_errors(change, message, tmp_path):

@@ -75,8 +75,8 @@ def test_help_explains_each_command():
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subparsers.choices) == {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench", "export",
-                                       "pipeline", "quickstart"}
+    assert set(subparsers.choices) == {"arch", "search", "extract", "pretrain", "finetune", "evaluate", "bench",
+                                       "export", "pipeline", "quickstart"}
     for command, sub in subparsers.choices.items():
         assert sub.description and len(sub.description.split()) > 20, command
         text = sub.format_help()
@@ -176,7 +176,8 @@ def test_bench_small_run_writes_json_table_and_chart(tmp_path, capsys):
                 assert entry["cosine"] > 0.98
             # the roofline: the row's own FLOPs (Lemma 1, written out here) over its median time, against the
             # peak of its precision
-            d, _, h, i = results["rows"][name].get("arch") or results["rows"][subject]["arch"]  # fast paths: the subject's
+            # fast paths: the subject's
+            d, _, h, i = results["rows"][name].get("arch") or results["rows"][subject]["arch"]
             n = cell["seq_len"]
             flops = cell["batch"] * (d * (8 * n * h * h + 4 * n * n * h + 4 * n * h * i + 8 * n * i) + 2 * h * h)
             assert entry["gops"] == pytest.approx(flops / entry["median_ms"] / 1e6)

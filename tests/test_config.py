@@ -90,7 +90,8 @@ def test_every_command_that_makes_a_run_directory_has_the_one_restart_option():
         assert "resume" not in fields, command
         if command in ("search", "extract", "pretrain", "finetune", "export"):
             meta = fields["restart"].metadata
-            assert (meta["help"], meta["resumable"], fields["restart"].default) == (expected.metadata["help"], True, False)
+            assert (meta["help"], meta["resumable"], fields["restart"].default) \
+                == (expected.metadata["help"], True, False)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -63,7 +63,8 @@ def test_full_size_models_on_meta_device(arch, total_with_pooler):
 
 def test_bort_breakdown_matches_the_issue():
     p = count_params(Arch(4, 8, 1024, 768))
-    assert (p.embeddings, p.encoder, p.total, p.pooler, p.mlm_head) == (52_000_768, 23_108_608, 75_109_376, 1_049_600, 1_101_913)
+    assert (p.embeddings, p.encoder, p.total, p.pooler, p.mlm_head) \
+        == (52_000_768, 23_108_608, 75_109_376, 1_049_600, 1_101_913)
     assert p.effective == p.encoder
 
 

@@ -89,7 +89,8 @@ def test_smoothquant_keeps_the_function_and_flattens_the_outlier_channels():
     hook.remove()
     smoothed_max = seen["x"].abs().reshape(-1, 32).amax(0)
     original = {}
-    hook = model.encoder.layer[0].intermediate.dense.register_forward_pre_hook(lambda m, args: original.update(x=args[0]))
+    hook = model.encoder.layer[0].intermediate.dense.register_forward_pre_hook(
+        lambda m, args: original.update(x=args[0]))
     with torch.no_grad():
         model(**batch)
     hook.remove()
@@ -192,6 +193,13 @@ def test_export_auto_writes_its_choice_with_a_record_and_load_runs_it(sst2_class
     with torch.no_grad():
         reference = model(**inputs).logits
     assert parity(reference, served(inputs["input_ids"], inputs["attention_mask"])).cosine > 0.999
+
+    # text end to end: the export's own tokenizer turns sentences into the served path's input, as a user serves it
+    sentences = [e.text_a for e in examples[:5]]
+    encoded = served.tokenizer(sentences, padding=True, return_tensors="np")
+    with torch.no_grad():
+        reference = model(**tokenizer(sentences, padding=True, return_tensors="pt")).logits
+    assert parity(reference, served(encoded["input_ids"], encoded["attention_mask"])).cosine > 0.999
 
 
 def test_export_path_refuses_a_cpu_without_its_instructions(prepared_inputs, tmp_path, capsys, monkeypatch):

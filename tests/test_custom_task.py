@@ -1,4 +1,5 @@
-"""The user's own task (--task custom): their CSV / TSV / JSON-lines / Parquet files, fine-tuned, evaluated, predicted."""
+"""The user's own task (--task custom): their CSV / TSV / JSON-lines / Parquet files, fine-tuned, evaluated, \
+predicted."""
 
 import csv
 import json
@@ -101,14 +102,57 @@ def tiny_encoder(tmp_path_factory):
     return encoder
 
 
+def labelled_test_file(folder: Path) -> Path:
+    """A labelled test file: the last 60 rows of the shipped training file, in its own columns."""
+    lines = (CUSTOM_TASK_DIR / "train.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    rows = list(csv.reader(lines))
+    path = folder / "labelled_test.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([rows[0], *rows[-60:]])
+    return path
+
+
 @pytest.fixture(scope="module")
 def example_run(tiny_encoder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("custom-run") / "run"
+    """A custom task fine-tuned with a labelled --test file beside its train and dev files."""
+    folder = tmp_path_factory.mktemp("custom-run")
+    out = folder / "run"
     result = run_cli("finetune", "--model", tiny_encoder, "--task", "custom", "--train", CUSTOM_TASK_DIR / "train.csv",
-                     "--dev", CUSTOM_TASK_DIR / "dev.csv", *PAIR, "--out", out, "--epochs", "1", "--max-len", "64",
-                     "--max-train-examples", "128", "--lr", "1e-3")
+                     "--dev", CUSTOM_TASK_DIR / "dev.csv", "--test", labelled_test_file(folder), *PAIR, "--out", out,
+                     "--epochs", "1", "--max-len", "64", "--max-train-examples", "128", "--lr", "1e-3")
     assert result == 0
     return out
+
+
+def test_a_labelled_test_file_is_predicted_and_scored_beside_dev(example_run):
+    """The selected model predicts --test once: its rows in test_predictions.jsonl, their accuracy (scikit-learn's)
+    in metrics.json and in the card's model-index, named as the test split."""
+    from bort.model_card import read_card
+
+    gold = [r["label"] for r in csv_rows(example_run.parent / "labelled_test.csv")]
+    rows = [json.loads(line) for line in (example_run / "test_predictions.jsonl").read_text().splitlines()]
+    names = json.loads((example_run / "config.json").read_text())["id2label"]
+    assert len(rows) == len(gold) == 60 and [names[str(r["label"])] for r in rows] == gold
+    metrics = json.loads((example_run / "metrics.json").read_text())
+    assert metrics["test_examples"] == 60 and metrics["test_labelled"]
+    assert metrics["test_metrics"]["accuracy"] == pytest.approx(
+        accuracy_score(gold, [names[str(r["prediction"])] for r in rows]))
+    test_results = [r for r in read_card(example_run).data.eval_results if r.dataset_split == "test"]
+    assert [r.metric_value for r in test_results if r.metric_type == "accuracy"] == [
+        pytest.approx(metrics["test_metrics"]["accuracy"])]
+
+
+def test_an_unlabelled_test_file_is_predicted_and_said_unscored(tmp_path):
+    from bort.finetune.test_split import write_test_predictions
+    from bort.tasks.example import Example
+
+    task = custom_task(CustomTaskOptions(train=str(CUSTOM_TASK_DIR / "train.csv"), text_column="question",
+                                         text_pair_column="sentence"))
+    examples = [Example(uid=str(i), text_a="a", text_b="b", label=None) for i in range(3)]
+    summary = write_test_predictions(task, examples, np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 0.5]]), tmp_path)
+    assert summary == {"test_examples": 3, "test_labelled": False}
+    rows = [json.loads(line) for line in (tmp_path / "test_predictions.jsonl").read_text().splitlines()]
+    assert [r["prediction"] for r in rows] == [1, 0, 1] and all(r["label"] is None for r in rows)
 
 
 def test_a_custom_run_scores_its_dev_file_and_keeps_the_class_names(example_run):
@@ -140,6 +184,23 @@ def test_evaluate_predicts_an_unlabelled_test_file_and_rescores_dev(example_run,
     assert saved["accuracy"] == pytest.approx(metrics["dev"]["accuracy"])
 
 
+def test_evaluate_writes_only_where_it_says_never_into_the_model(example_run, tmp_path, monkeypatch):
+    """The metrics go to --out (predictions beside them), or to ./eval-MODEL-TASK-SPLIT/; the model's folder is
+    read, never written."""
+    before = {p: p.stat().st_mtime_ns for p in example_run.rglob("*")}
+    assert run_cli("evaluate", "--model", example_run, "--task", "custom", "--split", "test",
+                   "--test", CUSTOM_TASK_DIR / "test.csv", *PAIR, "--out", tmp_path / "scores" / "m.json") == 0
+    assert len((tmp_path / "scores" / "predictions.jsonl").read_text().splitlines()) == 100
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("evaluate", "--model", example_run, "--task", "custom", "--dev", CUSTOM_TASK_DIR / "dev.csv",
+                   *PAIR) == 0
+    default = tmp_path / f"eval-{example_run.name}-custom-dev"
+    assert json.loads((default / "metrics.json").read_text())["metrics"]["accuracy"] == pytest.approx(
+        json.loads((example_run / "metrics.json").read_text())["dev"]["accuracy"])
+    assert (default / "predictions.jsonl").is_file()
+    assert {p: p.stat().st_mtime_ns for p in example_run.rglob("*")} == before
+
+
 def test_a_regression_column_trains_a_regressor_scored_by_pearson(tiny_encoder, shared_data, tmp_path):
     """Real STS-B pairs as JSON lines: the score column is a float, --metric pearson makes it a regression."""
     rows = list(csv.DictReader(open(shared_data / "glue/STS-B/dev.tsv", encoding="utf-8"), delimiter="\t",
@@ -157,7 +218,8 @@ def test_a_regression_column_trains_a_regressor_scored_by_pearson(tiny_encoder, 
     predictions = [json.loads(line) for line in (out / "dev_predictions.jsonl").read_text().splitlines()]
     gold = [float(r["score"]) for r in rows[96:160]]
     assert [p["label"] for p in predictions] == pytest.approx(gold)
-    expected = pearsonr(gold, [p["prediction"] for p in predictions])[0] if np.std([p["prediction"] for p in predictions]) else 0.0
+    expected = pearsonr(gold, [p["prediction"] for p in predictions])[0] \
+        if np.std([p["prediction"] for p in predictions]) else 0.0
     assert metrics["dev"]["pearson"] == pytest.approx(expected)
 
 
@@ -177,6 +239,7 @@ BAD = {
     "utf-16": ("text,label\nhi,a\nyo,b\n".encode("utf-16"), [], "is UTF-16 text"),
     "unknown suffix": (b"text,label\nhi,a\nyo,b\n", [], "unknown file type '.xlsx'"),
     "empty text": (b"text,label\n,a\nyo,b\n", [], "row 1: column 'text' is empty"),
+    "repeated column": (b"text,label,label\nhi,a,b\nyo,b,a\n", [], "line 1: the header names column 'label' twice"),
 }
 
 

@@ -75,7 +75,8 @@ def bert_teacher(model_class, seed: int):
     """A random BERT of ``model_class`` ⟨2,3,24,40⟩ with a 300-token vocabulary, and one batch of 2 × 10 tokens."""
     torch.manual_seed(seed)
     teacher = model_class(BERT).eval()
-    return teacher, [{"input_ids": torch.randint(5, 300, (2, 10)), "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
+    return teacher, [{"input_ids": torch.randint(5, 300, (2, 10)),
+                      "attention_mask": torch.ones(2, 10, dtype=torch.long)}]
 
 
 def test_a_bert_masked_lm_reproduces_itself():
@@ -276,7 +277,8 @@ def test_bort_extract_rerun_keeps_refuses_a_change_and_restarts_on_request(prepa
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == written
     assert main(line + ["--seed", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "seed changed" in err and "extract_config.json" in err and "--restart" in err
+    assert len(err.splitlines()) == 1 and "settings changed (seed " in err and "extract_config.json" in err \
+        and "--restart" in err
     assert main(line + ["--seed", "1", "--restart"]) == 0  # extracted again, with the new settings
     assert json.loads((out / "extract_config.json").read_text())["seed"] == 1
     assert (out / "extraction.json").stat().st_mtime_ns != written["extraction.json"]

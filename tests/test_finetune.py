@@ -210,9 +210,9 @@ def test_linear_head_is_one_learned_layer_on_the_first_token(family, shared_data
                                            pad_token_id=model.config.pad_token_id))
     model.save_pretrained(encoder)
     load_tokenizer().save_pretrained(encoder)
-    cfg = FinetuneConfig(model=str(encoder), task="glue/RTE", data=str(shared_data / "glue/RTE"), out=str(tmp_path / "run"),
-                         epochs=1, batch_size=16, lr=1e-3, max_len=32, max_train_examples=64, head="linear",
-                         head_init=0.5, seed=0)
+    cfg = FinetuneConfig(model=str(encoder), task="glue/RTE", data=str(shared_data / "glue/RTE"),
+                         out=str(tmp_path / "run"), epochs=1, batch_size=16, lr=1e-3, max_len=32,
+                         max_train_examples=64, head="linear", head_init=0.5, seed=0)
     finetune(cfg, show_progress=False)
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run").eval()
     dense = loaded.bert.pooler.dense if family == "bert" else loaded.classifier.dense

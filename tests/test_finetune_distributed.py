@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from safetensors.torch import load_file
 
 from bort.training import train_state

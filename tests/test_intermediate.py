@@ -157,5 +157,6 @@ def test_intermediate_terms_under_gradient_accumulation_equal_one_big_batch(kd_i
 
     pretrain(kd_config(kd_inputs, tmp_path / "one", max_steps=3, dropout=0.0), show_progress=False)
     pretrain(kd_config(kd_inputs, tmp_path / "acc", max_steps=3, dropout=0.0, grad_accum=4), show_progress=False)
-    a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "acc" / "model.safetensors"))
+    a, b = load_file(str(tmp_path / "one" / "model.safetensors")), \
+        load_file(str(tmp_path / "acc" / "model.safetensors"))
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5

@@ -62,7 +62,8 @@ def test_min_seconds_extends_fast_runs():
         time.sleep(0.002)
 
     lat = measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3, min_seconds=0.05, max_repeats=1000))
-    assert sum(lat.samples_ms) >= 50.0 and 3 < len(lat.samples_ms) <= 26  # kept going until 50 ms were timed, then stopped
+    # kept going until 50 ms were timed, then stopped
+    assert sum(lat.samples_ms) >= 50.0 and 3 < len(lat.samples_ms) <= 26
     assert len(measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3)).samples_ms) == 3
     capped = measure_latency(forward, LatencyProtocol(warmup_runs=0, repeats=3, min_seconds=10.0, max_repeats=8))
     assert len(capped.samples_ms) == 8
@@ -84,14 +85,16 @@ def test_threads_are_set_and_restored():
     torch.set_num_threads(2)
     try:
         seen = []
-        measure_latency(lambda: seen.append(torch.get_num_threads()), LatencyProtocol(threads=1, warmup_runs=0, repeats=1))
+        measure_latency(lambda: seen.append(torch.get_num_threads()),
+                        LatencyProtocol(threads=1, warmup_runs=0, repeats=1))
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     assert measure_latency(lambda: None, LatencyProtocol(threads=1, warmup_runs=0, repeats=1)).device.threads == 1
 
 
-@pytest.mark.parametrize("field, value", [("repeats", 0), ("batch_size", 0), ("seq_len", 0), ("warmup_runs", -1), ("threads", 0)])
+@pytest.mark.parametrize("field, value", [("repeats", 0), ("batch_size", 0), ("seq_len", 0), ("warmup_runs", -1),
+                                          ("threads", 0)])
 def test_protocol_validation(field, value):
     with pytest.raises(BortError, match=field):
         LatencyProtocol(**{field: value})

@@ -14,7 +14,7 @@ LEVELS = {
     "errors": 0, "util": 1, "config": 2, "architecture": 3, "tokenizer": 3, "data": 3,
     "checkpoint": 3.5,  # loading and saving model directories: below every user of a model (tasks' φ included)
     "mlm": 4, "training": 4, "tasks": 4, "measure": 4,
-    "model_card": 4,  # the README.md beside every model directory: reads a stage's config by attribute, imports none
+    "model_card": 4,  # writing the README.md beside every model directory; each stage's card is its own card.py
     "extract": 4.5,  # below every stage that starts from an extracted student (search, pretrain), above its tools
     "search": 5, "pretrain": 5, "finetune": 5, "inference": 5,
     "agora": 6,  # Agora trains each hyperparameter set with fine-tuning's recipe: a stage built on that stage
@@ -36,7 +36,8 @@ def bort_imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module == "bort" else [node.module]
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module == "bort" \
+                else [node.module]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         for name in names:

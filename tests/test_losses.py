@@ -115,7 +115,8 @@ def test_denominators_turn_means_into_shares_of_a_global_batch():
     teacher = build_roberta(Arch(1, 2, 16, 24), Vocab(60, 40, 1), head="mlm", seed=1).eval()
     ids = torch.randint(4, 60, (4, 10), generator=torch.Generator().manual_seed(1))
     labels = torch.full_like(ids, IGNORE)
-    labels[0, 1], labels[0, 2], labels[1, 3], labels[2, 4], labels[3, 5], labels[3, 6], labels[3, 7] = 7, 8, 9, 10, 11, 12, 13
+    labels[0, 1], labels[0, 2], labels[1, 3], labels[2, 4], labels[3, 5], labels[3, 6], labels[3, 7] = \
+        7, 8, 9, 10, 11, 12, 13
     attention = torch.ones_like(ids)
     whole = training_loss(student, {"input_ids": ids, "attention_mask": attention}, labels, teacher)
     counts = (int((labels != IGNORE).sum()),) * 2

@@ -52,7 +52,8 @@ def test_multirc_exact_match_by_hand():
     pred = [1, 0, 1, 0, 0]
     assert M.multirc_em(groups, gold, pred) == pytest.approx(2 / 3)  # q1 and q3 fully right
     # unequal question sizes: q1 (3 options) right, q2 (1 option) wrong, q3 (2 options) right
-    assert M.multirc_em(["q1", "q1", "q1", "q2", "q3", "q3"], [1, 0, 0, 1, 0, 1], [1, 0, 0, 0, 0, 1]) == pytest.approx(2 / 3)
+    assert M.multirc_em(["q1", "q1", "q1", "q2", "q3", "q3"], [1, 0, 0, 1, 0, 1], [1, 0, 0, 0, 0, 1]) \
+        == pytest.approx(2 / 3)
     assert M.multirc_em(["q1", "q2", "q2", "q2"], [1, 1, 0, 1], [1, 0, 0, 1]) == pytest.approx(1 / 2)
 
 

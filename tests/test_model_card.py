@@ -1,7 +1,8 @@
 """The README.md model card beside every model directory bort writes, read back with huggingface_hub.
 
 One chain of real commands on tiny models: a search run's files (the latency it measured) → `bort extract`
-(with the argv `python -m bort.cli.main` gives it, so that its card holds the exact command line) → `bort pretrain` → `bort finetune`
+(with the argv `python -m bort.cli.main` gives it, so that its card holds the exact command line) → `bort pretrain` \
+→ `bort finetune`
 → `bort export --auto`; each card is loaded with ``ModelCard.load`` and checked against what the run wrote
 (config.json, the weights, metrics.json, export.json) and computed here independently.
 """
@@ -233,7 +234,8 @@ def test_agoras_best_and_plain_best_cards_score_the_held_out_half(chain, tmp_pat
                  "--task", "glue/SST-2", "--data", str(sst2), "--out", str(out), "--theta", str(theta), "--epochs", "1",
                  "--max-len", "32", "--phi-per-mistake", "1", "--phi-check", "0", "--min-socrates", "0"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    for folder, held in (("best", metrics["held_out_metrics"]), ("plain_best", metrics["plain_grid"]["held_out_metrics"])):
+    for folder, held in (("best", metrics["held_out_metrics"]),
+                         ("plain_best", metrics["plain_grid"]["held_out_metrics"])):
         card = ModelCard.load(out / folder / "README.md")
         data = card.data.to_dict()
         assert data["base_model"] == "distilled" and data["datasets"] == ["glue/SST-2"]

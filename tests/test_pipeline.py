@@ -6,11 +6,13 @@ student and the teacher, export, bench); the tests then read what it wrote, and 
 after each kind of edit would do.
 """
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from sklearn.metrics import accuracy_score
 
 from bort.cli.main import main
 from bort.data import CUSTOM_TASK_DIR
@@ -32,8 +34,8 @@ def base_config(root: Path, teacher: Path) -> dict:
         "distil": {"max_steps": 4, "seq_len": 32, "batch_size": 4, "eval_every": 2, "save_every": 2,
                    "val_batches": 1, "stop_after": 2},
         "tasks": [{"name": "qnli", "task": "custom", "train": str(root / "train.csv"), "dev": str(root / "dev.csv"),
-                   "text_column": "question", "text_pair_column": "sentence", "epochs": 1,
-                   "max_train_examples": 32, "max_len": 32}],
+                   "test": str(root / "test.csv"), "text_column": "question", "text_pair_column": "sentence",
+                   "epochs": 1, "max_train_examples": 32, "max_len": 32}],
         "export": {"candidates": ["eager", "torch-int8"], "rounds": 1, "max_rounds": 2, "max_seconds": 2},
         "bench": {"lengths": [16], "rounds": 1, "max_rounds": 2, "warmup_runs": 0, "max_seconds": 2},
     }
@@ -50,6 +52,7 @@ def workspace(tmp_path_factory, shared_data, real_model_dir):
     (root / "train.csv").write_text((CUSTOM_TASK_DIR / "train.csv").read_text())
     dev = (CUSTOM_TASK_DIR / "dev.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     (root / "dev.csv").write_text("".join(dev[:49]))
+    (root / "test.csv").write_text("".join(dev[:1] + dev[49:101]))  # labelled, and apart from what selects
     (root / "space.yaml").write_text("depths: [1]\nheads: [4]\nhiddens: [128]\nintermediates: [256, 512]\n")
     config = base_config(root, real_model_dir)
     return root, write_config(root / "pipeline.yaml", config), config
@@ -124,6 +127,19 @@ def test_the_report_states_the_student_against_the_teacher(finished):
     tuned = json.loads((root / "run" / "tasks" / "qnli" / "student" / "finetune_config.json").read_text())
     assert tuned["teacher"] == str(root / "run" / "tasks" / "qnli" / "teacher") and student["alpha"] == 0.9
     assert "| plain + task KD |" in report
+    # The labelled test file: both models predicted it once, scored here again with scikit-learn.
+    gold = [row["label"] for row in csv.DictReader(open(root / "test.csv", encoding="utf-8"))]
+    accuracy = {}
+    for model in ("student", "teacher"):
+        folder = root / "run" / "tasks" / "qnli" / model
+        names = json.loads((folder / "config.json").read_text())["id2label"]
+        predicted = [names[str(json.loads(line)["prediction"])]
+                     for line in (folder / "test_predictions.jsonl").read_text().splitlines()]
+        accuracy[model] = accuracy_score(gold, predicted)
+        assert json.loads((folder / "metrics.json").read_text())["test_metrics"]["accuracy"] == pytest.approx(
+            accuracy[model])
+    share = 100 * accuracy["student"] / accuracy["teacher"]
+    assert f"| qnli | {len(gold)} | {accuracy['student']:.4f} | {accuracy['teacher']:.4f} | {share:.1f}% |" in report
     assert "the teacher takes **" in report and "Served: `" in report
     assert (root / "run" / "pipeline.png").is_file()
     for stage in ("teacher_mlm", "search", "extract", "distil", "export", "bench"):
@@ -183,6 +199,17 @@ BAD = {
     "missing column": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
                                    "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "text_column": "body"}]},
                        "no column 'body' (--text-column); its columns are 'question', 'sentence', 'label'"),
+    # Checked whole before the first folder is made: what a stage would only find out an hour in.
+    "unknown task": ({"tasks": [{"task": "glue/NOPE", "data": str(CUSTOM_TASK_DIR)}]},
+                     "task:NOPE:teacher: unknown task 'glue/NOPE'"),
+    "misspelled placeholder": ({"corpus": ["{bort_dta}/corpus.txt"]}, "holds the unknown placeholder {bort_dta}"),
+    "task folder missing": ({"tasks": [{"task": "glue/SST-2", "data": "/nowhere/SST-2"}]},
+                            "task:SST-2:teacher: data /nowhere/SST-2 does not exist"),
+    "teacher model without a config": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                   "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                                                   "text_column": "question", "text_pair_column": "sentence",
+                                                   "teacher_model": str(CUSTOM_TASK_DIR)}]},
+                                       "task:custom:student: teacher: "),
 }
 
 
@@ -252,3 +279,17 @@ def test_a_stage_run_again_takes_the_later_stages_folders_with_their_records(fin
     capsys.readouterr()
     assert run(root / "edited-distil.yaml", "--dry-run") == 0
     assert "distil                   continue" in capsys.readouterr().out
+
+
+def test_a_benchmark_task_with_its_test_file_is_predicted_unless_switched_off(shared_data, real_model_dir, tmp_path):
+    from bort.pipeline.config import parse_pipeline
+    from bort.pipeline.stages import plan
+
+    raw = {"out": str(tmp_path / "run"), "teacher": str(real_model_dir),
+           "tasks": [{"task": "glue/SST-2", "data": str(shared_data / "glue" / "SST-2")},
+                     {"task": "glue/RTE", "data": str(shared_data / "glue" / "RTE"), "predict_test": False},
+                     {"task": "glue/MRPC", "data": str(tmp_path)}]}  # a folder without MRPC's test file
+    stages = {stage.name: stage.config for stage in plan(parse_pipeline(raw, tmp_path / "p.yaml"))}
+    assert stages["task:SST-2:teacher"].predict_test and stages["task:SST-2:student"].predict_test
+    assert not stages["task:RTE:teacher"].predict_test and not stages["task:RTE:student"].predict_test
+    assert not stages["task:MRPC:student"].predict_test

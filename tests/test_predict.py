@@ -180,8 +180,10 @@ def test_record_scores_and_submission():
     assert score(task, dev, outputs) == {"f1": pytest.approx(0.5), "em": pytest.approx(0.5)}
     margin = [2 if ex.meta["entity"] == "J.K. Rowling" else 1 if ex.meta["entity"] == "London" else 0 for ex in dev]
     outputs = np.stack([np.zeros(len(dev)), np.array(margin, float)], axis=1)
-    assert score(task, dev, outputs) == {"f1": pytest.approx(0.5), "em": pytest.approx(0.5)}  # query 1 picks J.K. Rowling
-    assert submission_records(task, dev, outputs) == [{"idx": 0, "label": "J.K. Rowling"}, {"idx": 1, "label": "J.K. Rowling"}]
+    # query 1 picks J.K. Rowling
+    assert score(task, dev, outputs) == {"f1": pytest.approx(0.5), "em": pytest.approx(0.5)}
+    assert submission_records(task, dev, outputs) == [{"idx": 0, "label": "J.K. Rowling"},
+                                                      {"idx": 1, "label": "J.K. Rowling"}]
 
 
 def test_regression_scores_against_scipy(shared_data):
@@ -192,7 +194,8 @@ def test_regression_scores_against_scipy(shared_data):
     gold = np.array([ex.label for ex in dev])
     pred = gold * 0.3 + np.random.default_rng(5).normal(0, 0.4, len(gold))  # std well below 1
     scores = score(task, dev, pred[:, None])
-    assert scores == {"pearson": pytest.approx(pearsonr(gold, pred)[0]), "spearman": pytest.approx(spearmanr(gold, pred)[0])}
+    assert scores == {"pearson": pytest.approx(pearsonr(gold, pred)[0]),
+                      "spearman": pytest.approx(spearmanr(gold, pred)[0])}
     assert 0.2 < scores["pearson"] < 0.95
 
 
@@ -239,13 +242,15 @@ def test_majority_baseline_by_hand(shared_data):
     assert majority_baseline(task, train, dev) == {"accuracy": pytest.approx(expected)}
     assert 0.4 < expected < 0.6
     cola = get_task("glue/CoLA")
-    assert majority_baseline(cola, cola.read(shared_data / "glue/CoLA", "train"), cola.read(shared_data / "glue/CoLA", "dev")) \
+    assert majority_baseline(cola, cola.read(shared_data / "glue/CoLA", "train"),
+                             cola.read(shared_data / "glue/CoLA", "dev")) \
         == {"mcc": 0.0, "accuracy": pytest.approx(721 / 1043)}  # always "acceptable": 721 of CoLA's 1043 dev sentences
     stsb = get_task("glue/STS-B")
     assert majority_baseline(stsb, [], []) == {"pearson": 0.0, "spearman": 0.0}
     copa = get_task("superglue/COPA")
     dev = copa.read(FIXTURES / "superglue/COPA", "dev")  # gold options 0, 0, 1: the first option is right twice
-    assert majority_baseline(copa, copa.read(FIXTURES / "superglue/COPA", "train"), dev) == {"accuracy": pytest.approx(2 / 3)}
+    assert majority_baseline(copa, copa.read(FIXTURES / "superglue/COPA", "train"), dev) \
+        == {"accuracy": pytest.approx(2 / 3)}
 
 
 def test_copa_and_record_choose_per_question(tmp_path):
@@ -262,7 +267,8 @@ def test_copa_and_record_choose_per_question(tmp_path):
 def test_submission_folder_is_created_with_its_parents(shared_data, tmp_path):
     task = get_task("glue/WNLI")
     examples = task.read(shared_data / "glue/WNLI", "test")
-    path = write_submission(task, submission_records(task, examples, one_hot([0] * len(examples), 2)), tmp_path / "a" / "b")
+    path = write_submission(task, submission_records(task, examples, one_hot([0] * len(examples), 2)),
+                            tmp_path / "a" / "b")
     assert path == tmp_path / "a" / "b" / "WNLI.tsv" and len(path.read_text().splitlines()) == len(examples) + 1
 
 

@@ -46,7 +46,8 @@ def losses(out):
 
 def config(corpus, cache, out, **overrides):
     values = dict(mode="mlm", arch=[1, 2, 32, 64], corpus=[corpus], out=str(out), seq_len=32, batch_size=4, max_steps=6,
-                  lr=1e-3, warmup_steps=2, save_every=3, eval_every=3, val_batches=2, log_every=1, cache_dir=cache, seed=0)
+                  lr=1e-3, warmup_steps=2, save_every=3, eval_every=3, val_batches=2, log_every=1, cache_dir=cache,
+                  seed=0)
     return PretrainConfig(**{**values, **overrides})
 
 
@@ -87,7 +88,7 @@ def test_a_changed_setting_is_refused_and_restart_starts_over(corpus, cache, tmp
     out = tmp_path / "run"
     pretrain(config(corpus, cache, out, stop_after=3), show_progress=False)
     before = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
-    with pytest.raises(BortError, match="changed in \\['lr'\\].*pretrain_config.json.*--restart"):
+    with pytest.raises(BortError, match="settings changed \\(lr .*pretrain_config.json.*--restart"):
         pretrain(config(corpus, cache, out, lr=5e-4), show_progress=False)
     assert [p.name for p in train_state.list_checkpoints(out)] == ["step-0000003"]  # the refused run touched nothing
     (out / "left-by-the-first-run.txt").write_text("x")
@@ -142,8 +143,10 @@ def test_two_processes_agree_with_one(corpus, cache, tmp_path):
     common = ["--max-steps", "5", "--dropout", "0", "--save-every", "5", "--lr", "3e-3"]
     single = run_cli(*cli_args(corpus, cache, tmp_path / "one", *common))
     assert single.returncode == 0, single.stderr
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "bort.cli.main"]
-    double = run_cli(*cli_args(corpus, cache, tmp_path / "two", *common), launcher=launcher, env_extra={"OMP_NUM_THREADS": "1"})
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+                "bort.cli.main"]
+    double = run_cli(*cli_args(corpus, cache, tmp_path / "two", *common), launcher=launcher,
+                     env_extra={"OMP_NUM_THREADS": "1"})
     assert double.returncode == 0, double.stderr
     one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(one) == len(two) == 5
@@ -154,7 +157,8 @@ def test_two_processes_agree_with_one(corpus, cache, tmp_path):
 
 def test_gradient_accumulation_equals_one_big_batch(corpus, cache, tmp_path):
     pretrain(config(corpus, cache, tmp_path / "one", max_steps=3, dropout=0.0, lr=3e-3), show_progress=False)
-    pretrain(config(corpus, cache, tmp_path / "acc", max_steps=3, dropout=0.0, lr=3e-3, grad_accum=4), show_progress=False)
+    pretrain(config(corpus, cache, tmp_path / "acc", max_steps=3, dropout=0.0, lr=3e-3, grad_accum=4),
+             show_progress=False)
     assert losses(tmp_path / "acc") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
     assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "acc"))
 
@@ -174,7 +178,8 @@ def test_training_lowers_the_loss(corpus, cache, tmp_path):
 
 def test_kd_run(corpus, cache, tmp_path, tiny_roberta_dir):
     out = tmp_path / "kd"
-    final = pretrain(config(corpus, cache, out, mode="kd", teacher=str(tiny_roberta_dir), max_steps=3), show_progress=False)
+    final = pretrain(config(corpus, cache, out, mode="kd", teacher=str(tiny_roberta_dir), max_steps=3),
+                     show_progress=False)
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(r["kd_loss"] > 0 and r["loss"] == pytest.approx(0.1 * r["mlm_loss"] + 0.5 * r["kd_loss"], rel=1e-4)
                for r in records)

@@ -27,8 +27,9 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
     assert fused["cosine"] > 0.999
     best = json.loads((out / "search" / "best" / "config.json").read_text())
     student = json.loads((out / "distil" / "config.json").read_text())
+    # the search's choice was distilled
     assert [student[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")] == \
-        [best[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")]  # the search's choice was distilled
+        [best[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size")]
     assert (out / "distil" / "model.safetensors").is_file() and (out / "teacher" / "model.safetensors").is_file()
     # With the real model, the student was cut out of the teacher (its weights), and the search ranked such starts.
     extraction = json.loads((out / "extract" / "extraction.json").read_text())

@@ -184,9 +184,10 @@ def test_kill_and_rerun_gives_the_same_ranking(tiny_roberta_dir, corpus, token_c
     search(config(tiny_roberta_dir, corpus, token_cache, straight, space_file, steps=6), show_progress=False)
 
     killed = tmp_path / "killed"
-    args = ["search", "--teacher", str(tiny_roberta_dir), "--corpus", corpus, "--out", str(killed), "--space", space_file,
-            "--steps", "6", "--lr", "0.05", "--batch-size", "4", "--seq-len", "32", "--val-batches", "2", "--latency",
-            "flops", "--latency-seq-len", "32", "--cache-dir", token_cache, "--threads-per-worker", "1"]
+    args = ["search", "--teacher", str(tiny_roberta_dir), "--corpus", corpus, "--out", str(killed),
+            "--space", space_file, "--steps", "6", "--lr", "0.05", "--batch-size", "4", "--seq-len", "32",
+            "--val-batches", "2", "--latency", "flops", "--latency-seq-len", "32", "--cache-dir", token_cache,
+            "--threads-per-worker", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "bort.cli.main", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)
@@ -216,7 +217,7 @@ def test_a_rerun_continues_a_changed_config_is_refused_and_restart_starts_over(t
     # the same search again: what is finished is kept
     again = search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4), show_progress=False)
     assert again["trained_this_run"] == 0 and read_ranking(out) and again["best"] == first["best"]
-    with pytest.raises(BortError, match="steps changed; .*search_config.json holds the original.*--restart"):
+    with pytest.raises(BortError, match=r"settings changed \(steps .*search_config.json holds the original.*--restart"):
         search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, steps=5), show_progress=False)
     # execution settings may change
     search(config(tiny_roberta_dir, corpus, token_cache, out, space_file, epsilon=4, workers=2), show_progress=False)
@@ -247,8 +248,8 @@ def test_worker_processes_and_ray_agree_with_serial(tiny_roberta_dir, corpus, to
 
 
 @pytest.mark.parametrize("case, message", [
-    ("not-mlm", "not a masked LM"), ("epsilon", "--epsilon must be at least 1"), ("steps", "--steps must be at least 1"),
-    ("space", "no valid architecture"), ("small", "the corpus is too small"),
+    ("not-mlm", "not a masked LM"), ("epsilon", "--epsilon must be at least 1"),
+    ("steps", "--steps must be at least 1"), ("space", "no valid architecture"), ("small", "the corpus is too small"),
 ])
 def test_bad_input_is_one_line_exit_2(case, message, tiny_roberta_dir, corpus, token_cache, space_file, tmp_path):
     args = ["search", "--teacher", str(tiny_roberta_dir), "--corpus", corpus, "--out", str(tmp_path / "s"), "--space",
@@ -297,7 +298,8 @@ def test_init_extract_starts_each_candidate_from_the_teachers_weights(tiny_rober
     own = ("2", "4", "32", "48")
     assert errors["extract"][own] == pytest.approx(entropy / count, rel=1e-4)
     assert errors["random"][own] > errors["extract"][own] + 1e-3
-    assert (tmp_path / "extract" / "importance.json").is_file() and not (tmp_path / "random" / "importance.json").exists()
+    assert (tmp_path / "extract" / "importance.json").is_file() \
+        and not (tmp_path / "random" / "importance.json").exists()
 
 
 def test_bort_extract_with_the_searchs_scores_builds_the_network_the_search_scored(tiny_roberta_dir, corpus,

@@ -39,7 +39,8 @@ def test_paper_preset_schedules_all_300_with_epsilon_1():
 
 
 def test_space_files_yaml_and_json(tmp_path):
-    (tmp_path / "s.yaml").write_text("depths: [2, 4]\nheads: [4]\nhiddens: [64]\nintermediates: [128, 256]\neven_depth: true\n")
+    (tmp_path / "s.yaml").write_text("depths: [2, 4]\nheads: [4]\nhiddens: [64]\nintermediates: [128, 256]\n"
+                                     "even_depth: true\n")
     assert len(load_space(str(tmp_path / "s.yaml"), Vocab()).candidates()) == 4
     (tmp_path / "s.json").write_text(json.dumps({"depths": [1], "heads": [3], "hiddens": [64], "intermediates": [8]}))
     with pytest.raises(BortError, match="no valid architecture"):

@@ -41,7 +41,8 @@ def test_the_classification_mix_is_the_hand_computed_one():
 
 
 def test_the_regression_mix_is_the_hand_computed_one():
-    student, teacher, gold, has_gold = [[2.0], [4.5], [1.0]], [[2.5], [4.0], [0.0]], [3.0, 5.0, 9.9], [True, True, False]
+    student, teacher, gold, has_gold = [[2.0], [4.5], [1.0]], [[2.5], [4.0], [0.0]], [3.0, 5.0, 9.9], \
+        [True, True, False]
     alpha = 0.25
     expected = [alpha * 0.25 + 0.75 * 1.0, alpha * 0.25 + 0.75 * 0.25, 1.0]  # the copy: the teacher's term alone
     got = distillation_loss(torch.tensor(student), torch.tensor(teacher), torch.tensor(gold), torch.tensor(has_gold),

@@ -1,5 +1,6 @@
 """Every task reads its real files (counts from SOURCES.md) or official-format fixtures."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,8 @@ def test_bad_glue_files(tmp_path, content, message):
 
 
 def test_bad_superglue_files(tmp_path):
-    (tmp_path / "val.jsonl").write_text('{"premise": "a", "hypothesis": "b", "idx": 0, "label": "entailment"}\n{"premise": 1\n')
+    (tmp_path / "val.jsonl").write_text('{"premise": "a", "hypothesis": "b", "idx": 0, "label": "entailment"}\n'
+                                        '{"premise": 1\n')
     with pytest.raises(BortError, match="line 2: not valid JSON"):
         get_task("superglue/CB").read(tmp_path, "dev")
     (tmp_path / "val.jsonl").write_text('{"premise": "a", "idx": 0, "label": "entailment"}\n')
@@ -116,3 +118,46 @@ def test_unknown_task_and_aliases():
     assert get_task("glue/MNLI").name == "glue/MNLI-m" and get_task("glue/rte").name == "glue/RTE"
     with pytest.raises(BortError, match="unknown task 'glue/XYZ'"):
         get_task("glue/XYZ")
+
+
+def _benchmark_file(tmp_path: Path, reader: str, text: str, encoding: str) -> tuple[str, Path]:
+    """One benchmark reader's dev file holding ``text`` in ``encoding``: (task name, folder to read)."""
+    if reader == "glue":
+        (tmp_path / "dev.tsv").write_bytes(text.encode(encoding))
+        return "glue/SST-2", tmp_path
+    if reader == "superglue":
+        (tmp_path / "val.jsonl").write_bytes(text.encode(encoding))
+        return "superglue/BoolQ", tmp_path
+    (tmp_path / "RACE/dev/high").mkdir(parents=True)
+    (tmp_path / "RACE/dev/high/1.txt").write_bytes(text.encode(encoding))
+    return "race/high", tmp_path / "RACE"
+
+
+GOOD_ROW = {"glue": "sentence\tlabel\nnicé film\t1\n",
+            "superglue": '{"question": "é?", "passage": "p", "idx": 0, "label": true}\n',
+            "race": '{"article": "é", "questions": ["q"], "options": [["a", "b", "c", "d"]], "answers": ["A"], '
+                    '"id": "1"}'}
+
+
+@pytest.mark.parametrize("reader", ["glue", "superglue", "race"])
+@pytest.mark.parametrize("encoding, message", [("utf-16", "is UTF-16 text"),
+                                               ("latin-1", "is not UTF-8 text (byte 0xe9")])
+def test_every_benchmark_reader_refuses_a_file_that_is_not_utf8(tmp_path, reader, encoding, message):
+    name, folder = _benchmark_file(tmp_path, reader, GOOD_ROW[reader], encoding)
+    with pytest.raises(BortError, match=re.escape(message)) as caught:
+        get_task(name).read(folder, "dev")
+    assert "\n" not in str(caught.value)
+    # The same text in UTF-8 reads: the refusal is about the encoding alone.
+    for file in tmp_path.rglob("*.*"):
+        file.write_bytes(file.read_bytes().decode(encoding).encode("utf-8"))
+    assert len(get_task(name).read(folder, "dev")) >= 1
+
+
+def test_a_repeated_column_or_key_is_refused_naming_it(tmp_path):
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\tlabel\nfine\t1\t0\n")
+    with pytest.raises(BortError, match=re.escape("dev.tsv, line 1: the header names column 'label' twice")):
+        get_task("glue/SST-2").read(tmp_path, "dev")
+    (tmp_path / "val.jsonl").write_text('{"question": "q", "passage": "p", "idx": 0, "label": true}\n'
+                                        '{"question": "q", "passage": "p", "idx": 1, "label": true, "label": false}\n')
+    with pytest.raises(BortError, match=re.escape("val.jsonl, line 2: the key 'label' appears twice")):
+        get_task("superglue/BoolQ").read(tmp_path, "dev")

@@ -20,7 +20,8 @@ def test_reference_encodings(tokenizer):
 
 def test_special_tokens_and_size(tokenizer):
     assert len(tokenizer) == 50265
-    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) \
+        == (0, 1, 2, 3)
     assert tokenizer.mask_token_id == 50264
     # <mask> absorbs the space before it, as in RoBERTa.
     assert tokenizer("Paris is <mask>.")["input_ids"][-3:] == [50264, 4, 2]

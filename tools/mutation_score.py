@@ -51,15 +51,18 @@ def main() -> int:
     print("| module | killed | survived | no test | score |\n|---|---:|---:|---:|---:|")
     for module, killed, survived, no_tests, not_run, checked in rows:
         score = f"{100 * killed / checked:.1f}%" if checked else "–"
-        print(f"| `{module}` | {killed} | {survived} | {no_tests} | {score}{' (' + str(not_run) + ' not run)' if not_run else ''} |")
+        print(f"| `{module}` | {killed} | {survived} | {no_tests} | "
+              f"{score}{' (' + str(not_run) + ' not run)' if not_run else ''} |")
     checked = total["killed"] + total["survived"] + total["no tests"]
     print(f"| **all** | {total['killed']} | {total['survived']} | {total['no tests']} | "
           f"**{100 * total['killed'] / max(checked, 1):.1f}%** |")
     if "--survivors" in sys.argv:
         for module, names in survivors.items():
             for name in names:
-                diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True, text=True).stdout
-                changed = [line for line in diff.splitlines() if line.startswith(("-  ", "+  ")) or line[:2] in ("- ", "+ ")]
+                diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True,
+                                      text=True).stdout
+                changed = [line for line in diff.splitlines()
+                           if line.startswith(("-  ", "+  ")) or line[:2] in ("- ", "+ ")]
                 print(f"\n{name}\n" + "\n".join(changed))
     return 0
 

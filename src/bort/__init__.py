@@ -15,7 +15,7 @@ also the packages of those stages: calling one runs the stage. Nothing heavy (to
 import importlib
 import types
 
-__version__ = "0.1.0"
+from bort.util.version import VERSION as __version__  # noqa: F401 (pyproject.toml's, read once below)
 
 # The packages that are also functions, and where each function is.
 _STAGE_PACKAGES = {"search": "bort.api", "extract": "bort.api", "pretrain": "bort.api", "finetune": "bort.api",

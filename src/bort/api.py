@@ -15,12 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bort.agora.config import AgoraConfig
+from bort.agora.config import AgoraConfig, AgoraOptions
+from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.finetune.config import EvaluateConfig, FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
 from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
+
+
+@dataclass(kw_only=True)
+class FinetuneCommandConfig(AgoraOptions, FinetuneConfig):
+    """``bort finetune``'s options, for either method: fine-tuning's and Agora's (``--method agora``), each defined
+    once in its own stage's config and composed here, where both stages may be imported. It describes the command,
+    not a run: :func:`finetune` makes of it the run's config, a plain :class:`FinetuneConfig` or an
+    :class:`AgoraConfig`, so that plain fine-tuning is never described as an Agora run."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,8 @@ class PretrainResult:
 @dataclass(frozen=True)
 class FinetuneResult:
     """A fine-tuned classifier. ``model``: its directory; ``metrics``: on what it was selected (dev, or E);
-    ``held_out``: on H, when there is one; ``plain_held_out``: Agora's plain fine-tuning with the same Θ."""
+    ``held_out``: on H, when there is one; ``plain_held_out``: Agora's plain fine-tuning with the same Θ; ``test``:
+    the test file's size, whether it is labelled and (then) its scores, when the run predicted one."""
 
     model: Path
     task: str
@@ -75,6 +85,7 @@ class FinetuneResult:
     held_out: dict | None
     majority_baseline: dict
     plain_held_out: dict | None = None
+    test: dict | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
 
@@ -150,34 +161,51 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
 
 
 def finetune(config: FinetuneConfig) -> FinetuneResult:
-    """``bort finetune``: plain fine-tuning, or Agora when ``config`` is an :class:`AgoraConfig` with
-    ``method="agora"``."""
+    """``bort finetune``: plain fine-tuning, or Agora with ``method="agora"``. The one place that chooses between
+    them: the CLI (a :class:`FinetuneCommandConfig`), the pipeline and Python (a :class:`FinetuneConfig`, or an
+    :class:`AgoraConfig` for Agora) all come through here."""
     if config.method == "agora":
         from bort.agora.loop import agora
 
-        if not isinstance(config, AgoraConfig):
-            raise TypeError("method='agora' takes an AgoraConfig (bort.AgoraConfig), which holds Agora's settings")
-        result = agora(config)
-        return FinetuneResult(model=Path(config.out) / "best", task=config.task, method="agora",
+        cfg = _agora_run(config)
+        result = agora(cfg)
+        return FinetuneResult(model=Path(cfg.out) / "best", task=cfg.task, method="agora",
                               metrics={result["e_metric"]: result["e_score"]}, held_out=result["held_out_metrics"],
                               majority_baseline=result["held_out_majority_baseline"],
                               plain_held_out=result["plain_grid"]["held_out_metrics"], raw=result)
     from bort.finetune.plain import finetune as run_finetune
 
-    if isinstance(config, AgoraConfig):
-        given = config.agora_flags_given()
-        if given:
-            from bort.errors import BortError
-
-            raise BortError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --method agora only")
-        config = config.plain()
-    result = run_finetune(config)
+    cfg = _plain_run(config)
+    result = run_finetune(cfg)
     held = "held_out_metrics" in result
-    return FinetuneResult(model=Path(config.out), task=config.task, method="plain",
+    return FinetuneResult(model=Path(cfg.out), task=cfg.task, method="plain",
                           metrics={k: v for k, v in result["dev"].items() if k not in ("epoch", "seconds")},
                           held_out=result.get("held_out_metrics"),
                           majority_baseline=result["held_out_majority_baseline" if held else "majority_baseline"],
+                          test={"examples": result["test_examples"], "labelled": result["test_labelled"],
+                                "metrics": result.get("test_metrics")} if "test_examples" in result else None,
                           raw=result)
+
+
+def _agora_run(config: FinetuneConfig) -> AgoraConfig:
+    """``config`` as an Agora run's: as it is when it is one, ``bort finetune``'s options converted (the run saves
+    and compares an :class:`AgoraConfig`); a plain :class:`FinetuneConfig` lacks Agora's settings."""
+    if isinstance(config, AgoraConfig):
+        return config
+    if not isinstance(config, AgoraOptions):
+        raise TypeError("method='agora' takes an AgoraConfig (bort.AgoraConfig), which holds Agora's settings")
+    return AgoraConfig.from_dict(config.to_dict())
+
+
+def _plain_run(config: FinetuneConfig) -> FinetuneConfig:
+    """``config`` as a plain fine-tuning run's (the run saves and compares a :class:`FinetuneConfig`), refusing
+    Agora's own options set away from their defaults: they would silently do nothing."""
+    if not isinstance(config, AgoraOptions):
+        return config
+    given = config.agora_flags_given()
+    if given:
+        raise BortError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --method agora only")
+    return FinetuneConfig.from_dict(config.to_dict())
 
 
 def evaluate(config: EvaluateConfig) -> EvaluateResult:
@@ -204,7 +232,6 @@ def bench(config: BenchConfig) -> BenchResult:
 
 def export(config: ExportConfig) -> ExportResult:
     """``bort export --auto`` / ``--path``: the fastest faithful CPU path, written to ``config.out``."""
-    from bort.errors import BortError
     from bort.inference.auto_export import export_auto
 
     if config.onnx:

@@ -27,6 +27,16 @@ def check_model_dir(path: str | Path) -> Path:
     return path
 
 
+def model_name(path: str | Path | None) -> str | None:
+    """A model as a model card or a record names it: a local directory by its own name (``runs/models/roberta-large``
+    → ``roberta-large``), a Hub-style id as given. Here, below both, because the cards and the reader of a search's
+    recorded latency (:mod:`bort.measure.recorded`) name the teacher alike."""
+    if not path:
+        return None
+    path = Path(str(path).rstrip("/"))
+    return path.resolve().name if path.exists() else str(path)
+
+
 @contextlib.contextmanager
 def _loading(what: str, path: Path):
     """Turn whatever a damaged or foreign directory raises (JSON, safetensors, shape, missing-file

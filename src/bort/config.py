@@ -185,7 +185,8 @@ def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> 
     for f in sorted(dataclasses.fields(config_class), key=lambda f: f.metadata.get("last", False)):
         meta = f.metadata
         if "help" not in meta:
-            raise TypeError(f"{config_class.__name__}.{f.name} is not an option(): every config field needs a help text")
+            raise TypeError(f"{config_class.__name__}.{f.name} is not an option(): "
+                            "every config field needs a help text")
         target = groups.get(meta["group"])
         if target is None:
             target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
@@ -214,7 +215,8 @@ def add_options(parser: argparse.ArgumentParser, config_class: type[Config]) -> 
         if meta["show"] is not None:
             action.default_text = meta["show"]
         elif isinstance(default, list):
-            action.default_text = (",".join(map(str, default)) if meta["parse"] else " ".join(map(str, default))) or None
+            action.default_text = (",".join(map(str, default)) if meta["parse"]
+                                   else " ".join(map(str, default))) or None
 
 
 def command_line(command: str, cfg: Config) -> str:

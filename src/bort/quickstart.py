@@ -94,10 +94,10 @@ def quickstart(cfg: QuickstartConfig) -> None:
 
 # What the quickstart says before each pipeline stage, numbered as its own steps.
 STAGE_TITLES = {
-    "teacher_mlm": (3, "a real teacher: {real} given a masked-LM head and {teacher_steps} steps of continued MLM on four "
-                       "novels (bort pretrain --mode mlm --init)"),
-    "search": (4, "the FPTAS over the 'minilm' space against the teacher, latency measured here, each candidate cut out "
-                  "of the teacher (bort search --init extract)"),
+    "teacher_mlm": (3, "a real teacher: {real} given a masked-LM head and {teacher_steps} steps of continued MLM "
+                       "on four novels (bort pretrain --mode mlm --init)"),
+    "search": (4, "the FPTAS over the 'minilm' space against the teacher, latency measured here, each candidate "
+                  "cut out of the teacher (bort search --init extract)"),
     "extract": (5, "the chosen architecture cut out of the teacher with its own weights (bort extract --scores "
                    "search/importance.json), then distilled from it for {student_steps} steps (bort pretrain --mode kd "
                    "--init --hidden-weight 1)"),
@@ -324,7 +324,8 @@ def pretrain(out: Path, **overrides) -> dict:
 
     remove_run_dir(out)  # the quickstart starts each model afresh
     values = dict(corpus=[str(CORPUS_DIR)], out=str(out), seq_len=128, batch_size=16, lr=1e-3, schedule="linear",
-                  eval_every=50, save_every=100, val_batches=8, log_every=10, seed=0, cache_dir=str(out.parent / "cache"))
+                  eval_every=50, save_every=100, val_batches=8, log_every=10, seed=0,
+                  cache_dir=str(out.parent / "cache"))
     values.update(overrides)
     values.setdefault("warmup_steps", max(1, round(0.06 * values["max_steps"])))
     final = run_pretraining(PretrainConfig(**values))
@@ -342,9 +343,9 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig, space: str, init
     remove_run_dir(out)
     lr = 0.01 if init == "extract" else 0.05  # trained weights take a smaller SGD step than random ones
     summary = run_search(SearchConfig(teacher=str(teacher_dir), corpus=[str(CORPUS_DIR)], out=str(out), space=space,
-                                      init=init, steps=cfg.search_steps, lr=lr, batch_size=8, seq_len=128, val_batches=4,
-                                      latency_seq_len=128, latency_threads=cfg.threads, latency_repeats=5,
-                                      latency_max_rounds=15, seed=0,
+                                      init=init, steps=cfg.search_steps, lr=lr, batch_size=8, seq_len=128,
+                                      val_batches=4, latency_seq_len=128, latency_threads=cfg.threads,
+                                      latency_repeats=5, latency_max_rounds=15, seed=0,
                                       cache_dir=str(out.parent / "cache")))
     best = summary["best"]
     print(f"    {summary['candidates_kept']} candidates in {summary['total_seconds']:.0f} s; best by W: "
@@ -366,5 +367,6 @@ def finetune(model_dir: Path, out: Path, epochs: int, lr: float) -> None:
     result = run_finetuning(FinetuneConfig(model=str(model_dir), task="glue/SST-2", data=str(SST2_SAMPLE_DIR),
                                            out=str(out), epochs=epochs, batch_size=32, lr=lr, warmup_ratio=0.06,
                                            max_len=64, patience=3, seed=0))
-    print(f"    SST-2 dev accuracy {result['dev']['accuracy']:.3f} vs {result['majority_baseline']['accuracy']:.3f} for "
+    print(f"    SST-2 dev accuracy {result['dev']['accuracy']:.3f} vs "
+          f"{result['majority_baseline']['accuracy']:.3f} for "
           f"the majority class ({result['dev_examples']} dev sentences, best epoch {result['best_epoch']})")

@@ -1,5 +1,11 @@
-"""Agora's configuration: fine-tuning's options (the plain flags: epochs, batch size, dropout, head init,
-max length, patience, E/H split, φ, a teacher to distil from) and Agora's own. A run's is saved as agora_config.json."""
+"""Agora's configuration: Agora's own options (:class:`AgoraOptions`) on top of fine-tuning's (the plain flags:
+epochs, batch size, dropout, head init, max length, patience, E/H split, φ, a teacher to distil from), since each of
+Agora's trainings is a plain fine-tuning. A run's is saved as agora_config.json.
+
+Agora's own options are a class of their own so that ``bort finetune`` (either method,
+:class:`bort.api.FinetuneCommandConfig`) composes its flags from fine-tuning's and these, each defined once, without
+describing plain fine-tuning as an Agora run.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bort.agora.prune import RULES
-from bort.config import option
+from bort.config import Config, option
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 
@@ -15,7 +21,10 @@ AGORA = "agora (--method agora)"
 
 
 @dataclass(kw_only=True)
-class AgoraConfig(FinetuneConfig):
+class AgoraOptions(Config):
+    """Agora's own options, mixed into a :class:`FinetuneConfig` (they read its ``method``): by
+    :class:`AgoraConfig`, an Agora run's, and by ``bort finetune``'s, which takes either method."""
+
     socrates: str | None = option(None, "Socrates: a local sequence-classification directory fine-tuned on the task "
                                   "(its own tokenizer; labels matched by id2label names) that labels the new points",
                                   metavar="MODEL_DIR", group=AGORA)
@@ -61,8 +70,14 @@ class AgoraConfig(FinetuneConfig):
 
     def agora_flags_given(self) -> list[str]:
         """Agora's own flags set away from their defaults (refused with --method plain)."""
-        own = [f for f in dataclasses.fields(self) if f.name not in {g.name for g in dataclasses.fields(FinetuneConfig)}]
-        return ["--" + f.name.replace("_", "-") for f in own if getattr(self, f.name) != f.default]
+        return ["--" + f.name.replace("_", "-") for f in dataclasses.fields(AgoraOptions)
+                if getattr(self, f.name) != f.default]
+
+
+@dataclass(kw_only=True)
+class AgoraConfig(AgoraOptions, FinetuneConfig):
+    """An Agora run's configuration, what :func:`bort.agora.loop.agora` takes (fine-tuning's fields first, then
+    Agora's: the order of the bases puts them so)."""
 
     def plain(self) -> FinetuneConfig:
         """The same run as plain fine-tuning's config."""

@@ -35,14 +35,14 @@ from bort.finetune.processes import launched_processes
 from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.finetune.plain import training_set
-from bort.model_card import agora_card
+from bort.agora.card import agora_card
 from bort.tasks.custom import resolve_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
 from bort.tokenizer import load_tokenizer
 from bort.util.executors import run_jobs
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
+from bort.util.run_dir import Resume, RunDirectory
 
 CONFIG_FILE = "agora_config.json"
 TRAININGS_LOG = "agora_log.jsonl"
@@ -65,7 +65,8 @@ def agora(cfg: AgoraConfig, show_progress: bool = True) -> dict:
 
 
 def is_mistake(task, example: Example, prediction) -> bool:
-    """A wrong prediction; STS-B's scores compared rounded (the paper's way of making Agora's check classification-like)."""
+    """A wrong prediction; STS-B's scores compared rounded (the paper's way of making Agora's check
+    classification-like)."""
     if task.kind == "regression":
         return round(prediction) != round(example.label)
     return prediction != example.label
@@ -74,7 +75,7 @@ def is_mistake(task, example: Example, prediction) -> bool:
 class Agora:
     def __init__(self, cfg: AgoraConfig, show_progress: bool = True):
         self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
-        self.run_dir = RunDirectory(self.out)
+        self.run_dir = RunDirectory(self.out, config_file=CONFIG_FILE)
 
     def say(self, message: str) -> None:
         if self.show_progress:
@@ -87,17 +88,16 @@ class Agora:
             raise BortError("Agora runs in one process (its trainings run side by side with --workers or --ray); "
                             "launch it without torchrun / accelerate launch")
         # Inputs first, before anything is written.
-        check_apart(out, {"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model,
-                          "--teacher": cfg.teacher})
-        check_foreign(out, CONFIG_FILE)
+        self.run_dir.check({"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model,
+                            "--teacher": cfg.teacher})
         self.task = task = resolve_task(cfg)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data")
         self.thetas = load_theta(cfg.theta)
         self.by_name = {name(t): t for t in self.thetas}
         train = training_set(task, task.read(Path(cfg.data or ""), "train"), cfg)
-        self.e, self.h = select_and_hold_out(task, task.read(Path(cfg.data or ""), "dev"), cfg.holdout_share, cfg.holdout,
-                                             cfg.seed)
+        self.e, self.h = select_and_hold_out(task, task.read(Path(cfg.data or ""), "dev"), cfg.holdout_share,
+                                             cfg.holdout, cfg.seed)
         if not self.h:
             raise BortError("Agora reads E, so it needs a held-out H to report: --holdout-fraction above 0 (default "
                             "0.5) or --holdout FILE")
@@ -127,19 +127,14 @@ class Agora:
                             "anyway)")
         self.phi = phis.make_phi(cfg.phi, cfg.phi_fraction, mlm_dir)
         self.train = train
-        if cfg.restart and start_over(out, CONFIG_FILE):  # the earlier run deleted, now that the inputs are valid
-            self.socrates.labels.clear()  # what Socrates read from its deleted label cache
 
-        # The run directory: a new run, or the continuation of one with the same configuration.
-        with self.run_dir.setting_up():
-            if (out / CONFIG_FILE).is_file():
-                changed = AgoraConfig.load(out / CONFIG_FILE).differences(cfg)
-                if changed:
-                    raise BortError(f"{out} holds an Agora run with another configuration (changed: "
-                                    f"{', '.join(changed)}); rerun with the original settings in {out / CONFIG_FILE} "
-                                    "to continue it, pass --restart to start over, or choose another --out")
+        # The run directory (--restart deletes the earlier run, now that the inputs are valid): a new run, or the
+        # continuation of one with the same configuration.
+        with self.run_dir.open(cfg, restart=cfg.restart) as state:
+            if self.run_dir.restarted:
+                self.socrates.labels.clear()  # what Socrates read from its deleted label cache
+            if state is Resume.CONTINUING:
                 self.say(f"continuing the run in {out}")
-            cfg.save(out / CONFIG_FILE)
             self.socrates.cache.touch()
         self.check_phi()
         self.started = time.perf_counter()
@@ -272,10 +267,12 @@ class Agora:
         plain.lr, plain.weight_decay, plain.warmup_ratio, plain.seed = (theta["lr"], theta["weight_decay"],
                                                                         theta["warmup_ratio"], theta["seed"])
         plain.holdout_fraction, plain.holdout, plain.max_train_examples, plain.balance = 0.0, None, None, False
+        plain.test, plain.predict_test = None, False  # one θ's training is selected on E, and predicts nothing else
         return plain.to_dict()
 
     def keep(self, source: Path, name_: str, info: dict) -> None:
-        """Move a training's model to ``name_``/ (best/, plain_best/) in one rename, with what it is (agora_best.json)."""
+        """Move a training's model to ``name_``/ (best/, plain_best/) in one rename, with what it is
+        (agora_best.json)."""
         target, staging = self.out / name_, self.out / f"{name_}.partial"
         marker = target / "agora_best.json"
         if marker.is_file():
@@ -365,7 +362,8 @@ class Agora:
             "task": task.name, "method": "agora", "chs": {"name": best["theta"], **self.by_name[best["theta"]]},
             "best_iteration": best["iteration"], "e_score": best["score"], "e_metric": task.metrics[0],
             **describe(cfg.holdout_share, cfg.holdout, self.e, self.h),
-            "held_out_examples": len(self.h), "held_out_metrics": held, "held_out_majority_baseline": majority_baseline(task, self.train, self.h),
+            "held_out_examples": len(self.h), "held_out_metrics": held,
+            "held_out_majority_baseline": majority_baseline(task, self.train, self.h),
             "plain_grid": {"theta": plain["theta"], "e_score": plain["score"], "held_out_metrics": plain_h,
                            "trainings": len(iterations[0]["ranked"]),
                            "training_seconds": sum(r["seconds"] for r in trainings if r["iteration"] == 1),
@@ -386,7 +384,8 @@ class Agora:
             (out / "trainings").rmdir()
         write_json_atomic(out / "metrics.json", result)
         for folder, which in (("best", "agora"), (PLAIN_BEST, "plain")):  # each kept model's README.md
-            agora_card(out / folder, cfg, task, result, which, json.loads((out / folder / "agora_best.json").read_text()))
+            agora_card(out / folder, cfg, task, result, which,
+                       json.loads((out / folder / "agora_best.json").read_text()))
         return result
 
 

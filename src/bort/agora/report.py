@@ -96,7 +96,8 @@ def diagnostics(result: dict, iterations: list[dict]) -> list[str]:
     check = result.get("phi_check")
     if check and check.get("examples"):
         lines += [f"- φ check on {check['examples']} training examples (gold labels known): Socrates gives the gold "
-                  f"label to {check['socrates_on_sources']:.3f} of the sources and {check['socrates_on_perturbed']:.3f} "
+                  f"label to {check['socrates_on_sources']:.3f} of the sources and "
+                  f"{check['socrates_on_perturbed']:.3f} "
                   f"of their perturbations; φ changed Socrates' label on {check['label_changed_by_phi']:.3f}; mean "
                   f"token edit distance {check['edit_distance_mean']:.2f}.", ""]
     lines += ["H scores are measured for this report only; nothing selects on them. A training has collapsed when "
@@ -120,7 +121,8 @@ def diagnostics(result: dict, iterations: list[dict]) -> list[str]:
             f"{_counts(diag.get('d_labels'))} |")
     pairs = next((it["diagnostics"]["pairs"] for it in iterations if it.get("diagnostics", {}).get("pairs")), [])
     if pairs:
-        lines += ["", f"Ten of iteration {next(it['iteration'] for it in iterations if it.get('diagnostics', {}).get('pairs'))}'s"
+        lines += ["", "Ten of iteration "
+                  f"{next(it['iteration'] for it in iterations if it.get('diagnostics', {}).get('pairs'))}'s"
                   " new points beside their source (Socrates' label; the source's gold label):", ""]
         lines += [f"- `{p['source']}` → `{p['new']}` (Socrates {p['label']}; gold {p['source_label']})" for p in pairs]
     return lines + [""]

@@ -55,7 +55,8 @@ def student_config(teacher: PretrainedConfig, arch: Arch) -> PretrainedConfig:
     teacher's, so that student and teacher share a tokenizer and an output vocabulary.
     """
     if teacher.model_type not in SUPPORTED_MODEL_TYPES:
-        raise BortError(f"teacher model_type {teacher.model_type!r} is not supported; expected one of {SUPPORTED_MODEL_TYPES}")
+        raise BortError(f"teacher model_type {teacher.model_type!r} is not supported; "
+                        f"expected one of {SUPPORTED_MODEL_TYPES}")
     config = teacher.__class__.from_dict(teacher.to_dict())
     config.num_hidden_layers = arch.depth
     config.num_attention_heads = arch.heads

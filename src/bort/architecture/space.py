@@ -44,10 +44,12 @@ class SearchSpace:
         keys = ("depths", "heads", "hiddens", "intermediates")
         missing = [k for k in keys if k not in spec]
         if missing:
-            raise BortError(f"search space is missing field(s) {missing}; expected {list(keys)} and optionally 'even_depth'")
+            raise BortError(f"search space is missing field(s) {missing}; "
+                            f"expected {list(keys)} and optionally 'even_depth'")
         unknown = sorted(set(spec) - set(keys) - {"even_depth"})
         if unknown:
-            raise BortError(f"search space has unknown field(s) {unknown}; expected {list(keys)} and optionally 'even_depth'")
+            raise BortError(f"search space has unknown field(s) {unknown}; "
+                            f"expected {list(keys)} and optionally 'even_depth'")
         return cls(*(spec[k] for k in keys), even_depth=bool(spec.get("even_depth", False)), vocab=vocab)
 
     def to_dict(self) -> dict:

@@ -47,5 +47,6 @@ def run(cfg: BenchConfig) -> int:
 
     results = run_bench(cfg, progress=lambda msg: print(f"[bench] {msg}", file=sys.stderr, flush=True))
     text = write_reports(results, cfg.out)
-    print(json.dumps(results, indent=2) if cfg.json else f"{text}\n\nwrote {Path(cfg.out) / 'bench.json'}, bench.md, bench.png")
+    print(json.dumps(results, indent=2) if cfg.json
+          else f"{text}\n\nwrote {Path(cfg.out) / 'bench.json'}, bench.md, bench.png")
     return 0

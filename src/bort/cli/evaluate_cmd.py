@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bort.config import HelpFormatter, add_options
 from bort.finetune.config import EvaluateConfig
 
@@ -20,7 +18,11 @@ the task (RTE, MNLI, STS-B, ...); the diagnostic sets use the model of the task 
 
 --task custom scores a model fine-tuned on your own files: --split names the file (--dev, --test or
 --train), the column flags say where its text (and label, when it has one) are, and every row's
-prediction is written to predictions.jsonl (in --submission, or beside the model)."""
+prediction is written to predictions.jsonl (in --submission, or beside the metrics).
+
+It writes only where it says: the metrics to --out FILE.json, or by default to
+./eval-MODEL-TASK-SPLIT/metrics.json in the current directory, never into the model directory it
+reads."""
 
 
 def add_parser(subparsers) -> None:
@@ -32,7 +34,7 @@ def add_parser(subparsers) -> None:
 
 def run(cfg: EvaluateConfig) -> int:
     from bort.errors import BortError
-    from bort.finetune.evaluate import check_outputs, evaluate_benchmark, evaluate_config
+    from bort.finetune.evaluate import check_outputs, evaluate_benchmark, evaluate_config, metrics_path
     from bort.tasks import TASKS
     from bort.util.io import write_json_atomic
     from bort.util.run_dir import make_dirs
@@ -40,7 +42,8 @@ def run(cfg: EvaluateConfig) -> int:
 
     if cfg.list:
         print(format_table(["task", "kind", "metrics", "submission", "scored by"],
-                           [[t.name, t.kind, ", ".join(t.metrics), t.submission, t.scored_by or ""] for t in TASKS.values()]))
+                           [[t.name, t.kind, ", ".join(t.metrics), t.submission, t.scored_by or ""]
+                            for t in TASKS.values()]))
         return 0
     if cfg.all:
         if not cfg.model or not cfg.data:
@@ -54,7 +57,7 @@ def run(cfg: EvaluateConfig) -> int:
     result = evaluate_config(cfg)
     if "metrics" in result:
         print(format_table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in result["metrics"].items()]))
-        out = Path(cfg.out) if cfg.out else Path(cfg.model) / f"eval-{cfg.task.replace('/', '-')}-{cfg.split}.json"
+        out = metrics_path(cfg)
         make_dirs(out.parent)
         write_json_atomic(out, result)
         print(f"saved {out}")

@@ -1,10 +1,11 @@
-"""``bort finetune``: fine-tune any local encoder checkpoint on a GLUE, SuperGLUE or RACE task, plainly or with Agora."""
+"""``bort finetune``: fine-tune any local encoder checkpoint on a GLUE, SuperGLUE or RACE task, plainly or \
+with Agora."""
 
 from __future__ import annotations
 
 import os
 
-from bort.agora.config import AgoraConfig
+from bort.api import FinetuneCommandConfig, finetune
 from bort.config import HelpFormatter, add_options
 
 DESCRIPTION = """\
@@ -49,15 +50,14 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("finetune", help="fine-tune on GLUE, SuperGLUE, RACE or your own task (plain, distilled "
                               "from a fine-tuned teacher, or Agora)",
                               description=DESCRIPTION, formatter_class=HelpFormatter)
-    add_options(p, AgoraConfig)
-    p.set_defaults(run=run, config_class=AgoraConfig)
+    add_options(p, FinetuneCommandConfig)  # fine-tuning's flags and Agora's, each from its own stage's config
+    p.set_defaults(run=run, config_class=FinetuneCommandConfig)
 
 
-def run(cfg: AgoraConfig) -> int:
-    from bort.api import finetune
+def run(cfg: FinetuneCommandConfig) -> int:
     from bort.util.table import format_table
 
-    tuned = finetune(cfg)  # (Agora's flags with --method plain are refused there)
+    tuned = finetune(cfg)  # the one switch between the methods (Agora's flags with --method plain refused there)
     result = tuned.raw
     if tuned.method == "agora":
         rows = [[name, f"{value:.4f}", f"{result['plain_grid']['held_out_metrics'][name]:.4f}",

@@ -29,8 +29,8 @@ Everything it writes goes under --out; a second run reuses only the tokenization
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("quickstart", help="the whole pipeline on embedded data, in minutes", description=DESCRIPTION,
-                              formatter_class=HelpFormatter)
+    p = subparsers.add_parser("quickstart", help="the whole pipeline on embedded data, in minutes",
+                              description=DESCRIPTION, formatter_class=HelpFormatter)
     add_options(p, QuickstartConfig)
     p.set_defaults(run=run, config_class=QuickstartConfig)
 

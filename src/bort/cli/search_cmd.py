@@ -12,7 +12,8 @@ space's valid ⟨D,A,H,I⟩ tuples are sorted by parameter count and every ε-th
 is counted exactly; î is measured on this device (median of repeats after warm-up, serially,
 before any training, the same protocol as for the teacher T); a freshly initialised model is
 trained for s SGD steps on fixed batches against the teacher's temperature-softened MLM
-distribution, and ê is that cross-entropy on fixed held-out batches. W = (1 − p/p(T))·(1 − î/î(T))/ê ranks them (candidates as
+distribution, and ê is that cross-entropy on fixed held-out batches. \
+W = (1 − p/p(T))·(1 − î/î(T))/ê ranks them (candidates as
 big or as slow as T get W ≤ 0); the Pareto front over (p, î, ê) is marked.
 
 The teacher runs once over the fixed batches; its outputs are cached for every candidate.

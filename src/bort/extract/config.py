@@ -19,8 +19,8 @@ TASK = "task-aware extraction (a fine-tuned teacher)"
 
 @dataclass(kw_only=True)
 class ExtractConfig(CustomTaskOptions):
-    teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM; with --task, "
-                          "a classifier fine-tuned on that task)", metavar="TEACHER_DIR", group=RUN)
+    teacher: str = option(help="a local Hugging Face BERT or RoBERTa directory (bare encoder or masked LM; "
+                          "with --task, a classifier fine-tuned on that task)", metavar="TEACHER_DIR", group=RUN)
     corpus: list[str] = option(default_factory=list, help="the calibration batches are drawn from these (not "
                                f"needed with --scores): {CORPUS_HELP}", metavar="PATH", group=RUN, show="")
     text_field: str = text_field_option(RUN)
@@ -67,7 +67,8 @@ class ExtractConfig(CustomTaskOptions):
         elif not self.corpus and not self.scores:
             raise BortError("--corpus is required (text files, folders or globs), unless --scores gives saved scores "
                             "or --task calibrates on a task")
-        given = [flag for flag, value in (("--arch", self.arch), ("--config", self.student_config)) if value is not None]
+        given = [flag for flag, value in (("--arch", self.arch), ("--config", self.student_config))
+                 if value is not None]
         if len(given) != 1:
             raise BortError("give the student's shape with --arch D,A,H,I or --config CONFIG.json" if not given
                             else "give one of --arch and --config, not both")

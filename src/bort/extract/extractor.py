@@ -22,8 +22,8 @@ import torch
 from bort.architecture import Arch, count_params
 from bort.architecture.build import numel
 from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
-from bort.checkpoint import (check_weights, has_classification_head, has_masked_lm_head, load_config, load_config_file, load_model,
-                             save_model_dir)
+from bort.checkpoint import (check_weights, has_classification_head, has_masked_lm_head, load_config, load_config_file,
+                             load_model, save_model_dir)
 from bort.errors import BortError, first_line
 from bort.extract.config import ExtractConfig
 from bort.extract.importance import Importance, measure_importance
@@ -33,10 +33,10 @@ from bort.extract.task_calibration import task_calibration
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import PackedSplit, build_splits
 from bort.mlm.masking import mask_batch
-from bort.model_card import extraction_card
+from bort.extract.card import extraction_card
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import save_figure, write_json_atomic
-from bort.util.run_dir import check_apart, check_output_dir, remove_run_dir
+from bort.util.run_dir import Resume, RunDirectory, check_apart, check_output_dir, remove_run_dir
 
 CONFIG_FILE = "extract_config.json"
 PLOT_FILE = "importance.png"
@@ -66,7 +66,8 @@ def calibration_sample(split: PackedSplit, n_batches: int, batch_size: int, seed
     return [split.batch(np.sort(rows[k * batch_size:(k + 1) * batch_size])) for k in range(n_batches)]
 
 
-def masked_copies(batches: list[dict], tokenizer, mask_prob: float, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def masked_copies(batches: list[dict], tokenizer, mask_prob: float,
+                  seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(masked input_ids, labels) of each batch, for the Taylor scores' masked-LM loss."""
     generator = torch.Generator().manual_seed(seed)
     return [mask_batch(b, tokenizer, generator, mask_prob) for b in batches]
@@ -127,8 +128,9 @@ def plot_importance(importance: Importance, selection: Selection, path: Path) ->
                 axes[1].add_patch(plt.Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
     axes[1].set(title=f"heads (kept outlined; rule: {selection.head_rule})", xlabel="head", ylabel="teacher layer")
     fig.colorbar(image, ax=axes[1])
-    for label, scores, kept in (("FFN neurons, layer " + str(selection.layers[0]), importance.neurons[selection.layers[0]],
-                                 len(selection.neurons[0])), ("hidden channels", importance.channels, len(selection.channels))):
+    first = selection.layers[0]
+    for label, scores, kept in ((f"FFN neurons, layer {first}", importance.neurons[first], len(selection.neurons[0])),
+                                ("hidden channels", importance.channels, len(selection.channels))):
         ordered = torch.sort(scores / scores.max(), descending=True).values.numpy()
         axes[2].plot(np.arange(len(ordered)) / len(ordered), ordered, label=f"{label} ({kept}/{len(ordered)} kept)")
         axes[2].axvline(kept / len(ordered), ls="--", lw=0.8, color=axes[2].lines[-1].get_color())
@@ -165,14 +167,9 @@ def check_teacher(cfg: ExtractConfig, arch: Arch):
     return config, tokenizer
 
 
-def kept_extraction(cfg: ExtractConfig, out: Path) -> dict:
-    """A re-run on the same --out: the extraction there is kept when its settings are the same (its report, with
-    ``"kept": True``), refused when a setting changed."""
-    changed = ExtractConfig.load(out / CONFIG_FILE).differences(cfg)
-    if changed:
-        raise BortError(f"{out} holds an extraction with other settings ({', '.join(changed)} changed; "
-                        f"{out / CONFIG_FILE} holds the original); pass --restart to extract again, or choose another "
-                        "--out")
+def kept_extraction(out: Path) -> dict:
+    """A re-run with the same settings on the same --out: the extraction there is kept (its report, with
+    ``"kept": True``)."""
     try:
         report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -187,12 +184,13 @@ def extract(cfg: ExtractConfig, show_progress: bool = True) -> dict:
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    out = check_output_dir(cfg.out)
-    if out.exists() and any(out.iterdir()) and not (out / CONFIG_FILE).is_file():
-        raise BortError(f"--out {out} is not empty; choose a new directory for the student")
-    check_apart(out, {"--teacher": cfg.teacher, "--config": cfg.student_config, "--scores": cfg.scores})
-    if (out / CONFIG_FILE).is_file() and not cfg.restart:
-        return kept_extraction(cfg, out)
+    # --out holds nothing but an earlier extraction (the student is renamed onto it at the end): the same settings
+    # keep it, other settings are refused, --restart replaces it once the new student is whole.
+    run_dir = RunDirectory(cfg.out, config_file=CONFIG_FILE)
+    out = run_dir.path
+    run_dir.check({"--teacher": cfg.teacher, "--config": cfg.student_config, "--scores": cfg.scores}, anything=True)
+    if not cfg.restart and run_dir.resume(cfg) is Resume.CONTINUING:
+        return kept_extraction(out)
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "--cache-dir")
         check_apart(out, {"--cache-dir": cfg.cache_dir})

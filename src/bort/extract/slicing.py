@@ -3,7 +3,8 @@
 A hidden channel removed from the residual stream is removed everywhere it appears: the embeddings,
 every projection's input (Q, K, V, the FFN's first layer, the pooler and MLM-head dense layers) and
 output (W_O, the FFN's second layer), every LayerNorm, the MLM head's decoder (tied to the word
-embeddings) and a sequence classifier's head (its input columns; RoBERTa's dense layer both ways). Attention dimensions cut Q/K/V rows and W_O columns; FFN neurons the FFN's rows and
+embeddings) and a sequence classifier's head (its input columns; RoBERTa's dense layer both ways).
+Attention dimensions cut Q/K/V rows and W_O columns; FFN neurons the FFN's rows and
 columns. Written by hand on the state dict: transformers 5 keeps only ``prune_linear_layer``, which
 cuts one ``nn.Linear`` in place and knows nothing of the LayerNorms, embeddings and heads that must
 follow a hidden channel.

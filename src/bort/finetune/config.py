@@ -78,6 +78,10 @@ class FinetuneConfig(CustomTaskOptions):
                                             group=EVALUATION)
     holdout: str | None = option(None, "a labelled file in the task's dev format to score on as H instead; E is then "
                                  "the whole dev set", metavar="FILE", group=EVALUATION)
+    predict_test: bool = option(False, "also predict the task's official test split (in --data) with the selected "
+                                "model: test_predictions.jsonl, and its scores in metrics.json when it is labelled (as "
+                                "RACE's is); a custom task's --test FILE is predicted whenever it is given",
+                                group=EVALUATION)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -86,6 +90,9 @@ class FinetuneConfig(CustomTaskOptions):
             raise BortError(f"--data TASK_DIR is required: the folder of {self.task}'s official files")
         if self.holdout_fraction is not None and not self.holdout_fraction < 1:
             raise BortError(f"--holdout-fraction must be below 1, got {self.holdout_fraction}")
+        if self.predict_test and self.task == CUSTOM:
+            raise BortError("--predict-test reads a benchmark's official test split; a custom task's --test FILE is "
+                            "predicted whenever it is given")
         if self.holdout and self.holdout_fraction:
             raise BortError("give --holdout FILE or --holdout-fraction, not both")
         if self.alpha > 1:
@@ -121,8 +128,8 @@ class EvaluateConfig(CustomTaskOptions):
     data: str | None = option(None, "the task's official folder (with --all: the benchmark's)", metavar="TASK_DIR")
     split: str = option("dev", "dev, test or train", choices=("dev", "test", "train"))
     submission: str | None = option(None, "write the leaderboard file(s) into this folder", metavar="OUT_DIR")
-    all: str | None = option(None, "every task of a benchmark: its complete submission set", choices=("glue", "superglue"),
-                             metavar="BENCHMARK")
+    all: str | None = option(None, "every task of a benchmark: its complete submission set",
+                             choices=("glue", "superglue"), metavar="BENCHMARK")
     out: str | None = option(None, "where to save the metrics (default: RUN_DIR/eval-TASK-SPLIT.json)",
                              metavar="FILE.json")
     batch_size: int = option(32, "examples per forward pass", minimum=1)

@@ -37,6 +37,16 @@ def load_for_task(model_dir: str | Path, task: TaskSpec):
     return model, load_tokenizer(model_dir)
 
 
+def metrics_path(cfg: EvaluateConfig) -> Path:
+    """Where ``bort evaluate`` saves the metrics: ``--out``, else ``./eval-MODEL-TASK-SPLIT/metrics.json`` in the
+    current directory, never inside the model directory it reads (a command that reads a model does not change it).
+    A custom task's predictions go beside the metrics unless ``--submission`` says otherwise."""
+    if cfg.out:
+        return Path(cfg.out)
+    model = Path(cfg.model or "model").resolve().name
+    return Path(f"eval-{model}-{(cfg.task or 'all').replace('/', '-')}-{cfg.split}") / "metrics.json"
+
+
 def check_outputs(out: str | Path | None, submission: str | Path | None) -> None:
     """Where evaluation writes, checked before any model is loaded."""
     if out:
@@ -60,24 +70,26 @@ def evaluate(model_dir: str | Path, task: TaskSpec, data_dir: str | Path, split:
     if all(ex.label is not None for ex in examples):
         result["metrics"] = score(task, examples, outputs)
     if submission:
-        result["submission"] = str(write_submission(task, submission_records(task, examples, outputs), Path(submission)))
+        result["submission"] = str(write_submission(task, submission_records(task, examples, outputs),
+                                                    Path(submission)))
     return result
 
 
 def evaluate_config(cfg: EvaluateConfig) -> dict:
     """``bort evaluate`` on one task: a registered task's official split, or (``--task custom``) the user's file of
     that split, with the model's own classes; a custom task's predictions are always written (to ``--submission``,
-    or beside the model)."""
+    or beside the metrics: :func:`metrics_path`)."""
     if not cfg.task:
         raise BortError("--task is required (or --all BENCHMARK)")
     if not cfg.model or not (cfg.data or cfg.task == CUSTOM):
-        raise BortError("--model and --data are required (or --list; --task custom reads --dev, --test or --train instead)")
-    check_outputs(cfg.out, cfg.submission)
+        raise BortError("--model and --data are required "
+                        "(or --list; --task custom reads --dev, --test or --train instead)")
+    check_outputs(metrics_path(cfg), cfg.submission)
     submission = cfg.submission
     if cfg.task == CUSTOM:
         check_custom_options(cfg, CUSTOM, need=(cfg.split,))
         task = resolve_task(cfg, load_config(cfg.model))
-        submission = submission or cfg.model
+        submission = submission or metrics_path(cfg).parent
     else:
         check_custom_options(cfg, cfg.task, need=())
         task = get_task(cfg.task)

@@ -1,7 +1,7 @@
 """The plain fine-tuning recipe: AdamW, linear warm-up and decay, clipping, early stopping on the dev metric.
 
-Read it top to bottom: :meth:`FineTuning.setup` (the task's data, the classifier on the encoder,
-the optimiser), :meth:`FineTuning.train` (epochs; after each, the dev metric decides whether the
+Read it top to bottom: :meth:`FineTuning.setup` (the task's data, the models, the classifier on the encoder,
+the run directory, the optimiser), :meth:`FineTuning.train` (epochs; after each, the dev metric decides whether the
 model is the best so far and whether to stop; a checkpoint that a re-run of the same command continues from),
 :meth:`FineTuning.finish` (``metrics.json``).
 Agora trains each of its hyperparameter sets with this same recipe, on data it passes in.
@@ -9,7 +9,6 @@ Agora trains each of its hyperparameter sets with this same recipe, on data it p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -29,7 +28,8 @@ from bort.finetune.distil import (CACHE_FILE as TEACHER_CACHE, TaskTeacher, chec
                                   distillation_loss)
 from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
-from bort.model_card import finetuning_card
+from bort.finetune.test_split import test_examples, write_test_predictions
+from bort.finetune.card import finetuning_card
 from bort.tasks.custom import resolve_task
 from bort.tasks.example import Example
 from bort.tasks.predict import majority_baseline, predictions, score
@@ -37,7 +37,7 @@ from bort.tokenizer import load_tokenizer
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
+from bort.util.run_dir import Resume, RunDirectory
 
 CONFIG_FILE = "finetune_config.json"
 
@@ -85,37 +85,58 @@ class FineTuning:
                  dev: list[Example] | None = None):
         self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
         self.train_examples, self.dev_examples = train, dev
-        self.run_dir = RunDirectory(self.out)  # checked now; claimed once the inputs are
+        self.run_dir = RunDirectory(self.out, config_file=CONFIG_FILE)  # checked now; claimed once the inputs are
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
-        cfg, out = self.cfg, self.out
-        # Inputs first, before anything is written: the task's data (its official train and dev files, or what
-        # the caller passed), the encoder, and whether the tokenizer and --max-len fit it.
-        self.processes = Processes(cfg.batch_size)  # one, or several under torchrun / accelerate launch
+        """Inputs first, so that a bad one is refused before anything is written; then the run directory, claimed
+        only once the run can start; then what the training goes through. (Several processes: the main one sets up
+        the directory, makes the copies and the teacher's cache; the others read them.)"""
+        self.processes = Processes(self.cfg.batch_size)  # one, or several under torchrun / accelerate launch
+        self.read_data()
+        self.check_models()
+        self.build_classifier()
+        checkpoint = self.open_run_dir()
+        with self.processes.main_first():
+            self.prepare_training(checkpoint)
+        # What the training steps go through: the model itself, or its DDP wrapper over several processes (a
+        # collective step: all of them take it together, after the block above).
+        self.train_model, self.optimizer = self.processes.prepare(self.model, self.optimizer)
+        self.device = next(self.model.parameters()).device  # a GPU's under accelerate on a GPU machine
+        self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
+                                              else 0.0)
+
+    def read_data(self) -> None:
+        """The task and its examples: its official train and dev files, or what the caller passed (Agora); --out
+        apart from every input, which the run would overwrite. Early stopping selects on E (dev); H, when there is
+        one, is scored once at the end, so that the reported score is not the one that chose the epoch."""
+        cfg = self.cfg
         self.task = task = resolve_task(cfg)
         if task.test_only:
             raise BortError(f"{task.name} is a diagnostic set without training data; fine-tune {task.scored_by} and "
                             f"evaluate {task.name} with that model")
-        check_apart(out, {"--model": cfg.model, "--teacher": cfg.teacher, "--phi-model": cfg.phi_model,
-                          **{f"--unlabeled {path}": path for path in cfg.unlabeled or []}})
-        check_foreign(out, CONFIG_FILE)
+        self.run_dir.check({"--model": cfg.model, "--teacher": cfg.teacher, "--phi-model": cfg.phi_model,
+                            **{f"--unlabeled {path}": path for path in cfg.unlabeled or []}})
         train = self.train_examples if self.train_examples is not None else task.read(Path(cfg.data or ""), "train")
-        self.dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data or ""), "dev")
-        # E/H: early stopping selects on E; H, when there is one, is scored once at the end.
-        self.dev, self.holdout_set = select_and_hold_out(task, self.dev, cfg.holdout_share, cfg.holdout, cfg.seed)
-        self.train_set = train = training_set(task, train, cfg)
+        dev = self.dev_examples if self.dev_examples is not None else task.read(Path(cfg.data or ""), "dev")
+        self.dev, self.holdout_set = select_and_hold_out(task, dev, cfg.holdout_share, cfg.holdout, cfg.seed)
+        self.train_set = training_set(task, train, cfg)
+        self.test_set = test_examples(task, cfg)  # read now: a bad test file is refused before the training
+        self.unlabeled = unlabeled_inputs(cfg.unlabeled, cfg.text_column, cfg.text_pair_column or "text_pair",
+                                          any(ex.text_b is not None for ex in self.train_set)) if cfg.unlabeled else []
+
+    def check_models(self) -> None:
+        """The encoder, whether its tokenizer and --max-len fit it; with --teacher the fine-tuned teacher, checked
+        against the task and the student's vocabulary (its outputs are read token for token); --phi-model. All
+        before training, which would otherwise fail epochs in. The learning rate and epochs: the user's, else
+        chosen for the model's size (:mod:`bort.finetune.defaults`)."""
+        cfg, task = self.cfg, self.task
         self.max_len = cfg.max_len or task.max_len
         self.tokenizer = load_tokenizer(cfg.model)
         model_config = load_config(cfg.model)
         check_fits(Path(cfg.model), model_config, self.tokenizer, self.max_len)
-        # The learning rate and epochs: the user's, else chosen for the model's size (bort.finetune.defaults).
         self.lr, self.epochs, self.hyper_source = resolve_defaults(cfg.lr, cfg.epochs, model_config)
-
-        # With --teacher: the fine-tuned teacher, checked against the task and the student's vocabulary.
         self.teacher = None
-        self.unlabeled = unlabeled_inputs(cfg.unlabeled, cfg.text_column, cfg.text_pair_column or "text_pair",
-                                          any(ex.text_b is not None for ex in train)) if cfg.unlabeled else []
         if cfg.teacher:
             if not Path(cfg.teacher).is_dir():
                 what = "is not a directory" if Path(cfg.teacher).exists() else "does not exist"
@@ -126,7 +147,10 @@ class FineTuning:
         if cfg.augment and cfg.phi == "mlm-replace":
             check_phi_model(cfg.phi_model or cfg.model, "--phi-model" if cfg.phi_model else "--model")
 
-        # The classifier: the encoder's weights, a new head (U(-a, a) with --head-init, the paper's 0.5).
+    def build_classifier(self) -> None:
+        """The encoder's weights under a new head (U(-a, a) with --head-init, the paper's 0.5), seeded so that the
+        same command draws the same head."""
+        cfg, task = self.cfg, self.task
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -140,44 +164,21 @@ class FineTuning:
         if cfg.head == "linear":  # after --head-init, which must not redraw the identity
             freeze_pooler_to_identity(self.model)
 
-        main = self.processes.main
-        if cfg.restart and main:  # the earlier run deleted, now that the inputs are valid
-            start_over(out, CONFIG_FILE)
-        self.processes.wait()
-        # The run directory, held by this run alone: a new run, or the continuation of one with the same settings.
-        # (Several processes: the main one sets it up, makes the copies and the teacher's cache; the others read them.)
-        with self.processes.main_first():
-            with self.run_dir.setting_up() if main else contextlib.nullcontext():
-                existing = self.claim(main)
-            # The copies and the teacher's outputs: logged as they are made, so a stopped run keeps what it made.
-            self.prepare_training(existing[-1] if existing else None)
-        # What the training steps go through: the model itself, or its DDP wrapper over several processes (a
-        # collective step: all of them take it together, after the block above).
-        self.train_model, self.optimizer = self.processes.prepare(self.model, self.optimizer)
-        self.device = next(self.model.parameters()).device  # a GPU's under accelerate on a GPU machine
-        self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
-                                              else 0.0)
-
-    def claim(self, main: bool) -> list[Path]:
-        """A new run, or the continuation of one with the same settings; returns its checkpoints, oldest first.
-        A run that ended before its first epoch left only its configuration (and perhaps the teacher's cache and
-        the copies): it starts afresh, dropping what other settings made."""
-        cfg, out = self.cfg, self.out
-        existing = train_state.list_checkpoints(out)
-        saved = FinetuneConfig.load(out / CONFIG_FILE) if (out / CONFIG_FILE).is_file() else None
-        changed = saved.differences(cfg) if saved is not None else []
-        if changed and existing:
-            raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
-                            f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or "
-                            "choose another --out)")
-        if main:
-            if changed:
+    def open_run_dir(self) -> Path | None:
+        """The run directory, held by this run alone (--restart deletes the earlier one, now that the inputs are
+        valid): a new run, or the continuation of one with the same settings; returns the checkpoint to continue
+        from. A run that ended before its first epoch left only its configuration (and perhaps the teacher's cache
+        and the copies): it starts afresh, dropping what other settings made."""
+        cfg, out, main = self.cfg, self.out, self.processes.main
+        with self.run_dir.open(cfg, restart=cfg.restart, progress=lambda: bool(train_state.list_checkpoints(out)),
+                               main=main, barrier=self.processes.wait) as state:
+            existing = train_state.list_checkpoints(out)
+            if main and state is Resume.AFRESH:
                 for name in (TEACHER_CACHE, AUGMENT_FILE):
                     (out / name).unlink(missing_ok=True)
-            if existing and self.show_progress:
+            if main and existing and self.show_progress:
                 print(f"bort: continuing the fine-tuning run in {out}", flush=True)
-            cfg.save(out / CONFIG_FILE)
-        return existing
+        return existing[-1] if existing else None
 
     def prepare_training(self, checkpoint: Path | None) -> None:
         """The inputs trained on (the training set, then --augment's copies), the teacher's outputs on them, their
@@ -306,7 +307,8 @@ class FineTuning:
         progress = self.progress
         result = {
             "task": self.task.name, "best_epoch": progress["best_epoch"],
-            "dev": progress["history"][progress["best_epoch"] - 1], "history": progress["history"], "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
+            "dev": progress["history"][progress["best_epoch"] - 1], "history": progress["history"],
+            "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
             "train_examples": len(self.train_set), "dev_examples": len(self.dev),
             "lr": self.lr, "epochs": self.epochs, "lr_and_epochs": self.hyper_source,
             **({"teacher": self.cfg.teacher, "alpha": self.cfg.alpha, "temperature": self.cfg.temperature}
@@ -324,6 +326,10 @@ class FineTuning:
         else:
             result["selected_on"] = (f"the {len(self.dev)} dev examples early stopping read (not a held-out score; "
                                      "--holdout-fraction gives one)")
+        if self.test_set and self.processes.main:
+            best = load_classifier(self.out)
+            outputs = model_outputs(best, self.tokenizer, self.test_set, self.max_len)
+            result.update(write_test_predictions(self.task, self.test_set, outputs, self.out))
         if self.processes.main:
             write_json_atomic(self.out / "metrics.json", result)
             finetuning_card(self.out, self.cfg, self.task, result)  # README.md: metrics, training, command

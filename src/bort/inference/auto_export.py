@@ -25,6 +25,7 @@ import torch
 from bort.checkpoint import load_model
 from bort.errors import BortError, first_line
 from bort.inference import paths
+from bort.inference.card import export_card
 from bort.inference.choice import MAX_POINTS_LOST, Candidate, Choice, choose
 from bort.inference.config import AUTO_MIN_COSINE, ExportConfig
 from bort.inference.loader import RECORD_FILE
@@ -32,14 +33,12 @@ from bort.inference.parity import parity
 from bort.measure.device import SIMD_FLAGS, cpu_flags, device_record
 from bort.measure.interleaved import time_interleaved
 from bort.measure.latency import LatencyProtocol, fixed_input
-from bort.model_card import export_card
+from bort.tokenizer.load import TOKENIZER_FILES, require_tokenizer
 from bort.util.io import write_json_atomic
 from bort.util.run_dir import check_apart, check_output_dir, make_dirs, remove_run_dir
 
 ONNX_FILE = "model.onnx"
 PARITY_PROTOCOL = LatencyProtocol(batch_size=2, seq_len=64)  # the fixed batch parity is checked on without --task
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-                   "merges.txt")
 
 
 def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndarray], float]] | None:
@@ -144,6 +143,7 @@ def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> d
                             f"{', '.join(sorted(cpu_flags() & set(SIMD_FLAGS))) or 'none of them'}); "
                             "nothing written")
     model = load_model(cfg.model_dir).eval()
+    require_tokenizer(cfg.model_dir)  # an export serves text: its tokenizer is copied in beside the weights
     _check_lengths(cfg, model.config)
     task = dev_batches(cfg, model)
     if cfg.path:  # the path, timed and checked against eager
@@ -200,7 +200,8 @@ def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosi
         progress(f"timing   {len(forwards)} paths at {protocol.batch_size} × {protocol.seq_len} tokens in interleaved "
                  "rounds ...")
         rounds = time_interleaved(forwards, protocol, reference="eager",
-                                  on_round=lambda r, rs: progress(f"round {r}, {rs.seconds:.0f} s") if r % 5 == 0 else None)
+                                  on_round=lambda r, rs: (progress(f"round {r}, {rs.seconds:.0f} s")
+                                                          if r % 5 == 0 else None))
         for candidate in candidates:
             if candidate.name in runners:
                 candidate.rounds_ms = rounds.rounds_ms[candidate.name]
@@ -288,7 +289,8 @@ def _record(cfg: ExportConfig, choice, candidates: list[Candidate], rounds, min_
         "fastest": choice.fastest, "model_dir": str(cfg.model_dir),
         "bar": {"min_cosine": min_cosine, "max_points_lost": MAX_POINTS_LOST if cfg.task else None, "task": cfg.task,
                 "eager_task_score": eager_points},
-        "timed": {"batch": cfg.batch, "seq_len": cfg.seq_len, "threads": cfg.threads, "rounds": rounds.rounds, "stopped_by": rounds.stopped_by},
+        "timed": {"batch": cfg.batch, "seq_len": cfg.seq_len, "threads": cfg.threads, "rounds": rounds.rounds,
+                  "stopped_by": rounds.stopped_by},
         "cpu": {"name": device_record("cpu").device_name, "flags": sorted(flags & set(SIMD_FLAGS)),
                 "torch_capability": torch.backends.cpu.get_cpu_capability()},
         "device": device_record("cpu", cfg.threads).as_dict(),

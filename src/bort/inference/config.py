@@ -53,8 +53,8 @@ def fast_path_list(text: str) -> list[str]:
 @dataclass(kw_only=True)
 class BenchConfig(Config):
     models: list[str] = option(default_factory=lambda: ["roberta-large", "roberta-base", "bort"],
-                               help=f"models by name ({', '.join(NAMED_MODELS)}), D,A,H,I (random weights), or a local model "
-                               "directory (its own weights: a teacher beside its student), space-separated",
+                               help=f"models by name ({', '.join(NAMED_MODELS)}), D,A,H,I (random weights), or a "
+                               "local model directory (its own weights: a teacher beside its student), space-separated",
                                metavar="MODEL")
     subject: str = option("bort", "the model the ratios refer to and the fast paths speed up")
     model: str | None = option(None, "a local model directory to time with its trained weights and vocabulary; it "

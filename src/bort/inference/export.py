@@ -16,6 +16,7 @@ from bort.inference import onnx_runtime
 from bort.inference.config import ExportConfig
 from bort.inference.parity import Parity, parity
 from bort.measure.latency import LatencyProtocol, fixed_input
+from bort.tokenizer.load import require_tokenizer
 from bort.util.run_dir import check_output_file, make_dirs
 
 DEFAULT_MIN_COSINE = {False: 0.9999, True: 0.99}  # fp32, int8
@@ -27,6 +28,7 @@ def export(cfg: ExportConfig, progress: Callable[[str], None] = print) -> Parity
     ``cfg.out``; a file below ``cfg.min_cosine`` is not written. Returns the parity."""
     out = check_output_file(cfg.out)
     model = load_model(cfg.model_dir)
+    require_tokenizer(cfg.model_dir, "whoever serves the ONNX file")  # a file nobody can feed text to is not an export
     min_cosine = cfg.min_cosine if cfg.min_cosine is not None else DEFAULT_MIN_COSINE[cfg.int8]
     created = make_dirs(out.parent)
     try:
@@ -44,7 +46,8 @@ def _export_checked(cfg: ExportConfig, model, out: Path, min_cosine: float, prog
         if cfg.optimize:
             progress(f"exporting {cfg.model_dir} to ONNX and fusing it (ONNX Runtime's transformer optimizer) ...")
             path = onnx_runtime.export_onnx_fused(model, Path(tmp) / "model.onnx", opset=cfg.opset)
-            progress(f"fused operators: {onnx_runtime.fused_operators(path) or 'none (the optimizer found no pattern)'}")
+            progress("fused operators: "
+                     f"{onnx_runtime.fused_operators(path) or 'none (the optimizer found no pattern)'}")
         else:
             progress(f"exporting {cfg.model_dir} to ONNX (opset {cfg.opset}) ...")
             path = onnx_runtime.export_onnx(model, Path(tmp) / "model.onnx", opset=cfg.opset)

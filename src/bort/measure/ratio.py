@@ -80,7 +80,8 @@ def round_ratio(numerator: Sequence[float], denominator: Sequence[float], **kwar
     Both sequences hold one time per round, in round order, from the same interleaved rounds.
     """
     if len(numerator) != len(denominator):
-        raise BortError(f"per-round ratio: {len(numerator)} rounds of one model against {len(denominator)} of the other")
+        raise BortError(f"per-round ratio: {len(numerator)} rounds of one model against "
+                        f"{len(denominator)} of the other")
     if any(d <= 0 for d in denominator):
         raise BortError("per-round ratio: a time in the denominator is zero or negative")
     return median_interval([a / b for a, b in zip(numerator, denominator)], **kwargs)

@@ -31,13 +31,15 @@ class MaskedEvalSet:
         loss_sum = 0.0
         for batch, labels in self.batches:
             masked = labels != IGNORE
-            logits = masked_logits(model, batch["input_ids"].to(device), batch["attention_mask"].to(device), masked.to(device))
+            logits = masked_logits(model, batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                                   masked.to(device))
             targets = labels[masked].to(device)
             loss_sum += float(torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum"))
             correct += int((logits.argmax(-1) == targets).sum())
             total += int(targets.numel())
         model.train(was_training)
-        return {"val_mlm_accuracy": correct / max(total, 1), "val_mlm_loss": loss_sum / max(total, 1), "val_targets": total}
+        return {"val_mlm_accuracy": correct / max(total, 1), "val_mlm_loss": loss_sum / max(total, 1),
+                "val_targets": total}
 
     def most_frequent_baseline(self, train: PackedSplit, special_ids: list[int]) -> dict:
         """Accuracy of always predicting the training split's most frequent ordinary token."""

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bort.agora.config import AgoraConfig
+from bort.api import FinetuneCommandConfig
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.finetune.config import FinetuneConfig
@@ -43,7 +43,7 @@ SECTIONS = {
     "extract": ("bort extract", ExtractConfig, {"teacher", "corpus", "out", "student_config", "scores"}),
     "distil": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                  "student_config"}),
-    "tasks": ("bort finetune", AgoraConfig, {"model", "out", "teacher"}),
+    "tasks": ("bort finetune", FinetuneCommandConfig, {"model", "out", "teacher"}),
     "export": ("bort export", ExportConfig, {"model_dir", "out", "auto", "onnx", "path"}),
     "bench": ("bort bench", BenchConfig, {"model", "models", "out", "json"}),
 }

@@ -48,8 +48,42 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
                      "student": student[scored][metric],
                      "teacher": (teacher.get(scored) or teacher["metrics"]).get(metric) if teacher else None,
                      "majority": student["majority_baseline"].get(metric),
-                     "plain": (student.get("plain_held_out") or {}).get(metric)})
+                     "plain": (student.get("plain_held_out") or {}).get(metric),
+                     "test": test_scores(student, teacher, metric)})
     return rows
+
+
+def test_scores(student: dict, teacher: dict | None, metric: str) -> dict | None:
+    """The task's test file as the student's and the teacher's runs predicted it: its size, whether it is labelled,
+    and (when it is) both scores; None when the task had no test file."""
+    test = student.get("test")
+    if not test:
+        return None
+    scores = {"examples": test["examples"], "labelled": test["labelled"]}
+    if test["labelled"]:
+        scores["student"] = test["metrics"][metric]
+        scores["teacher"] = ((teacher or {}).get("test") or {}).get("metrics", {}).get(metric)
+    return scores
+
+
+def _test_lines(cfg: PipelineConfig, tasks: list[dict]) -> list[str]:
+    """The test files' table: scored where labelled, and where the predictions are either way."""
+    tested = [row for row in tasks if row["test"]]
+    if not tested:
+        return []
+    lines = ["", "### Test files", "", "Predicted once by the selected models; nothing was selected on them.", "",
+             "| task | examples | student | teacher | student / teacher | predictions |",
+             "|---|---:|---:|---:|---:|---|"]
+    for row in tested:
+        test, folder = row["test"], Path(cfg.out) / "tasks" / row["name"]
+        where = f"`{folder / 'student' / 'test_predictions.jsonl'}`"
+        if not test["labelled"]:
+            lines.append(f"| {row['name']} | {test['examples']} | no labels | no labels | — | {where} |")
+            continue
+        share = f"{100 * test['student'] / test['teacher']:.1f}%" if test["teacher"] else "—"
+        lines.append(f"| {row['name']} | {test['examples']} | {test['student']:.4f} | {_number(test['teacher'])} | "
+                     f"{share} | {where} |")
+    return lines
 
 
 def _number(value, digits: int = 4) -> str:
@@ -75,7 +109,8 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
                      f"î {best['latency']:.4g} {search['latency_unit']} against the teacher's "
                      f"{search['teacher_latency']:.4g} (measured during the search).")
     if distil:
-        lines.append(f"- Distilled for {distil['step']} steps: held-out MLM accuracy {_number(distil['mlm_accuracy'], 3)} "
+        lines.append(f"- Distilled for {distil['step']} steps: held-out MLM accuracy "
+                     f"{_number(distil['mlm_accuracy'], 3)} "
                      f"vs {_number(distil['baseline_accuracy'], 3)} for always predicting the most frequent token.")
     bench = results.get("bench")
     if bench:
@@ -103,6 +138,7 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
             lines.append(f"| {row['name']} ({row['task']}) | {row['method']} | {row['metric']} | {row['on']} | "
                          f"{row['student']:.4f}{plain} | {_number(row['teacher'])} | {share} | "
                          f"{_number(row['majority'])} |")
+        lines += _test_lines(cfg, tasks)
     lines += ["", "## Where everything is", "", "| stage | folder | time | command |", "|---|---|---:|---|"]
     for stage in stages:
         record = records.get(stage.name, {})

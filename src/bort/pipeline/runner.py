@@ -19,6 +19,7 @@ from typing import Callable
 from bort.config import command_line
 from bort.errors import BortError
 from bort.pipeline.config import PipelineConfig, load_pipeline
+from bort.pipeline.preflight import preflight
 from bort.pipeline.stages import Stage, plan
 from bort.util.io import write_json_atomic
 from bort.util.run_dir import RunDirectory, remove_run_dir
@@ -85,17 +86,6 @@ def _run_stage(stage: Stage) -> dict:
     return json.loads(json.dumps(values, default=str))
 
 
-def check_task_files(stages: list[Stage]) -> None:
-    """Each custom task's files read and their columns checked now, not after the hour the stages before take."""
-    from bort.tasks.custom import CUSTOM, custom_task
-
-    for stage in stages:
-        if stage.command == "finetune" and stage.config.task == CUSTOM:
-            task = custom_task(stage.config)
-            for split in stage.config.custom_files():
-                task.read("", split)
-
-
 def state_before(path: Path) -> dict:
     """The stages an earlier run recorded (each made its folder), whatever this run does with them."""
     return json.loads(path.read_text(encoding="utf-8")).get("stages", {}) if path.is_file() else {}
@@ -123,7 +113,7 @@ def run_pipeline(config: PipelineConfig | str | Path, dry_run: bool = False, res
     state_path = out / STATE
     recorded = state_before(state_path)
     records: dict = {} if restart else dict(recorded)
-    check_task_files(stages)
+    preflight(stages, out, cfg.source)  # the whole file checked before the first folder is made
     check_foreign_folders(stages, set(recorded))
     restarted = False
     rows = []

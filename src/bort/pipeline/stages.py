@@ -1,7 +1,8 @@
 """The pipeline's stages in order, each the config of the command it runs, wired to the stages before it.
 
 teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, Agora's
-Socrates, and the teacher the student is distilled from on the task), the student fine-tuned → export → bench. Each stage writes only under its own
+Socrates, and the teacher the student is distilled from on the task), the student fine-tuned → export → bench.
+Each stage writes only under its own
 subdirectory of ``out``; its config is what :mod:`bort.pipeline.runner` compares on a re-run.
 """
 
@@ -12,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from bort.agora.config import AgoraConfig
+from bort.api import FinetuneCommandConfig
 from bort.config import Config, base_type
 from bort.errors import BortError
 from bort.extract.config import ExtractConfig
@@ -95,6 +96,20 @@ def distils(task: dict) -> bool:
     return bool(has_teacher) and task.get("task_distil", task.get("method", "plain") != "agora")
 
 
+def has_test_split(task: dict) -> bool:
+    """Whether a benchmark task's folder holds its official test file, which the pipeline then has the teacher and
+    the student predict (a custom task's ``test:`` file is predicted whenever it is given)."""
+    from bort.tasks import get_task
+
+    if task["task"] == "custom" or not task.get("data"):
+        return False
+    try:
+        spec = get_task(task["task"])
+    except BortError:  # an unknown task: the pre-flight check names it
+        return False
+    return "test" in spec.files and spec.path(Path(task["data"]), "test").exists()
+
+
 def plan(cfg: PipelineConfig) -> list[Stage]:
     """The switched-on stages, in the order they run."""
     out = Path(cfg.out)
@@ -133,6 +148,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     first_tuned = None
     for n, task in enumerate(cfg.tasks):
         folder = out / "tasks" / task["name"]
+        if "predict_test" not in task and has_test_split(task):
+            task = {**task, "predict_test": True}
         socrates = task.get("socrates")
         tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here
         teacher_score = task.get("teacher_score", True)
@@ -161,8 +178,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
             wired["teacher"] = tuned_teacher
         if wired and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
             wired["phi_model"] = task.get("phi_model", str(teacher))
-        tuned = _build(AgoraConfig, cfg, task, f"tasks[{n}]", model=str(model_dir), out=str(folder / "student"),
-                       **wired)
+        tuned = _build(FinetuneCommandConfig, cfg, task, f"tasks[{n}]", model=str(model_dir),
+                       out=str(folder / "student"), **wired)
         produced = folder / "student" / ("best" if tuned.method == "agora" else "")
         stages.append(Stage(f"task:{task['name']}:student", "finetune", tuned, folder / "student", produced))
         first_tuned = first_tuned or produced

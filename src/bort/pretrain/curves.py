@@ -27,8 +27,10 @@ def plot_curves(runs: dict[str, Path], path: Path, baseline: float | None = None
         return None
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4))
     for label, points in series.items():
-        by_step.plot([p["step"] for p in points], [p["val_mlm_accuracy"] for p in points], marker="o", ms=3, label=label)
-        by_time.plot([p["wall_s"] / 60 for p in points], [p["val_mlm_accuracy"] for p in points], marker="o", ms=3, label=label)
+        by_step.plot([p["step"] for p in points], [p["val_mlm_accuracy"] for p in points], marker="o", ms=3,
+                     label=label)
+        by_time.plot([p["wall_s"] / 60 for p in points], [p["val_mlm_accuracy"] for p in points], marker="o", ms=3,
+                     label=label)
     for ax, xlabel in ((by_step, "optimizer steps"), (by_time, "wall-clock, minutes")):
         if baseline is not None:
             ax.axhline(baseline, color="grey", ls="--", lw=1, label="most frequent token")

@@ -43,12 +43,13 @@ def check_compatible(cfg: PretrainConfig, tokenizer, student_cfg, teacher_cfg) -
     """Vocabulary and positions must agree across tokenizer, student and teacher."""
     vocab = len(tokenizer)
     if cfg.init and teacher_cfg is not None and student_cfg.vocab_size != teacher_cfg.vocab_size:
-        raise BortError(f"the --init student's vocabulary ({student_cfg.vocab_size} embedding rows, {cfg.init}/config.json) "
+        raise BortError(f"the --init student's vocabulary ({student_cfg.vocab_size} embedding rows, "
+                        f"{cfg.init}/config.json) "
                         f"differs from the teacher's ({teacher_cfg.vocab_size}); distillation needs one shared "
                         "vocabulary: extract the student from this teacher with `bort extract`")
     if teacher_cfg is not None and teacher_cfg.vocab_size != vocab:
-        raise BortError(f"the teacher's vocabulary ({teacher_cfg.vocab_size} tokens, {cfg.teacher}/config.json) differs "
-                        f"from the tokenizer's ({vocab}); distillation needs one shared vocabulary")
+        raise BortError(f"the teacher's vocabulary ({teacher_cfg.vocab_size} tokens, {cfg.teacher}/config.json) "
+                        f"differs from the tokenizer's ({vocab}); distillation needs one shared vocabulary")
     if student_cfg.vocab_size != vocab:
         raise BortError(f"the student's vocabulary ({student_cfg.vocab_size}) differs from the tokenizer's ({vocab})")
     if teacher_cfg is not None:

@@ -28,7 +28,7 @@ from bort.mlm.evaluation import MaskedEvalSet
 from bort.mlm.head import MaskedPositionsLM
 from bort.mlm.losses import loss_positions, training_loss
 from bort.mlm.masking import mask_batch
-from bort.model_card import pretraining_card
+from bort.pretrain.card import pretraining_card
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.curves import plot_curves
 from bort.pretrain.setup import (build_student, build_student_config, check_compatible, choose_tokenizer,
@@ -36,7 +36,7 @@ from bort.pretrain.setup import (build_student, build_student_config, check_comp
 from bort.training import train_state
 from bort.training.optim import build_optimizer
 from bort.util.io import append_log, read_log, write_json_atomic, write_text_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign, start_over
+from bort.util.run_dir import Resume, RunDirectory
 
 CONFIG_FILE = "pretrain_config.json"
 
@@ -67,9 +67,9 @@ def pretrain(cfg: PretrainConfig, show_progress: bool = True) -> dict:
 
 
 def resume_differences(saved: PretrainConfig, cfg: PretrainConfig) -> list[str]:
-    """What a continued run may not change: every setting that shapes the run's results. A longer --max-steps
-    is allowed when the schedule does not depend on it (noam, constant): the steps already taken are
-    exactly those the longer run would have taken."""
+    """What a continued run may not change (:meth:`RunDirectory.resume` compares with it): every setting that
+    shapes the run's results. A longer --max-steps is allowed when the schedule does not depend on it (noam,
+    constant): the steps already taken are exactly those the longer run would have taken."""
     changed = saved.differences(cfg)
     if changed == ["max_steps"] and cfg.schedule != "linear" and cfg.max_steps > saved.max_steps:
         return []
@@ -81,7 +81,7 @@ class Pretraining:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.show_progress = show_progress
-        self.run_dir = RunDirectory(self.out)  # checked now; claimed once the inputs are
+        self.run_dir = RunDirectory(self.out, config_file=CONFIG_FILE)  # checked now; claimed once the inputs are
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -95,8 +95,7 @@ class Pretraining:
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
 
         # Inputs first, before anything is written: the output location, the models.
-        check_apart(out, {"--init": cfg.init, "--teacher": cfg.teacher, "--tokenizer": cfg.tokenizer})
-        check_foreign(out, CONFIG_FILE)
+        self.run_dir.check({"--init": cfg.init, "--teacher": cfg.teacher, "--tokenizer": cfg.tokenizer})
         if cfg.init:
             check_weights(check_model_dir(cfg.init))
         if cfg.batch_size % (self.world * cfg.grad_accum):
@@ -111,31 +110,24 @@ class Pretraining:
         student_cfg = build_student_config(cfg, teacher_cfg, self.tokenizer)
         check_compatible(cfg, self.tokenizer, student_cfg, teacher_cfg)
         corpus = resolve_corpus(cfg.corpus, cfg.text_field)
-        if cfg.restart:  # the earlier run deleted, now that the inputs are valid
-            if accelerator.is_main_process:
-                start_over(out, CONFIG_FILE)
-            accelerator.wait_for_everyone()
 
-        # The run directory, held by this run alone; if the rest of the setup fails, what it wrote is removed.
-        with self.run_dir.setting_up() if accelerator.is_main_process else contextlib.nullcontext():
-            self._setup_run(student_cfg, corpus)
+        # The run directory, held by this run alone (--restart deletes the earlier one, now that the inputs are
+        # valid): a new run, or the continuation of one with the same configuration (a longer --max-steps is allowed
+        # where the schedule does not depend on it); if the rest of the setup fails, what it wrote is removed.
+        with self.run_dir.open(cfg, restart=cfg.restart, progress=lambda: bool(train_state.list_checkpoints(out)),
+                               differences=resume_differences, main=accelerator.is_main_process,
+                               barrier=accelerator.wait_for_everyone) as resume:
+            self._setup_run(resume, student_cfg, corpus)
 
-    def _setup_run(self, student_cfg, corpus) -> None:
+    def _setup_run(self, resume: Resume, student_cfg, corpus) -> None:
         cfg, out, accelerator = self.cfg, self.out, self.accelerator
-        # A new run, or the continuation of one with the same configuration (a longer --max-steps is allowed
-        # where the schedule does not depend on it); a run with no checkpoint yet starts from step 0.
+        # A run with no checkpoint yet starts from step 0.
         existing = train_state.list_checkpoints(out)
-        if existing:
-            changed = resume_differences(PretrainConfig.load(out / CONFIG_FILE), cfg)
-            if changed:
-                raise BortError(f"cannot continue {out}: the run's configuration changed in {changed}; "
-                                f"{out / CONFIG_FILE} holds the original (pass --restart to start over, or choose "
-                                "another --out)")
-            if accelerator.is_main_process:
-                step = train_state.step_of(existing[-1])
-                print(f"bort: {out} already ran its {step} steps; evaluating and saving it again"
-                      if step >= cfg.max_steps else f"bort: continuing the run in {out} from step {step}", flush=True)
-        elif (out / CONFIG_FILE).is_file() and accelerator.is_main_process:
+        if existing and accelerator.is_main_process:
+            step = train_state.step_of(existing[-1])
+            print(f"bort: {out} already ran its {step} steps; evaluating and saving it again"
+                  if step >= cfg.max_steps else f"bort: continuing the run in {out} from step {step}", flush=True)
+        elif resume is not Resume.NEW and accelerator.is_main_process:
             print(f"bort: {out} has no checkpoint yet; the run starts from step 0", flush=True)
 
         # Data: tokenized once (cached), split by document, packed into sequences.
@@ -162,8 +154,6 @@ class Pretraining:
         if existing:
             state = train_state.load(existing[-1], self.student, self.optimizer, self.scheduler, self.rank, self.extra)
             self.start_step, self.last_checkpoint = state["step"], existing[-1]
-        if accelerator.is_main_process:
-            cfg.save(out / CONFIG_FILE)
         self.log = _MetricsLog(out / "metrics.jsonl", self.start_step if existing else None) \
             if accelerator.is_main_process else None
 

@@ -53,7 +53,8 @@ def _train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: 
         batch = train[step % len(train)]
         for group in optimizer.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
-        loss = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")), temperature)
+        loss = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")),
+                                  temperature)
         loss.backward()
         if clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -65,7 +66,8 @@ def _train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: 
     with torch.inference_mode():
         for batch in val:
             n = int(batch.positions.sum())
-            ce = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")), temperature)
+            ce = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")),
+                                    temperature)
             total += float(ce) * n
             count += n
     return {"e_hat": total / count, "train_losses": losses, "train_seconds": time.perf_counter() - started}

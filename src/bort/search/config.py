@@ -54,8 +54,8 @@ class SearchConfig(Config):
     latency_device: str = option("cpu", "device latency is measured on", choices=("cpu", "cuda"), group=LATENCY)
     latency_batch: int = option(1, "batch size of the timed input", minimum=1, group=LATENCY)
     latency_seq_len: int = option(128, "tokens per sequence of the timed input", minimum=1, group=LATENCY)
-    latency_threads: int | None = option(None, "intra-op threads while timing (default: all cores torch sees)", minimum=1,
-                                         group=LATENCY)
+    latency_threads: int | None = option(None, "intra-op threads while timing (default: all cores torch sees)",
+                                         minimum=1, group=LATENCY)
     latency_repeats: int = option(5, "at least this many interleaved rounds, each timing T and every candidate once; "
                                   "î is T's latency times the median per-round ratio to T", minimum=1, group=LATENCY)
     latency_max_rounds: int = option(30, "at most this many rounds", minimum=1, group=LATENCY)
@@ -74,7 +74,8 @@ class SearchConfig(Config):
                              metavar="ADDRESS", group=EXECUTION, resumable=True)
     threads_per_worker: int | None = option(None, "torch threads in each worker (default: torch's choice)", minimum=1,
                                             group=EXECUTION, resumable=True)
-    seed: int = option(0, "seed of the fixed batches, their masks and every candidate's initialisation", group=EXECUTION)
+    seed: int = option(0, "seed of the fixed batches, their masks and every candidate's initialisation",
+                       group=EXECUTION)
     cache_dir: str | None = option(None, "tokenization cache (default: RUN_DIR/token_cache)", group=EXECUTION,
                                    resumable=True)
 

@@ -85,7 +85,8 @@ def measure_all(cfg, teacher_config, archs: list[Arch], path: Path, on_round=Non
     if cfg.latency == "flops":
         for arch in [None, *todo] if "T" not in done else todo:
             target = arch if arch is not None else arch_of(teacher_config)
-            record = {"key": key(arch), "value": float(flops_per_sequence(target, cfg.latency_seq_len) * cfg.latency_batch)}
+            record = {"key": key(arch),
+                      "value": float(flops_per_sequence(target, cfg.latency_seq_len) * cfg.latency_batch)}
             append_log(path, record)
             done[record["key"]] = record
         return done

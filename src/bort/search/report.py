@@ -93,8 +93,8 @@ def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: floa
     points = ax.scatter(p, latency, c=error, cmap="viridis_r", s=36, edgecolors="none")
     fig.colorbar(points, ax=ax, label="surrogate error ê (lower is better)")
     front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["p"])
-    ax.scatter([r["p"] / 1e6 for r in front], [r["latency"] for r in front], s=90, facecolors="none", edgecolors="crimson",
-               label="Pareto front over (p, î, ê)")
+    ax.scatter([r["p"] / 1e6 for r in front], [r["latency"] for r in front], s=90, facecolors="none",
+               edgecolors="crimson", label="Pareto front over (p, î, ê)")
     best = rows[0]
     ax.scatter([best["p"] / 1e6], [best["latency"]], marker="*", s=300, color="gold", edgecolors="black",
                label=f"best W: ⟨{','.join(map(str, best['arch']))}⟩, W={best['W']:.3g}", zorder=5)
@@ -140,7 +140,8 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
     lines = [
         "# FPTAS search report",
         "",
-        f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, î(T) = {summary['latency_T']:.4g} {unit}.",
+        f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, "
+        f"î(T) = {summary['latency_T']:.4g} {unit}.",
         f"Space `{cfg.space}`: {summary['candidates_in_space']} valid architectures, {summary['candidates_kept']} kept "
         f"(ε = {cfg.epsilon}); s = {cfg.steps} SGD steps (lr {cfg.lr}, batch {cfg.batch_size}, clip {cfg.clip}), "
         f"sequence length {cfg.seq_len}, τ = {cfg.temperature}.",
@@ -156,11 +157,13 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
         *([f"î is T's latency times each candidate's median per-round ratio to T, from "
            f"{summary.get('latency_rounds')} interleaved rounds; {pairs} of the "
            f"{measured * (measured - 1) // 2} pairs of candidates have overlapping 95% intervals: their order by î "
-           "is within the noise of this machine (the column 'î indistinguishable from rank' names them).", ""] if measured else []),
+           "is within the noise of this machine (the column 'î indistinguishable from rank' names them).", ""]
+          if measured else []),
         *([f"Tied with the best within î's noise (W intervals overlap): "
            f"{', '.join('⟨' + t + '⟩' for t in tied)}.", ""] if tied else []),
         f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
-        f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} --config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
+        f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} "
+        f"--config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
         "",
         *([f"Diverged (ê not finite, no W, not ranked): "
            f"{', '.join('⟨' + ','.join(map(str, r['arch'])) + '⟩' for r in failed)}.", ""] if failed else []),

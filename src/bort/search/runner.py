@@ -27,7 +27,7 @@ from bort.search.spaces import load_space
 from bort.search.workers import run_candidates
 from bort.tokenizer import tokenizer_for_model
 from bort.util.io import append_log, read_log, write_json_atomic
-from bort.util.run_dir import RunDirectory, check_apart, check_foreign, check_output_dir, start_over
+from bort.util.run_dir import Resume, RunDirectory, check_output_dir
 
 TEACHER_CACHE = "teacher_cache"
 CONFIG_FILE = "search_config.json"
@@ -40,23 +40,6 @@ CALIBRATION_BATCHES = 4  # --init extract: batches of --batch-size sequences the
 def kept_candidates(space, epsilon: int) -> list[Arch]:
     """The FPTAS's schedule: the valid tuples sorted by parameter count, every ε-th kept."""
     return space.candidates()[::epsilon]
-
-
-def check_resumable(cfg: SearchConfig, out: Path) -> bool:
-    """A search in --out with the same configuration is continued; one with another configuration is refused.
-    True when --out holds a search with another configuration that ended before its first candidate finished:
-    it starts over."""
-    path = out / CONFIG_FILE
-    if not path.is_file():
-        return False
-    changed = SearchConfig.load(path).differences(cfg)
-    if not changed:
-        return False
-    if not read_log(out / CANDIDATES):
-        return True  # e.g. it failed in its latency or teacher phase: the corrected rerun starts afresh
-    raise BortError(f"{out} holds a search with a different configuration ({', '.join(changed)} changed; {path} "
-                    "holds the original); re-run with the original settings to continue it, pass --restart to start "
-                    "over, or choose another --out")
 
 
 def read_candidates(path: Path) -> dict[str, dict]:
@@ -103,7 +86,8 @@ def prepare_teacher_cache(cfg: SearchConfig, out: Path, teacher_config, cache_di
     train, val = splits or corpus_splits(cfg, out, tokenizer)
     n_train = min(cfg.steps, max(1, len(train) // cfg.batch_size))  # s steps cycle over at most s distinct batches
     n_val = min(cfg.val_batches, -(-len(val) // cfg.batch_size))
-    args = dict(batch_size=cfg.batch_size, tokenizer=tokenizer, mask_prob=cfg.mask_prob, all_positions=cfg.all_positions)
+    args = dict(batch_size=cfg.batch_size, tokenizer=tokenizer, mask_prob=cfg.mask_prob,
+                all_positions=cfg.all_positions)
     train_batches = teacher_cache.fixed_batches(train, n_train, seed=cfg.seed, shuffle=True, **args)
     val_batches = teacher_cache.fixed_batches(val, n_val, seed=cfg.seed + 1, shuffle=False, **args)
     return teacher_cache.build(cache_dir, load_masked_lm(cfg.teacher), train_batches, val_batches)
@@ -120,7 +104,8 @@ def rescored(records: dict[str, dict], latencies: dict[str, dict], p_teacher: in
         record["W"] = candidate_w(record, p_teacher, latency_teacher)
         # W falls as î rises: its interval from î's, for the candidates tied with the best
         record["W_interval"] = None if record["W"] is None or record["latency_interval"] is None else [
-            candidate_w({**record, "latency": record["latency_interval"][i]}, p_teacher, latency_teacher) for i in (1, 0)]
+            candidate_w({**record, "latency": record["latency_interval"][i]}, p_teacher, latency_teacher)
+            for i in (1, 0)]
     return records
 
 
@@ -165,7 +150,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
     # Setup, before anything is written: the output location, the teacher T, the space, the corpus.
     started = time.perf_counter()
     out = Path(cfg.out)
-    run_dir = RunDirectory(out)
+    run_dir = RunDirectory(out, config_file=CONFIG_FILE)
     teacher_config, tokenizer = check_teacher(cfg)
     vocab = vocab_of(teacher_config)
     space = load_space(cfg.space, vocab)
@@ -176,8 +161,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
         for arch in kept:
             check_fits(arch, arch_of(teacher_config), f"the teacher {cfg.teacher} (--init extract)")
-    check_apart(out, {"--teacher": cfg.teacher})
-    check_foreign(out, CONFIG_FILE)
+    run_dir.check({"--teacher": cfg.teacher})
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if cfg.latency == "measured" and cfg.latency_device == "cuda":
@@ -185,21 +169,18 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
         if not torch.cuda.is_available():
             raise BortError("--latency-device cuda: no CUDA device is visible here; use --latency-device cpu")
-    if cfg.restart:  # the earlier search deleted, now that the inputs are valid
-        start_over(out, CONFIG_FILE)
-    check_resumable(cfg, out)  # before the directory is touched; again below, under its lock
     try:  # the lock is released however the search ends
-        # The run directory, held by this search alone; what a failed setup wrote is removed.
-        with run_dir.setting_up():
-            if check_resumable(cfg, out):
+        # The run directory, held by this search alone (--restart deletes the earlier one, now that the inputs are
+        # valid); a changed configuration is refused once a candidate finished; what a failed setup wrote is removed.
+        with run_dir.open(cfg, restart=cfg.restart, progress=lambda: bool(read_log(out / CANDIDATES))) as state:
+            if state is Resume.AFRESH:  # e.g. it failed in its latency or teacher phase: the rerun starts afresh
                 # What the unfinished search measured may not hold for this configuration: measure it again.
                 for stale in (out / LATENCY_LOG, out / TEACHER_CACHE, out / IMPORTANCE):
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
-            elif (out / CONFIG_FILE).is_file():
+            elif state is Resume.CONTINUING:
                 progress(f"continuing the search in {out}: its finished candidates and latencies are kept")
             splits = corpus_splits(cfg, out, tokenizer)
             latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
-            write_json_atomic(out / CONFIG_FILE, cfg.to_dict())
         progress(f"{len(candidates)} valid architectures in the space, {len(kept)} kept (ε = {cfg.epsilon})")
         # Phase 1: î of T and of every kept candidate, serially, before any training.
         t0 = time.perf_counter()
@@ -228,7 +209,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         t0 = time.perf_counter()
         with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
                   disable=not show_progress, dynamic_ncols=True) as pbar:
-            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers, cfg.ray):
+            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers,
+                                               cfg.ray):
                 p = count_params(arch, vocab).total
                 latency = latencies[latency_phase.key(arch)]["value"]
                 error = result["e_hat"]
@@ -244,7 +226,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         # Finish: the ranking, the Pareto front, the best architecture's config, the report.
         summary = {
             "candidates_in_space": len(candidates), "candidates_kept": len(kept), "trained_this_run": len(todo),
-            "p_T": p_teacher, "latency_T": latency_teacher, "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
+            "p_T": p_teacher, "latency_T": latency_teacher,
+            "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
             "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"],
             "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
             "device": latencies["T"].get("device"),

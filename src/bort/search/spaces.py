@@ -13,7 +13,8 @@ PRESETS: dict[str, SearchSpace] = {
     # The paper's: 6 × 4 × 3 × 5 = 360 tuples, 300 valid, even depths.
     "paper": PAPER_SPACE,
     # Laptop-sized spaces: the same shape of question at a scale a CPU answers in minutes.
-    "cpu-small": SearchSpace(depths=(2, 4), heads=(4, 8), hiddens=(128, 256), intermediates=(256, 512, 1024), even_depth=True),
+    "cpu-small": SearchSpace(depths=(2, 4), heads=(4, 8), hiddens=(128, 256), intermediates=(256, 512, 1024),
+                             even_depth=True),
     "tiny": SearchSpace(depths=(1, 2), heads=(2, 4), hiddens=(64, 128), intermediates=(128, 256)),
     # Students a 6-layer, 384-wide teacher (all-MiniLM-L6-v2) holds, for --init extract: 12 tuples, most with its
     # head size of 32 (heads kept whole); ⟨·,8,384,·⟩'s heads of 48 take their dimensions across teacher heads.

@@ -62,7 +62,8 @@ def build(cache_dir: Path, teacher, train_batches: list[dict], val_batches: list
     with torch.inference_mode():
         for name, batches in (("train", train_batches), ("val", val_batches)):
             for k, b in enumerate(batches):
-                logits = masked_logits(teacher, b["input_ids"].to(device), b["attention_mask"].to(device), b["positions"].to(device))
+                logits = masked_logits(teacher, b["input_ids"].to(device), b["attention_mask"].to(device),
+                                       b["positions"].to(device))
                 np.save(staging / f"{name}-{k}-logits.npy", logits.float().cpu().numpy().astype(np.float16))
                 np.save(staging / f"{name}-{k}-ids.npy", b["input_ids"].numpy().astype(np.int32))
                 np.save(staging / f"{name}-{k}-attention.npy", b["attention_mask"].numpy().astype(np.int8))

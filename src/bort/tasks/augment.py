@@ -113,7 +113,8 @@ def make_phi(name: str, fraction: float, mlm_dir: str | None = None) -> Callable
     """The φ called ``name``; ``mlm-replace`` samples from the masked LM in ``mlm_dir``."""
     if name == "mlm-replace":
         if not mlm_dir:
-            raise BortError("--phi mlm-replace needs a masked-LM directory (--phi-model, or a --model with an MLM head)")
+            raise BortError("--phi mlm-replace needs a masked-LM directory "
+                            "(--phi-model, or a --model with an MLM head)")
         return MaskedLMReplace(mlm_dir, fraction)
     if name == "word-dropout":
         return lambda text, rng: word_dropout(text, rng, fraction)

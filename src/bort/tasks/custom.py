@@ -33,8 +33,9 @@ class CustomTaskOptions(Config):
                                "naming its columns", metavar="FILE", group=GROUP, last=True)
     dev: str | None = option(None, "the labelled file selected (and, with a hold-out, scored) on", metavar="FILE",
                              group=GROUP, last=True)
-    test: str | None = option(None, "a file to predict (bort evaluate --split test), labelled or not", metavar="FILE",
-                              group=GROUP, last=True)
+    test: str | None = option(None, "a file to predict, labelled or not: bort finetune predicts it with the model it "
+                              "selects (and scores it when labelled); bort evaluate --split test reads it",
+                              metavar="FILE", group=GROUP, last=True)
     text_column: str = option("text", "the column holding the text (the first text of a pair)", metavar="COLUMN",
                               group=GROUP, last=True)
     text_pair_column: str | None = option(None, "the column holding a pair's second text",

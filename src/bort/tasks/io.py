@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Iterator
 
 from bort.errors import BortError
+from bort.util.data_files import check_unique_columns, read_utf8, unique_keys
 
 csv.field_size_limit(sys.maxsize)
 
@@ -28,51 +30,54 @@ def read_tsv(path: Path, columns: list[str] | None = None, required: list[str] =
     is the header. Every row must have as many fields as the header; ``required`` columns must
     exist. GLUE's files are unquoted, so quotes are ordinary characters.
     """
-    require_file(path)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = columns
-        start = 1
-        if header is None:
-            header = next(reader, None)
-            start = 2
-            if not header:
-                raise BortError(f"{path} is empty")
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise BortError(f"{path}, line 1: missing column(s) {missing}; expected a header with {list(required)}")
-        n_rows = 0
-        for line_no, fields in enumerate(reader, start):
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != len(header):
-                raise BortError(f"{path}, line {line_no}: expected {len(header)} tab-separated fields "
-                                f"({', '.join(header)}), got {len(fields)}")
-            n_rows += 1
-            yield line_no, dict(zip(header, fields))
-        if n_rows == 0:
-            raise BortError(f"{path} holds no rows")
+    text = read_utf8(require_file(path))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = columns
+    start = 1
+    if header is None:
+        header = next(reader, None)
+        start = 2
+        if not header:
+            raise BortError(f"{path} is empty")
+        check_unique_columns(path, header)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise BortError(f"{path}, line 1: missing column(s) {missing}; expected a header with {list(required)}")
+    n_rows = 0
+    for line_no, fields in enumerate(reader, start):
+        if not fields or fields == [""]:
+            continue
+        if len(fields) != len(header):
+            raise BortError(f"{path}, line {line_no}: expected {len(header)} tab-separated fields "
+                            f"({', '.join(header)}), got {len(fields)}")
+        n_rows += 1
+        yield line_no, dict(zip(header, fields))
+    if n_rows == 0:
+        raise BortError(f"{path} holds no rows")
 
 
 def read_jsonl(path: Path, required: list[str] = ()) -> Iterator[tuple[int, dict]]:
     """Objects of a SuperGLUE JSONL file as (line number, object), each with the ``required`` fields."""
-    require_file(path)
+    text = read_utf8(require_file(path))
     n_rows = 0
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BortError(f"{path}, line {line_no}: not valid JSON ({exc.msg})")
-            if not isinstance(record, dict):
-                raise BortError(f"{path}, line {line_no}: expected a JSON object")
-            missing = [k for k in required if k not in record]
-            if missing:
-                raise BortError(f"{path}, line {line_no}: missing field(s) {missing}")
-            n_rows += 1
-            yield line_no, record
+    # Lines as a text-mode file splits them (not str.splitlines(): U+2028 may sit inside a JSON string).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, object_pairs_hook=unique_keys)
+        except json.JSONDecodeError as exc:
+            raise BortError(f"{path}, line {line_no}: not valid JSON ({exc.msg})")
+        except ValueError as exc:  # a repeated key (unique_keys)
+            raise BortError(f"{path}, line {line_no}: {exc}; rename or remove one of them")
+        if not isinstance(record, dict):
+            raise BortError(f"{path}, line {line_no}: expected a JSON object")
+        missing = [k for k in required if k not in record]
+        if missing:
+            raise BortError(f"{path}, line {line_no}: missing field(s) {missing}")
+        n_rows += 1
+        yield line_no, record
     if n_rows == 0:
         raise BortError(f"{path} holds no rows")
 

@@ -18,7 +18,8 @@ def task_folder(task: TaskSpec, benchmark_dir: Path) -> Path:
 
 def run_name(task: TaskSpec) -> str:
     """The sub-folder of a runs directory that holds the model fine-tuned for ``task`` (``MNLI`` for both MNLI)."""
-    return FOLDER.get(task.name, task.name.split("/")[1]) if task.name.startswith("glue/MNLI") else task.name.split("/")[1]
+    return FOLDER.get(task.name, task.name.split("/")[1]) if task.name.startswith("glue/MNLI") \
+        else task.name.split("/")[1]
 
 
 def benchmark_tasks(benchmark: str) -> list[TaskSpec]:

@@ -84,7 +84,8 @@ def submission_records(task: TaskSpec, examples: list[Example], outputs: np.ndar
         nested: dict = collections.defaultdict(lambda: collections.defaultdict(list))
         for ex, p in zip(examples, pred):
             nested[ex.meta["passage"]][ex.meta["question"]].append({"idx": ex.meta["answer"], "label": int(p)})
-        return [{"idx": pid, "passage": {"questions": [{"idx": qid, "answers": answers} for qid, answers in qs.items()]}}
+        return [{"idx": pid, "passage": {"questions": [{"idx": qid, "answers": answers}
+                                                       for qid, answers in qs.items()]}}
                 for pid, qs in nested.items()]
     chosen = choose(examples, np.asarray(outputs, dtype=np.float64))
     if task.name == "superglue/COPA":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bort.errors import BortError
 from bort.tasks.example import Example
+from bort.util.data_files import read_utf8
 
 LETTERS = "ABCD"
 
@@ -23,7 +24,7 @@ def read_race(path: Path, split: str, level: str) -> list[Example]:
     examples = []
     for file in files:
         try:
-            record = json.loads(file.read_text(encoding="utf-8"))
+            record = json.loads(read_utf8(file))
         except json.JSONDecodeError as exc:
             raise BortError(f"{file}, line {exc.lineno}: not valid JSON ({exc.msg})")
         for field in ("article", "questions", "options", "answers", "id"):

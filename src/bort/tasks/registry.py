@@ -19,8 +19,8 @@ RACE_TASKS = [
 ]
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in GLUE_TASKS + SUPERGLUE_TASKS + RACE_TASKS}
-ALIASES = {"glue/MNLI": "glue/MNLI-m", "glue/SST2": "glue/SST-2", "glue/STSB": "glue/STS-B", "race/RACE-M": "race/middle",
-           "race/RACE-H": "race/high"}
+ALIASES = {"glue/MNLI": "glue/MNLI-m", "glue/SST2": "glue/SST-2", "glue/STSB": "glue/STS-B",
+           "race/RACE-M": "race/middle", "race/RACE-H": "race/high"}
 
 
 def get_task(name: str) -> TaskSpec:

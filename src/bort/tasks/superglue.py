@@ -65,7 +65,8 @@ def _multirc(path: Path, split: str) -> list[Example]:
             for a in q["answers"]:
                 label = None if split == "test" or "label" not in a else int(a["label"])
                 examples.append(Example(uid=f"{r['idx']}-{q['idx']}-{a['idx']}", text_a=text,
-                                        text_b=f"{q['question']} {a['text']}", label=label, group=f"{r['idx']}-{q['idx']}",
+                                        text_b=f"{q['question']} {a['text']}", label=label,
+                                        group=f"{r['idx']}-{q['idx']}",
                                         meta={"passage": r["idx"], "question": q["idx"], "answer": a["idx"]}))
     return examples
 
@@ -87,7 +88,8 @@ def _record(path: Path, split: str) -> list[Example]:
             golds = [a["text"] for a in qa.get("answers", [])]
             for entity in entities:
                 label = None if split == "test" else int(entity in golds)
-                examples.append(Example(uid=qa["idx"], text_a=passage, text_b=qa["query"].replace("@placeholder", entity),
+                examples.append(Example(uid=qa["idx"], text_a=passage,
+                                        text_b=qa["query"].replace("@placeholder", entity),
                                         label=label, group=str(qa["idx"]), meta={"entity": entity, "answers": golds}))
     return examples
 
@@ -120,7 +122,8 @@ def _wsc(path: Path, split: str) -> list[Example]:
         words = r["text"].split()
         _mark(words, t["span1_index"], t["span1_text"], "[", "]", path, n)
         _mark(words, t["span2_index"], t["span2_text"], "*", "*", path, n)
-        examples.append(Example(uid=r["idx"], text_a=" ".join(words), text_b=None, label=_label(r, BOOL, path, n, split)))
+        examples.append(Example(uid=r["idx"], text_a=" ".join(words), text_b=None,
+                                label=_label(r, BOOL, path, n, split)))
     return examples
 
 
@@ -140,7 +143,8 @@ _premise_hypothesis2 = partial(_read_pair, a="premise", b="hypothesis", labels=N
 _sentence_pair2 = partial(_read_pair, a="sentence1", b="sentence2", labels=NLI2)
 
 SUPERGLUE_TASKS = [
-    TaskSpec("superglue/BoolQ", "classification", SPLITS, _boolq, ("accuracy",), "BoolQ.jsonl", BOOL, max_len=QA_MAX_LEN),
+    TaskSpec("superglue/BoolQ", "classification", SPLITS, _boolq, ("accuracy",), "BoolQ.jsonl", BOOL,
+             max_len=QA_MAX_LEN),
     TaskSpec("superglue/CB", "classification", SPLITS, _premise_hypothesis3, ("macro_f1", "accuracy"),
              "CB.jsonl", NLI3),
     TaskSpec("superglue/COPA", "choice", SPLITS, _copa, ("accuracy",), "COPA.jsonl"),

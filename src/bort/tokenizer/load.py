@@ -19,7 +19,8 @@ def load_tokenizer(path: str | Path | None = None):
 
     directory = Path(path) if path is not None else DEFAULT_TOKENIZER_DIR
     if not directory.is_dir():
-        raise BortError(f"tokenizer directory {directory} does not exist (expected a local Hugging Face tokenizer directory)")
+        raise BortError(f"tokenizer directory {directory} does not exist "
+                        "(expected a local Hugging Face tokenizer directory)")
     try:
         return AutoTokenizer.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, TypeError) as exc:
@@ -31,3 +32,20 @@ def tokenizer_for_model(model_dir: str | Path):
     if (Path(model_dir) / "tokenizer_config.json").is_file():
         return load_tokenizer(model_dir)
     return load_tokenizer()
+
+
+# The files a saved Hugging Face tokenizer may consist of; one of the first three is its vocabulary.
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                   "merges.txt")
+
+
+def require_tokenizer(model_dir: str | Path, what: str = "an export of it"):
+    """The tokenizer saved in ``model_dir``, loaded; refused in one line when there is none, since ``what`` would
+    take text it cannot turn into input ids (a model alone serves only ids). Save one beside the model with
+    ``tokenizer.save_pretrained(DIR)``."""
+    directory = Path(model_dir)
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES[:3]):
+        raise BortError(f"{directory} holds no tokenizer (no tokenizer.json, vocab.json or vocab.txt): {what} could "
+                        "not turn text into input ids; save the model's tokenizer into it "
+                        "(tokenizer.save_pretrained(DIR)) and run again")
+    return load_tokenizer(directory)

@@ -66,7 +66,8 @@ def write_rank_rng(run_dir: Path, step: int, rank: int) -> None:
 def write_main(run_dir: Path, step: int, model, optimizer, scheduler, state: dict, keep: int,
                extra: dict | None = None) -> Path:
     """The main process writes the shared parts, renames the folder into place, prunes old ones.
-    ``extra``: name → a trainable module beside the model (e.g. a distillation projection), saved as NAME.safetensors."""
+    ``extra``: name → a trainable module beside the model (e.g. a distillation projection),
+    saved as NAME.safetensors."""
     from safetensors.torch import save_file
 
     folder = partial_dir(run_dir, step)
@@ -112,5 +113,6 @@ def load(path: Path, model, optimizer, scheduler, rank: int, extra: dict | None 
     except BortError:
         raise
     except Exception as exc:  # a truncated or foreign file surfaces as many exception types
-        raise BortError(f"checkpoint {path} is damaged or incomplete: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        raise BortError(f"checkpoint {path} is damaged or incomplete: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     return state

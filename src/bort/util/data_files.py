@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -36,6 +38,47 @@ def decode_utf8(path: Path, raw: bytes, what: str = "file") -> str:
         where = " of its decompressed text" if path.name.endswith(".gz") else ""
         raise BortError(f"{what} {path} is not UTF-8 text (byte 0x{raw[offset]:02x} at offset {offset}{where}); "
                         "convert it, e.g. iconv -f ITS-ENCODING -t UTF-8")
+
+
+def read_utf8(path: Path, what: str = "file") -> str:
+    """The text of a UTF-8 file; one line naming it when it is not UTF-8 (see :func:`decode_utf8`). Every reader of
+    a user's or a benchmark's file goes through here, so each refuses the same files with the same words."""
+    return decode_utf8(path, path.read_bytes(), what)
+
+
+def check_unique_columns(path: Path, header: list[str], where: str = "line 1: the header") -> None:
+    """Refuse a header that names a column twice: a reader would keep one of the two (pandas renames the second
+    ``label.1``), and which one was trained on would be a guess."""
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise BortError(f"{path}, {where} names column {name!r} twice; rename or remove one of them")
+        seen.add(name)
+
+
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``json.loads``' ``object_pairs_hook``: an object whose key repeats is refused (JSON keeps the last silently)."""
+    record = {}
+    for key, value in pairs:
+        if key in record:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        record[key] = value
+    return record
+
+
+def _check_table_columns(path: Path, text: str | None) -> None:
+    """A CSV/TSV header or a Parquet schema that names a column twice, refused before ``datasets`` reads it."""
+    if text is not None and TABLE_SUFFIXES[path.suffix.lower()] == "csv":
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        check_unique_columns(path, next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []))
+    elif path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(path).names
+        except Exception:  # noqa: BLE001 (a broken file is named by load_table's own error)
+            return
+        check_unique_columns(path, names, "its schema")
 
 
 def is_table(path: Path) -> bool:
@@ -80,9 +123,11 @@ def bad_json_line(path: Path) -> None:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
             raise BortError(f"{path}, line {line_no}: not valid JSON ({exc.msg}); JSON lines hold one object a line")
+        except ValueError as exc:  # a repeated key (unique_keys)
+            raise BortError(f"{path}, line {line_no}: {exc}; rename or remove one of them")
         if not isinstance(record, dict):
             raise BortError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
 
@@ -119,8 +164,10 @@ def read_table(path: str | Path, flag: str = "the file"):
     if not is_table(path):
         raise BortError(f"{path}: unknown file type {path.suffix or '(no suffix)'!r}; expected "
                         f"{', '.join(TABLE_SUFFIXES)}")
+    text = None
     if path.suffix.lower() != ".parquet":  # Parquet is binary; its strings are UTF-8 by its format
-        decode_utf8(path, path.read_bytes())
+        text = read_utf8(path)
+    _check_table_columns(path, text)
     table = load_table(path)
     if len(table) == 0:
         raise BortError(f"{path} holds no rows")

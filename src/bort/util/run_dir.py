@@ -1,22 +1,27 @@
 """Output locations checked before any work, and run directories that belong to one process at a time.
 
-A run (pre-training, a search, a fine-tuning) first checks that its ``--out`` can be a directory
-(:func:`check_output_dir`, nothing written), then validates its inputs, then claims the directory
-(:meth:`RunDirectory.claim`): it creates it and takes an exclusive ``fcntl`` lock on
-``RUN_DIR/.lock``, which the operating system releases when the process ends, even by kill -9.
-A second run on the same directory is refused with the holder's PID. A run that fails while
-setting up (:meth:`RunDirectory.setting_up`) removes what it added, so the corrected rerun starts
-as if the failed one had never been. ``--restart`` (:func:`start_over`) deletes an earlier run of the
-same command first.
+Every command that makes a run directory lives through the same steps, in this order:
+
+1. ``RunDirectory(out, config_file=...)``: ``--out`` can be a directory (:func:`check_output_dir`, nothing written);
+2. :meth:`RunDirectory.check`: it is not one of the run's inputs (:func:`check_apart`) and holds no other model or
+   run (:func:`check_foreign`); the recipe then validates its other inputs;
+3. :meth:`RunDirectory.open`: ``--restart`` deletes an earlier run of the same command (:func:`start_over`), the
+   directory is claimed: created, with an exclusive ``fcntl`` lock on ``RUN_DIR/.lock`` that the operating system
+   releases when the process ends, even by kill -9 (a second run on it is refused with the holder's PID); the saved
+   configuration is compared (:meth:`RunDirectory.resume`): a changed one is refused where the earlier run made
+   progress; the recipe sets up inside the block, and the configuration is saved when it succeeds. A run that fails
+   while setting up removes what it added, so the corrected rerun starts as if the failed one had never been.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import os
 import shutil
 from pathlib import Path
+from typing import Any, Callable
 
 from bort.errors import BortError
 
@@ -77,13 +82,15 @@ def check_apart(out: str | Path, inputs: dict[str, str | Path | None], flag: str
                             f"overwrite its own input; choose another {flag}")
 
 
-def check_foreign(out: str | Path, own_file: str, flag: str = "--out") -> None:
+def check_foreign(out: str | Path, own_file: str, flag: str = "--out", anything: bool = False) -> None:
     """Refuse a directory that holds a model or a run this command did not make (a config.json or checkpoints but
-    not ``own_file``): a run would overwrite its weights."""
+    not ``own_file``): a run would overwrite its weights. ``anything``: every entry counts, for a run that replaces
+    the whole directory at its end (it could not rename its result onto a folder holding files)."""
     out = Path(out)
     if not out.is_dir() or (out / own_file).is_file():
         return
-    found = [name for name in ("config.json", "model.safetensors", "checkpoints") if (out / name).exists()]
+    names = sorted(os.listdir(out)) if anything else ("config.json", "model.safetensors", "checkpoints")
+    found = [name for name in names if os.path.lexists(out / name)]
     if found:
         raise BortError(f"{flag} {out} already holds {found[0]} from another model or run (no {own_file}); "
                         f"choose another {flag}")
@@ -99,14 +106,98 @@ def make_dirs(path: Path, flag: str = "--out") -> Path | None:
     return missing[0] if missing else None
 
 
-class RunDirectory:
-    """A run's ``--out``: checked at construction, claimed (created and locked) before the run writes."""
+class Resume(enum.Enum):
+    """What a run is to its directory, as :meth:`RunDirectory.resume` finds it."""
 
-    def __init__(self, path: str | Path, flag: str = "--out"):
+    NEW = "new"  # no earlier run there (or --restart deleted it)
+    CONTINUING = "continuing"  # an earlier run with the same configuration: the recipe goes on where it stopped
+    AFRESH = "afresh"  # one with other settings but no progress to spoil: the recipe drops what they made
+
+
+def _shown(value: Any) -> str:
+    """A setting's value in the one-line refusal: a long list of files would drown the names that changed."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+class RunDirectory:
+    """A run's ``--out``: checked at construction, claimed (created and locked) before the run writes.
+
+    ``config_file``: the name of the command's saved configuration in it, which marks the directory as a run of
+    this command (:meth:`check`, :meth:`start_over`) and holds the settings a re-run is compared with
+    (:meth:`resume`, :meth:`open`)."""
+
+    def __init__(self, path: str | Path, flag: str = "--out", *, config_file: str | None = None):
         self.path, self.flag = check_output_dir(path, flag), flag
+        self.config_file = config_file
+        self.restarted = False  # whether --restart deleted an earlier run (what the process read from it is stale)
         self._fd: int | None = None
         self._created: Path | None = None
         self._entries_before: set[str] = set()
+
+    def _config_path(self) -> Path:
+        """The saved configuration's path; the steps that read it need ``config_file`` (a pipeline's lock does not)."""
+        if self.config_file is None:
+            raise TypeError("RunDirectory(config_file=...) names the saved configuration these steps read")
+        return self.path / self.config_file
+
+    def check(self, inputs: dict[str, str | Path | None], anything: bool = False) -> None:
+        """Before anything is written: the directory is apart from the run's inputs (flag → path) and holds nothing
+        from another model or run (``anything``: nothing at all but a run of this command)."""
+        check_apart(self.path, inputs, self.flag)
+        check_foreign(self.path, self._config_path().name, self.flag, anything)
+
+    def start_over(self) -> bool:
+        """``--restart``: delete the earlier run of this command (:func:`start_over`); returns whether one was."""
+        self.restarted = start_over(self.path, self._config_path().name)
+        return self.restarted
+
+    def resume(self, config, progress: Callable[[], bool] | None = None,
+               differences: Callable[[Any, Any], list[str]] | None = None) -> Resume:
+        """Whether ``config`` (a :class:`bort.config.Config`) starts a NEW run here, is CONTINUING the saved one,
+        or starts AFRESH over a saved one with other settings. A changed configuration is refused where the
+        earlier run made ``progress`` (None: a saved run always has), since continuing it would mix two settings
+        in one result. ``differences(saved, config)``: the fields that may not change (``saved.differences``
+        unless a recipe allows more)."""
+        path = self._config_path()
+        if not path.is_file():
+            return Resume.NEW
+        try:
+            saved = type(config).load(path)
+        except BortError:
+            if progress is None or progress():
+                raise
+            return Resume.AFRESH  # nothing to continue: the unreadable file is replaced
+        changed = differences(saved, config) if differences is not None else saved.differences(config)
+        if not changed:
+            return Resume.CONTINUING
+        if progress is not None and not progress():
+            return Resume.AFRESH
+        details = ", ".join(f"{name} {_shown(getattr(saved, name, None))} → {_shown(getattr(config, name, None))}"
+                            for name in changed)
+        raise BortError(f"cannot continue {self.path}: its settings changed ({details}); {path} holds the original: "
+                        f"re-run with those settings to continue, pass --restart to start over, or choose another "
+                        f"{self.flag}")
+
+    @contextlib.contextmanager
+    def open(self, config, restart: bool = False, progress: Callable[[], bool] | None = None,
+             differences: Callable[[Any, Any], list[str]] | None = None, main: bool = True,
+             barrier: Callable[[], None] | None = None):
+        """The run's directory from ``--restart`` to its saved configuration, around the recipe's set-up: the
+        earlier run deleted (``restart``, once the inputs are known to be valid), the directory claimed, the saved
+        configuration compared (:meth:`resume`; its answer is yielded), and ``config`` saved once the block
+        succeeds, so that the file always describes a run that got going. If the block fails, what it added is
+        removed. Under accelerate or torchrun only the ``main`` process deletes, claims and saves; every process
+        compares, after ``barrier`` (called by all of them on --restart), so that none reads the run it deletes."""
+        if restart:
+            if main:
+                self.start_over()
+            if barrier is not None:
+                barrier()
+        with self.setting_up() if main else contextlib.nullcontext():
+            yield self.resume(config, progress, differences)
+            if main:
+                config.save(self._config_path())
 
     def claim(self) -> "RunDirectory":
         """Create the directory and hold its lock until this process ends; refused while another run holds it."""

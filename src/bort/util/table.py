@@ -15,7 +15,8 @@ def format_table(headers: list[str], rows: list[list], markdown: bool = False) -
 
     out = [line(headers)]
     if markdown:
-        out.append("|" + "|".join(("-" * (w + 1) + ":") if num else ("-" * (w + 2)) for w, num in zip(widths, numeric)) + "|")
+        out.append("|" + "|".join(("-" * (w + 1) + ":") if num else ("-" * (w + 2))
+                                  for w, num in zip(widths, numeric)) + "|")
     else:
         out.append("  ".join("-" * w for w in widths))
     out.extend(line(r) for r in cells)
