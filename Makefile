@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv real-model offshelf-model bench mutate planted clean
+.PHONY: demo test docs docs-serve venv real-model offshelf-model bench mutate planted clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,19 @@ test: venv real-model
 	$(BIN)/ruff check src tests bench tools
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
 
+# The documentation site (docs/, mkdocs.yml), built strictly: a broken link or a missing API reference fails.
+# Its tools are pinned in docs/requirements.txt and installed here only.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): docs/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r docs/requirements.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
 # Mutation testing of the core formulas (see [tool.mutmut] in pyproject.toml); not part of `make test`.
 BORT_SHARED_DATA ?= $(abspath ../shared/data)
 mutate: venv
@@ -49,4 +62,4 @@ bench: venv
 	HF_HUB_OFFLINE=1 $(BIN)/bort bench --out runs/bench
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache mutants
+	rm -rf $(VENV) runs .pytest_cache mutants site

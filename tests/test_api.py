@@ -1,4 +1,5 @@
-"""The Python API: the README's example runs as written (on a tiny teacher), and what it returns is in memory."""
+"""The Python API: the documentation's example runs as written (on a tiny teacher), and what it returns is in
+memory."""
 
 import json
 import re
@@ -6,13 +7,13 @@ from pathlib import Path
 
 import bort
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+EXAMPLE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "api.md"  # the example users copy
 SETTINGS = re.compile(r"^teacher, corpus, space, steps = .*$", re.MULTILINE)
 
 
 def readme_example() -> str:
-    """The README's Python example: the code block that follows its marker."""
-    text = README.read_text(encoding="utf-8")
+    """The documented Python example (docs/api.md): the code block that follows its marker."""
+    text = EXAMPLE_PAGE.read_text(encoding="utf-8")
     after = text[text.index("<!-- the API example: tests/test_api.py runs it -->"):]
     start = after.index("```python\n") + len("```python\n")
     return after[start:after.index("\n```", start)]
@@ -23,11 +24,11 @@ def test_the_readme_example_runs_and_its_results_match_the_runs_files(prepared_i
     assert len(code.strip().splitlines()) <= 15 and len(SETTINGS.findall(code)) == 1
     space = tmp_path / "space.yaml"
     space.write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [32, 64]\n")
-    # The one line a user edits, pointed at the tiny teacher; every other line runs as the README prints it.
+    # The one line a user edits, pointed at the tiny teacher; every other line runs as the page prints it.
     code = SETTINGS.sub(f"teacher, corpus, space, steps = {prepared_inputs['mlm']!r}, [{prepared_inputs['text']!r}], "
                         f"{str(space)!r}, 2", code).replace('"runs/api/', f'"{tmp_path}/')
     scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 (our own README)
+    exec(compile(code, "docs/api.md", "exec"), scope)  # noqa: S102 (our own documentation)
     found, student, kd, tuned, test = (scope[k] for k in ("found", "student", "kd", "tuned", "test"))
     assert isinstance(found, bort.api.SearchResult) and isinstance(tuned, bort.api.FinetuneResult)
     best = json.loads((tmp_path / "search" / "best" / "config.json").read_text())

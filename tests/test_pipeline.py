@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from sklearn.metrics import accuracy_score
@@ -122,7 +123,13 @@ def test_the_report_states_the_student_against_the_teacher(finished):
     student = json.loads((root / "run" / "tasks" / "qnli" / "student" / "metrics.json").read_text())
     teacher_score = json.loads((root / "run" / "tasks" / "qnli" / "teacher" / "metrics.json").read_text())
     share = 100 * student["dev"]["accuracy"] / teacher_score["dev"]["accuracy"]
-    assert f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} | {share:.1f}% |" in report
+    # The speed column: the median of the bench run's per-round ratios (teacher's time over the student's).
+    rows = state["bench"]["result"]["raw"]["cells"][0]["rows"]
+    teacher_rounds = rows[str(Path(finished[2]["teacher"]).resolve())]["rounds_ms"]
+    student_rounds = rows[state["bench"]["result"]["subject"]]["rounds_ms"]
+    speed = float(np.median(np.array(teacher_rounds) / np.array(student_rounds)))
+    assert (f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} | {share:.1f}% | "
+            f"{speed:.2f}× |") in report
     # The task's fine-tuned teacher taught the student on the task (task distillation is the default).
     tuned = json.loads((root / "run" / "tasks" / "qnli" / "student" / "finetune_config.json").read_text())
     assert tuned["teacher"] == str(root / "run" / "tasks" / "qnli" / "teacher") and student["alpha"] == 0.9
@@ -293,3 +300,17 @@ def test_a_benchmark_task_with_its_test_file_is_predicted_unless_switched_off(sh
     assert stages["task:SST-2:teacher"].predict_test and stages["task:SST-2:student"].predict_test
     assert not stages["task:RTE:teacher"].predict_test and not stages["task:RTE:student"].predict_test
     assert not stages["task:MRPC:student"].predict_test
+
+
+def test_the_shipped_agora_pipeline_runs_agora_on_the_quickstarts_student(real_model_dir, tmp_path):
+    from bort.data import PIPELINES_DIR
+    from bort.pipeline.config import parse_pipeline, read_yaml
+    from bort.pipeline.stages import plan
+
+    raw = read_yaml(PIPELINES_DIR / "agora.yaml")
+    assert (raw["teacher"], raw["tasks"][0]["socrates"]) == ("runs/quickstart/distil",
+                                                            "runs/quickstart/tasks/sst2/teacher")
+    raw["teacher"] = raw["tasks"][0]["socrates"] = str(real_model_dir)  # the quickstart's outputs stand-ins
+    stages = plan(parse_pipeline(raw, tmp_path / "agora.yaml"))
+    assert [s.name for s in stages] == ["task:sst2-agora:student"]
+    assert stages[0].config.method == "agora" and stages[0].config.socrates == str(real_model_dir)

@@ -35,7 +35,8 @@ class FinetuneCommandConfig(AgoraOptions, FinetuneConfig):
 @dataclass(frozen=True)
 class SearchResult:
     """The FPTAS's outcome: ``best`` is ⟨D, A, H, I⟩; ``ranking`` every trained candidate by W, best first
-    (each with arch, p, latency, error, W and its Pareto flag)."""
+    (each with arch, p, latency, error, W and its Pareto flag), or with a budget (``SearchConfig.max_latency``,
+    ``min_speedup``, ``max_params``) those that fit it first, by ê, each with its ``budget`` verdict."""
 
     out: Path
     best: tuple[int, int, int, int]
@@ -132,7 +133,7 @@ def search(config: SearchConfig) -> SearchResult:
 
     summary = run_search(config)
     return SearchResult(out=Path(config.out), best=_arch(summary["best"]["arch"]), best_scores=summary["best"],
-                        ranking=rank(summary["candidates"]), teacher_parameters=summary["p_T"],
+                        ranking=rank(summary["candidates"], summary.get("budget")), teacher_parameters=summary["p_T"],
                         teacher_latency=summary["latency_T"], latency_unit=summary["latency_unit"],
                         seconds=summary["total_seconds"])
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bort.pipeline.config import PipelineConfig
+from bort.pipeline.plot import plot_sizes, plot_trade
 from bort.pipeline.stages import Stage, distils
-from bort.util.io import save_figure, write_text_atomic
+from bort.util.io import write_text_atomic
 
 
 def _arch(values) -> str:
@@ -47,6 +48,9 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
                      "on": "held-out H" if scored == "held_out" else "dev (selected on)",
                      "student": student[scored][metric],
                      "teacher": (teacher.get(scored) or teacher["metrics"]).get(metric) if teacher else None,
+                     "no_teacher": None if teacher else ("your teacher_model, used as it is: not scored here"
+                                                         if task.get("teacher_model") else
+                                                         "teacher_score: false, no teacher fine-tuned"),
                      "majority": student["majority_baseline"].get(metric),
                      "plain": (student.get("plain_held_out") or {}).get(metric),
                      "test": test_scores(student, teacher, metric)})
@@ -105,7 +109,9 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
     search = results.get("search")
     if search:
         best = search["best_scores"]
-        lines.append(f"- Chosen by the search: best W {best['W']:.4g} of {len(search['ranking'])} candidates; "
+        chosen = (f"the lowest ê ({best['error']:.4g}) within the budget" if "budget" in best else
+                  f"best W {best['W']:.4g}")
+        lines.append(f"- Chosen by the search: {chosen} of {len(search['ranking'])} candidates; "
                      f"î {best['latency']:.4g} {search['latency_unit']} against the teacher's "
                      f"{search['teacher_latency']:.4g} (measured during the search).")
     if distil:
@@ -127,16 +133,21 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
                      f"[{s.get('low', float('nan')):.2f}, {s.get('high', float('nan')):.2f}], logits cosine "
                      f"{_number(export['cosine'], 5)} (`bort.inference.load('{export['out']}')`).")
     tasks = task_rows(cfg, results)
+    timing = timings(cfg, results)
     if tasks:
+        speed = f"{timing['speed']:.2f}×" if timing else "—"
         lines += ["", "## Tasks", "", "The student's score as a share of the teacher's, on the same examples (task "
-                  "KD: the student learnt from the fine-tuned teacher's outputs as well as the gold labels).", "",
-                  "| task | method | metric | on | student | teacher | student / teacher | majority class |",
-                  "|---|---|---|---|---:|---:|---:|---:|"]
+                  "KD: the student learnt from the fine-tuned teacher's outputs as well as the gold labels); speed: "
+                  "the teacher's time over the student's in the bench run above (one shape for every task's "
+                  "student).", "",
+                  "| task | method | metric | on | student | teacher | student / teacher | speed | majority class |",
+                  "|---|---|---|---|---:|---:|---:|---:|---:|"]
         for row in tasks:
             plain = f" (plain, same Θ: {row['plain']:.4f})" if row["plain"] is not None else ""
             share = f"{100 * row['student'] / row['teacher']:.1f}%" if row["teacher"] else "—"
+            teacher = _number(row["teacher"]) if row["teacher"] is not None else f"— ({row['no_teacher']})"
             lines.append(f"| {row['name']} ({row['task']}) | {row['method']} | {row['metric']} | {row['on']} | "
-                         f"{row['student']:.4f}{plain} | {_number(row['teacher'])} | {share} | "
+                         f"{row['student']:.4f}{plain} | {teacher} | {share} | {speed} | "
                          f"{_number(row['majority'])} |")
         lines += _test_lines(cfg, tasks)
     lines += ["", "## Where everything is", "", "| stage | folder | time | command |", "|---|---|---:|---|"]
@@ -144,41 +155,31 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
         record = records.get(stage.name, {})
         seconds = f"{record['seconds']:.0f} s" if "seconds" in record else ""
         lines.append(f"| {stage.name} | `{stage.model or stage.out}` | {seconds} | `{record.get('command', '')}` |")
-    plot = plot_summary(out / "pipeline.png", tasks, teacher_params, student_params)
+    plot = (plot_trade(out / "pipeline.png", tasks[0], timing) if tasks and timing else
+            plot_sizes(out / "pipeline.png", tasks, teacher_params, student_params))
     if plot:
         lines += ["", f"![the student against the teacher]({plot.name})"]
+        if tasks and timing and timing["served_ms"] is None:
+            lines.append("(The served student is not on the plot: the pipeline's export stage is off.)")
+        if tasks and timing:
+            lines.append("(The teacher served is not on the plot: `bort export TEACHER --auto` times it; the served "
+                         "student's point is its eager time over its export's speed-up, a composed figure.)")
     return write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
 
 
-def plot_summary(path: Path, tasks: list[dict], teacher_params: int, student_params: int | None) -> Path | None:
-    """Size, and each task's score, of the student beside the teacher."""
-    if not student_params and not tasks:
+def timings(cfg: PipelineConfig, results: dict) -> dict | None:
+    """Milliseconds per sequence from the bench stage (the teacher's and the student's, eager, in one run) and, with
+    an export, the served student's (its eager time over the export's speed-up); None without a bench."""
+    bench = results.get("bench")
+    if not bench:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    if student_params:
-        axes[0].bar(["teacher", "student"], [teacher_params / 1e6, student_params / 1e6],
-                    color=["#999999", "#1f77b4"])
-        axes[0].set_ylabel("parameters (millions)")
-        axes[0].set_title("size")
-    else:
-        axes[0].axis("off")
-    if tasks:
-        x = range(len(tasks))
-        axes[1].bar([i - 0.2 for i in x], [t["teacher"] or 0 for t in tasks], width=0.4, label="teacher",
-                    color="#999999")
-        axes[1].bar([i + 0.2 for i in x], [t["student"] for t in tasks], width=0.4, label="student", color="#1f77b4")
-        for i, t in zip(x, tasks):
-            if t["majority"] is not None:
-                axes[1].hlines(t["majority"], i - 0.4, i + 0.4, colors="black", linestyles="dashed")
-        axes[1].set_xticks(list(x), [f"{t['name']}\n{t['metric']}" for t in tasks])
-        axes[1].set_title("tasks (dashed: majority class)")
-        axes[1].legend()
-    else:
-        axes[1].axis("off")
-    fig.tight_layout()
-    return save_figure(fig, path)
+    rows = bench["raw"]["cells"][0]["rows"]
+    student = rows.get(bench["subject"])  # the bench's subject: the first task's student
+    if cfg.teacher not in rows or student is None:
+        return None
+    export = results.get("export")
+    served = student["median_ms"] / export["speedup"]["median"] if export and export["speedup"].get("median") else None
+    return {"teacher_ms": rows[cfg.teacher]["median_ms"], "student_ms": student["median_ms"], "served_ms": served,
+            "speed": rows[cfg.teacher]["ratio_to_subject"]["median"],  # the median of per-round ratios
+            "served_path": export["path"] if export else None, "cpu": bench.get("cpu"),
+            "shape": f"{bench['raw']['cells'][0]['batch']} × {bench['raw']['cells'][0]['seq_len']} tokens"}

@@ -16,6 +16,7 @@ INITS = ("random", "extract")
 RUN = "run"
 FPTAS = "the FPTAS (training and scoring each candidate)"
 LATENCY = "latency protocol (î)"
+BUDGET = "budget (the most accurate candidate that fits, ranked by ê; without one, the paper's W)"
 EXECUTION = "execution"
 
 
@@ -48,6 +49,17 @@ class SearchConfig(Config):
     seq_len: int = option(512, "training sequence length in tokens", minimum=8, group=FPTAS)
     val_batches: int = option(4, "held-out batches ê is measured on", minimum=1, group=FPTAS)
     mask_prob: float = option(0.15, "share of the tokens masked in the fixed batches", above=0, group=FPTAS)
+    # the user's budget: it decides which candidates are trained and how they rank, never their ê (so a re-run
+    # with another budget re-ranks the candidates already scored, and trains only those newly in it)
+    max_latency: float | None = option(None, "only candidates whose î (at --latency-batch × --latency-seq-len "
+                                       "tokens, on this device) is at most this many ms: one whose 95% interval lies "
+                                       "above it is left out, one whose interval holds it is kept and flagged",
+                                       above=0, metavar="MS", group=BUDGET, resumable=True)
+    min_speedup: float | None = option(None, "only candidates at least this many times faster than the teacher "
+                                       "(î(T)/î, judged on the interval as --max-latency)", minimum=1, metavar="X",
+                                       group=BUDGET, resumable=True)
+    max_params: int | None = option(None, "only candidates with at most this many parameters (exact, embeddings "
+                                    "included)", minimum=1, metavar="N", group=BUDGET, resumable=True)
     # latency protocol
     latency: str = option("measured", "î measured on this device, or Lemma 1's FLOPs (deterministic)",
                           choices=LATENCY_SOURCES, group=LATENCY)
@@ -85,3 +97,6 @@ class SearchConfig(Config):
             raise BortError("--corpus is required: text files, folders or globs")
         if not self.mask_prob < 1:
             raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")
+        if self.max_latency is not None and self.latency == "flops":
+            raise BortError("--max-latency is in milliseconds measured on this device; with --latency flops give "
+                            "--min-speedup (the teacher's FLOPs over the candidate's) instead")

@@ -10,12 +10,13 @@ from pathlib import Path
 from bort.architecture import Arch
 from bort.architecture.hf_config import student_config
 from bort.errors import BortError
+from bort.search.budget import OUT, STRADDLES, budget_sort_key
 from bort.search.scoring import pareto_front
 from bort.util.io import save_figure, write_json_atomic, write_text_atomic
 from bort.util.table import format_table
 
 COLUMNS = ["rank", "D", "A", "H", "I", "params", "latency", "latency_low", "latency_high", "latency_ties", "error", "W",
-           "pareto"]
+           "pareto", "budget"]
 
 
 def diverged(record: dict) -> bool:
@@ -23,12 +24,20 @@ def diverged(record: dict) -> bool:
     return record["W"] is None or not math.isfinite(record["error"])
 
 
-def rank(records: list[dict]) -> list[dict]:
+def rank(records: list[dict], budget: dict | None = None) -> list[dict]:
     """Candidates sorted by W (ties by parameter count, then the tuple), with the Pareto flag; diverged
-    candidates last, off the front (a NaN would compare false and could sort anywhere)."""
+    candidates last, off the front (a NaN would compare false and could sort anywhere). With a ``budget`` (its
+    verdicts by "D,A,H,I", as search_summary.json records them): the candidates that fit it first, by ê (the most
+    accurate first), each row's ``budget`` its verdict; then those left out, by W."""
     scored = [r for r in records if not diverged(r)]
     flags = pareto_front([(r["p"], r["latency"], r["error"]) for r in scored])
     rows = sorted(({**r, "pareto": f} for r, f in zip(scored, flags)), key=lambda r: (-r["W"], r["p"], r["arch"]))
+    if budget:
+        verdicts = budget["verdicts"]
+        for row in rows:
+            row["budget"] = verdicts.get(",".join(map(str, row["arch"])), {}).get("verdict", OUT)
+        rows = sorted((r for r in rows if r["budget"] != OUT), key=budget_sort_key) + \
+            [r for r in rows if r["budget"] == OUT]
     rows += sorted(({**r, "W": None, "pareto": False} for r in records if diverged(r)),
                    key=lambda r: (r["p"], r["arch"]))
     return flag_latency_ties(rows)
@@ -76,11 +85,12 @@ def ranking_csv(rows: list[dict]) -> str:
         w = "" if r["W"] is None else repr(r["W"])  # empty for a diverged candidate
         low, high = r.get("latency_interval") or ("", "")
         writer.writerow([n, *r["arch"], r["p"], repr(r["latency"]), low, high, " ".join(map(str, r["latency_ties"])),
-                         repr(r["error"]), w, int(r["pareto"])])
+                         repr(r["error"]), w, int(r["pareto"]), r.get("budget", "")])
     return buffer.getvalue()
 
 
-def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: float, latency_teacher: float) -> Path:
+def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: float, latency_teacher: float,
+                budget: dict | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,8 +106,23 @@ def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: floa
     ax.scatter([r["p"] / 1e6 for r in front], [r["latency"] for r in front], s=90, facecolors="none",
                edgecolors="crimson", label="Pareto front over (p, î, ê)")
     best = rows[0]
+    name = f"⟨{','.join(map(str, best['arch']))}⟩"
+    label = f"best W: {name}, W={best['W']:.3g}"
+    if budget:  # what the budget left out, its edges, and the pick within it
+        out = [r for r in rows if r.get("budget") == OUT]
+        ax.scatter([r["p"] / 1e6 for r in out], [r["latency"] for r in out], marker="x", s=60, color="grey",
+                   label="outside the budget", zorder=4)
+        edges = [(budget["max_latency"], "max latency"),
+                 (latency_teacher / budget["min_speedup"] if budget["min_speedup"] else None, "min speed-up")]
+        for value, what in edges:
+            if value is not None:
+                ax.axhline(value, color="crimson", linestyle="--", linewidth=1, label=f"budget: {what}")
+        if budget["max_params"]:
+            ax.axvline(budget["max_params"] / 1e6, color="crimson", linestyle=":", linewidth=1,
+                       label="budget: max parameters")
+        label = f"the pick within the budget (lowest ê): {name}, ê={best['error']:.3g}"
     ax.scatter([best["p"] / 1e6], [best["latency"]], marker="*", s=300, color="gold", edgecolors="black",
-               label=f"best W: ⟨{','.join(map(str, best['arch']))}⟩, W={best['W']:.3g}", zorder=5)
+               label=label, zorder=5)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel(f"latency î ({latency_unit})")
     ax.set_title(f"FPTAS candidates; teacher T: {p_teacher / 1e6:.1f}M parameters, "
@@ -110,19 +135,37 @@ def plot_pareto(rows: list[dict], path: Path, latency_unit: str, p_teacher: floa
 
 def write_reports(cfg, out: Path, finished: dict[str, dict], teacher_config, summary: dict) -> dict:
     """Write every report file from the finished candidates; returns the best candidate."""
-    rows = rank(list(finished.values()))
+    budget = summary.get("budget")
+    rows = rank(list(finished.values()), budget)
     write_text_atomic(out / "ranking.csv", ranking_csv(rows))
     scored = [r for r in rows if r["W"] is not None]
     if not scored:
         raise BortError(f"every candidate diverged (ê not finite; see {out / 'ranking.csv'}): lower --lr or --clip")
-    plot_pareto(scored, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["latency_T"])
+    if budget and scored[0].get("budget") == OUT:
+        raise BortError(f"every candidate within the budget ({budget['description']}) diverged (ê not finite; see "
+                        f"{out / 'ranking.csv'}): lower --lr or --clip")
+    plot_pareto(scored, out / "pareto.png", summary["latency_unit"], summary["p_T"], summary["latency_T"], budget)
     best = scored[0]
     config = student_config(teacher_config, Arch(*best["arch"]))
     config.architectures = [teacher_config.architectures[0]] if teacher_config.architectures else None
     (out / "best").mkdir(exist_ok=True)
     write_json_atomic(out / "best" / "config.json", config.to_dict())
     write_text_atomic(out / "report.md", _report(cfg, scored, [r for r in rows if r["W"] is None], summary))
-    return {k: best[k] for k in ("arch", "p", "latency", "error", "W")}
+    return {k: best[k] for k in ("arch", "p", "latency", "error", "W", *(("budget",) if budget else ()))}
+
+
+def _budget_lines(budget: dict, n_fit: int) -> list[str]:
+    """The budget's heading, and what it left out and why (the untrained among them too)."""
+    left_out = [(name, v["why"]) for name, v in budget["verdicts"].items() if v["verdict"] == OUT]
+    lines = [f"## Within the budget ({budget['description']}): {n_fit} candidates, ranked by ê (the most accurate "
+             "first)", "",
+             "A latency is judged on its 95% interval: a candidate whose interval holds the budget's edge is kept "
+             "and flagged (it may meet it, or not, when timed again); W still orders the candidates without a budget."]
+    if left_out:
+        lines += ["", f"Left out by the budget ({len(left_out)}, not trained unless an earlier run had): "
+                  + "; ".join(f"⟨{name}⟩ {why}" for name, why in left_out[:12]) + (" …" if len(left_out) > 12 else "")
+                  + "."]
+    return lines
 
 
 def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
@@ -130,9 +173,13 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
     def interval(r: dict) -> str:
         return f"[{r['latency_interval'][0]:.4g}, {r['latency_interval'][1]:.4g}]" if r.get("latency_interval") else ""
 
+    budget = summary.get("budget")
+    shown = [r for r in rows if r.get("budget") != OUT] if budget else rows
     top = [[n, "⟨" + ",".join(map(str, r["arch"])) + "⟩", f"{r['p'] / 1e6:.2f}", f"{r['latency']:.4g}", interval(r),
             ", ".join(map(str, r["latency_ties"][:6])) + (" …" if len(r["latency_ties"]) > 6 else ""),
-            f"{r['error']:.4f}", f"{r['W']:.4g}", "yes" if r["pareto"] else ""] for n, r in enumerate(rows[:10], 1)]
+            f"{r['error']:.4f}", f"{r['W']:.4g}", "yes" if r["pareto"] else "",
+            *((("straddles its edge" if r["budget"] == STRADDLES else "fits"),) if budget else ())]
+           for n, r in enumerate(shown[:10], 1)]
     pairs = sum(len(r["latency_ties"]) for r in rows) // 2
     measured = sum(1 for r in rows if r.get("latency_interval"))
     tied = tied_with_best(rows)
@@ -149,10 +196,10 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
         f"{cfg.latency_seq_len} tokens" + (f", on {device.get('device_name')} with {device.get('threads')} threads, "
                                             f"torch {device.get('torch')}" if device else "") + ".",
         "",
-        "## Top candidates by W = (1 − p/p(T))·(1 − î/î(T))/ê",
+        *(_budget_lines(budget, len(shown)) if budget else ["## Top candidates by W = (1 − p/p(T))·(1 − î/î(T))/ê"]),
         "",
         format_table(["rank", "⟨D,A,H,I⟩", "params M", f"î ({unit})", "î 95% interval", "î indistinguishable from rank",
-                      "ê", "W", "Pareto"], top, markdown=True),
+                      "ê", "W", "Pareto", *(("budget",) if budget else ())], top, markdown=True),
         "",
         *([f"î is T's latency times each candidate's median per-round ratio to T, from "
            f"{summary.get('latency_rounds')} interleaved rounds; {pairs} of the "
@@ -161,7 +208,8 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
           if measured else []),
         *([f"Tied with the best within î's noise (W intervals overlap): "
            f"{', '.join('⟨' + t + '⟩' for t in tied)}.", ""] if tied else []),
-        f"Best: ⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
+        f"{'The pick (the lowest ê within the budget)' if budget else 'Best'}: "
+        f"⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
         f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} "
         f"--config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
         "",

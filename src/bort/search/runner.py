@@ -20,6 +20,7 @@ from bort.errors import BortError
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
 from bort.search import latency_phase, teacher_cache
+from bort.search.budget import Budget, fits
 from bort.search.config import SearchConfig
 from bort.search.report import tied_pairs, tied_with_best, write_reports
 from bort.search.scoring import w_coefficient
@@ -139,6 +140,46 @@ def prepare_importance(cfg: SearchConfig, out: Path, train_split) -> None:
     write_json_atomic(path, measure_importance(load_masked_lm(cfg.teacher), batches).to_dict())
 
 
+def check_params_budget(budget: Budget, kept: list[Arch], vocab) -> None:
+    """--max-params below every candidate: refused before anything is measured (parameter counts are exact)."""
+    if budget.max_params is None:
+        return
+    smallest = min(kept, key=lambda a: count_params(a, vocab).total)
+    if count_params(smallest, vocab).total > budget.max_params:
+        raise BortError(f"--max-params {budget.max_params:,}: no candidate of the space fits; the smallest, "
+                        f"{smallest}, has {count_params(smallest, vocab).total:,} parameters")
+
+
+def budget_verdicts(budget: Budget, kept: list[Arch], vocab, latencies: dict, unit: str) -> dict[str, tuple]:
+    """Each kept candidate's (verdict, why) against the budget, from its exact size and its measured î; refused in
+    one line when none fits, naming the fastest candidate (the search's latencies stay, for a looser budget)."""
+    teacher = latencies["T"]["value"]
+    verdicts = {}
+    for arch in kept:
+        name = latency_phase.key(arch)
+        record = {"p": count_params(arch, vocab).total, "latency": latencies[name]["value"],
+                  "latency_interval": [latencies[name][k] for k in ("low", "high")] if "low" in latencies[name]
+                  else None}
+        verdicts[name] = budget.verdict(record, teacher, unit)
+    if budget.given and not any(fits(v) for v, _ in verdicts.values()):
+        fastest = min(kept, key=lambda a: latencies[latency_phase.key(a)]["value"])
+        value = latencies[latency_phase.key(fastest)]["value"]
+        raise BortError(f"no candidate fits the budget ({budget.describe(unit)}): the fastest, {fastest}, has î "
+                        f"{value:.4g} {unit}, {teacher / value:.2f}× faster than the teacher, and "
+                        f"{count_params(fastest, vocab).total:,} parameters; loosen the budget (the latencies are "
+                        "kept: a re-run measures nothing again)")
+    return verdicts
+
+
+def budget_summary(budget: Budget, verdicts: dict[str, tuple], unit: str) -> dict | None:
+    """The budget as search_summary.json records it: what it asked and what it left out, and why."""
+    if not budget.given:
+        return None
+    return {"max_latency": budget.max_latency, "min_speedup": budget.min_speedup, "max_params": budget.max_params,
+            "description": budget.describe(unit),
+            "verdicts": {name: {"verdict": v, "why": why} for name, (v, why) in verdicts.items()}}
+
+
 def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
     """Run the search, or continue the one in ``cfg.out`` (the same configuration); returns its summary."""
     from tqdm.auto import tqdm
@@ -161,6 +202,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
         for arch in kept:
             check_fits(arch, arch_of(teacher_config), f"the teacher {cfg.teacher} (--init extract)")
+    budget = Budget.of(cfg)
+    check_params_budget(budget, kept, vocab)
     run_dir.check({"--teacher": cfg.teacher})
     if cfg.cache_dir:
         check_output_dir(cfg.cache_dir, "--cache-dir")
@@ -202,12 +245,19 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         p_teacher = count_params(arch_of(teacher_config), vocab).total
         latency_teacher = latencies["T"]["value"]
 
-        # Phase 3: s SGD steps per candidate, in parallel; each finished one is saved at once.
+        unit = "ms" if cfg.latency == "measured" else "FLOPs"
+        verdicts = budget_verdicts(budget, kept, vocab, latencies, unit)
+        if budget.given:
+            n_fit = sum(fits(v) for v, _ in verdicts.values())
+            progress(f"budget {budget.describe(unit)}: {n_fit} of {len(kept)} candidates fit it (ranked by ê)")
+
+        # Phase 3: s SGD steps per candidate (those that fit the budget), in parallel; each finished one is saved.
         finished = read_candidates(out / CANDIDATES)
-        todo = [a for a in kept if latency_phase.key(a) not in finished]
+        todo = [a for a in kept if latency_phase.key(a) not in finished and fits(verdicts[latency_phase.key(a)][0])]
         jobs = [(a, student_config(teacher_config, a).to_dict()) for a in todo]
         t0 = time.perf_counter()
-        with tqdm(total=len(kept), initial=len(kept) - len(todo), desc="candidates", unit="arch",
+        to_score = [a for a in kept if fits(verdicts[latency_phase.key(a)][0]) or latency_phase.key(a) in finished]
+        with tqdm(total=len(to_score), initial=len(to_score) - len(todo), desc="candidates", unit="arch",
                   disable=not show_progress, dynamic_ncols=True) as pbar:
             for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers,
                                                cfg.ray):
@@ -227,7 +277,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         summary = {
             "candidates_in_space": len(candidates), "candidates_kept": len(kept), "trained_this_run": len(todo),
             "p_T": p_teacher, "latency_T": latency_teacher,
-            "latency_unit": "ms" if cfg.latency == "measured" else "FLOPs",
+            "latency_unit": unit, "budget": budget_summary(budget, verdicts, unit),
             "latency_seconds": latency_seconds, "teacher_seconds": info["teacher_seconds"],
             "training_seconds": training_seconds, "total_seconds": time.perf_counter() - started,
             "device": latencies["T"].get("device"),
