@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs docs-serve venv real-model offshelf-model bench mutate planted clean
+.PHONY: demo demo-check test docs docs-serve venv real-model offshelf-model bench mutate planted clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: venv real-model
 test: venv real-model
 	$(BIN)/ruff check src tests bench tools
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# The whole quickstart end to end with few steps, in a subprocess (about 4 minutes): the suite's slow test.
+demo-check: venv real-model
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slow tests/test_quickstart.py
 
 # The documentation site (docs/, mkdocs.yml), built strictly: a broken link or a missing API reference fails.
 # Its tools are pinned in docs/requirements.txt and installed here only.

@@ -216,6 +216,8 @@ CASES = [
     ("evaluate-max-len-beyond-positions", ["evaluate", "--model", "{classifier}", "--task", "glue/RTE", "--data",
                                            "{rte}", "--max-len", "4096"], "usable positions"),
     ("evaluate-bad-split", ["evaluate", "--split", "valid"], "invalid choice"),
+    ("finetune-phi-without-augment", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT, "--phi", "word-swap"],
+     "without --augment nothing reads it"),
     # ---------------------------------------------------------------- benchmark files a reader cannot read
     ("finetune-glue-file-utf16", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT[:2], "--data", "{rte_utf16}",
                                   *FT[4:]], "is UTF-16 text"),

@@ -206,6 +206,8 @@ BAD = {
     "missing column": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
                                    "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "text_column": "body"}]},
                        "no column 'body' (--text-column); its columns are 'question', 'sentence', 'label'"),
+    "a task surrogate in a pipeline": ({"search": {"task": "glue/SST-2", "init": "extract"}},
+                                       "search.task is not available in a pipeline yet"),
     # Checked whole before the first folder is made: what a stage would only find out an hour in.
     "unknown task": ({"tasks": [{"task": "glue/NOPE", "data": str(CUSTOM_TASK_DIR)}]},
                      "task:NOPE:teacher: unknown task 'glue/NOPE'"),

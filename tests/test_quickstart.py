@@ -1,11 +1,31 @@
-"""The front door: `bort quickstart` runs every stage end to end (with few steps, to stay quick)."""
+"""The front door: `bort quickstart` plans the shipped pipeline with its options (fast, in the suite), and runs every
+stage end to end with few steps (slow: `make demo-check`, which `.ci/run` runs after the suite)."""
 
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 
+
+def test_the_quickstart_plans_the_shipped_pipeline_with_its_options(real_model_dir, tmp_path):
+    from bort.pipeline.stages import plan
+    from bort.quickstart import QuickstartConfig, quickstart_pipeline
+
+    cfg = QuickstartConfig(teacher_steps=7, student_steps=9, search_steps=2, finetune_epochs=1, task_teacher_epochs=2)
+    stages = {stage.name: stage.config for stage in plan(quickstart_pipeline(tmp_path / "qs", real_model_dir, cfg))}
+    assert list(stages) == ["teacher_mlm", "search", "extract", "distil", "task:sst2:teacher", "task:sst2:student",
+                            "export", "bench"]  # Agora off unless --agora
+    assert (stages["teacher_mlm"].max_steps, stages["distil"].max_steps, stages["search"].steps) == (7, 9, 2)
+    assert (stages["task:sst2:student"].epochs, stages["task:sst2:teacher"].epochs) == (1, 2)
+    assert stages["task:sst2:student"].teacher == str(tmp_path / "qs" / "tasks" / "sst2" / "teacher")
+    assert stages["distil"].init == str(tmp_path / "qs" / "extract") and stages["search"].init == "extract"
+    agora = plan(quickstart_pipeline(tmp_path / "qs", real_model_dir, QuickstartConfig(agora=True)))
+    assert "task:sst2-agora:student" in [stage.name for stage in agora]
+
+
+@pytest.mark.slow  # about 4 minutes: `make demo-check`, run by .ci/run after the suite
 def test_quickstart_end_to_end(tmp_path, real_model_dir):
     out = tmp_path / "qs"
     result = subprocess.run(

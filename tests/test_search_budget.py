@@ -4,6 +4,7 @@ rank (by ê within the budget), and a re-run with another budget that trains onl
 import csv
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -150,3 +151,102 @@ def test_the_budget_is_a_pipeline_search_option_and_a_quickstart_one(real_model_
     assert "--min-speedup 4.0 --max-params 20000000" in command_line("search", search_stage.config)
     stages = plan(quickstart_pipeline(tmp_path / "q", real_model_dir, QuickstartConfig(min_speedup=3)))
     assert next(s for s in stages if s.name == "search").config.min_speedup == 3.0
+
+
+# ---------------------------------------------------------------------------------------------- a surrogate on the task
+PAIR = dict(text_column="question", text_pair_column="sentence")
+
+
+@pytest.fixture(scope="module")
+def task_teacher(tiny_roberta_dir_module, tmp_path_factory):
+    """A tiny classifier for the shipped custom task (classes in the task's sorted order), as if fine-tuned."""
+    from bort.checkpoint import classifier_from_encoder, save_model_dir
+    from bort.tokenizer import load_tokenizer
+
+    import torch
+
+    path = tmp_path_factory.mktemp("task-teacher") / "cls"
+    model = classifier_from_encoder(tiny_roberta_dir_module, 2, ("entailment", "not_entailment"))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a confident head, whose outputs differ from input to input (a fresh one says ½, ½)
+        for layer, std in ((model.classifier.dense, 1.0), (model.classifier.out_proj, 4.0)):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) * std)
+    save_model_dir(model, load_tokenizer(), path)
+    return path
+
+
+def task_config(teacher, out, **extra) -> SearchConfig:
+    from bort.data import CUSTOM_TASK_DIR
+
+    space = out.parent / "task-space.json"
+    space.write_text(json.dumps(SPACE))
+    return SearchConfig(teacher=str(teacher), task="custom", train=str(CUSTOM_TASK_DIR / "train.csv"),
+                        dev=str(CUSTOM_TASK_DIR / "dev.csv"), out=str(out), space=str(space), steps=2, lr=0.05,
+                        clip=0.0, batch_size=4, seq_len=32, val_batches=2, latency="flops", latency_seq_len=32,
+                        seed=0, max_params=extra.pop("max_params", None), **PAIR, **extra)
+
+
+def test_the_task_surrogate_is_the_distillation_loss_after_s_steps_computed_by_hand(task_teacher, tmp_path):
+    """Every candidate's ê, recomputed here: its weights cut out of the fine-tuned teacher by the saved task scores,
+    s plain SGD steps (p ← p − lr·∇) on −Σ softmax(t/τ)·log softmax(s/τ), then that loss on the held-out batches."""
+    import numpy as np
+    import torch
+
+    from bort.checkpoint import load_classifier
+    from bort.extract.extractor import extract_model
+    from bort.extract.importance import Importance
+    from bort.search.candidate import candidate_seed
+
+    out = tmp_path / "task-search"
+    config_ = task_config(task_teacher, out)
+    summary = search(config_, show_progress=False)
+    cache = torch.load(out / "task_cache.pt", weights_only=True)
+    importance = Importance.from_dict(json.loads((out / "task_importance.json").read_text()))
+    teacher = load_classifier(task_teacher)
+    assert len(cache["train"]) == 2 and len(cache["val"]) == 2 and cache["train"][0]["input_ids"].shape[0] == 4
+    with torch.no_grad():  # the cached outputs are the teacher's own
+        assert torch.allclose(teacher.eval()(**cache["val"][0]).logits, cache["val_logits"][0], atol=1e-5)
+    for record in summary["candidates"][:3]:
+        arch = Arch(*record["arch"])
+        torch.manual_seed(candidate_seed(0, arch))
+        student, _ = extract_model(teacher, importance, arch)
+        student.train()
+        for step in range(2):
+            logits = student(**cache["train"][step]).logits
+            target = torch.softmax(cache["train_logits"][step], -1)
+            loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
+            grads = torch.autograd.grad(loss, list(student.parameters()), allow_unused=True)
+            with torch.no_grad():
+                for p, g in zip(student.parameters(), grads):
+                    if g is not None:
+                        p -= 0.05 * g
+        student.eval()
+        losses, sizes = [], []
+        with torch.no_grad():
+            for batch, teacher_logits in zip(cache["val"], cache["val_logits"]):
+                s = student(**batch).logits.double().numpy()
+                t = teacher_logits.double().numpy()
+                p_t = np.exp(t - t.max(-1, keepdims=True))
+                p_t /= p_t.sum(-1, keepdims=True)
+                log_s = s - s.max(-1, keepdims=True) - np.log(np.exp(s - s.max(-1, keepdims=True)).sum(-1,
+                                                                                                 keepdims=True))
+                losses.append(-(p_t * log_s).sum(-1).mean())
+                sizes.append(len(t))
+        assert record["error"] == pytest.approx(np.average(losses, weights=sizes), rel=1e-4, abs=1e-6)
+    assert (out / "best" / "config.json").is_file() and "Top candidates by W" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(teacher="mlm"), "has no classification head: --task needs the teacher fine-tuned"),
+    (dict(corpus=["x.txt"]), "--task scores candidates on the task's inputs: drop --corpus"),
+    (dict(workers=2), "--task trains its candidates in this process"),
+    (dict(task=None, corpus=["x.txt"]), "--train, --dev go with --task"),
+])
+def test_a_task_search_refuses_what_it_cannot_use(change, message, task_teacher, tiny_roberta_dir_module, tmp_path):
+    from bort.errors import BortError
+
+    if change.get("teacher") == "mlm":
+        change = {**change, "teacher": str(tiny_roberta_dir_module)}
+    with pytest.raises(BortError, match=re.escape(message)):
+        search(SearchConfig(**{**task_config(task_teacher, tmp_path / "s").to_dict(), **change}), show_progress=False)
+    assert not (tmp_path / "s").exists()

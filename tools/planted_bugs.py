@@ -30,6 +30,23 @@ class Bug:
 
 
 BUGS = (
+    # The search's budget and its task surrogate.
+    Bug("search budget: candidates outside the budget trained", "search/runner.py",
+        "if latency_phase.key(a) not in finished and fits(verdicts[latency_phase.key(a)][0])]",
+        "if latency_phase.key(a) not in finished]",
+        ("tests/test_search_budget.py::test_a_budget_trains_what_fits_ranks_it_by_error_and_a_new_budget_trains_only_"
+         "newcomers",)),
+    Bug("search budget: candidates within the budget ranked by W, not by ê", "search/report.py",
+        "key=budget_sort_key)", "key=lambda r: (-r[\"W\"], r[\"p\"]))",
+        ("tests/test_search_budget.py::test_a_budget_trains_what_fits_ranks_it_by_error_and_a_new_budget_trains_only_"
+         "newcomers",)),
+    Bug("search budget: a straddling latency counted out", "search/budget.py",
+        "(STRADDLES, why + \" (its 95% interval holds the budget's edge)\") if some_of_it_fits",
+        "(OUT, why) if some_of_it_fits",
+        ("tests/test_search_budget.py::test_a_candidate_is_judged_on_its_interval",)),
+    Bug("task surrogate: ê on the training batches, not the held-out ones", "search/task_surrogate.py",
+        'zip(cache["val"], cache["val_logits"])', 'zip(cache["train"], cache["train_logits"])',
+        ("tests/test_search_budget.py::test_the_task_surrogate_is_the_distillation_loss_after_s_steps_computed_by_hand",)),
     # Your own data all the way: readers, the pipeline's whole-file check, test files, exports, evaluate's outputs.
     Bug("readers: a GLUE file decoded without the shared UTF-8 check", "tasks/io.py",
         "    text = read_utf8(require_file(path))\n    reader = csv.reader",

@@ -106,6 +106,14 @@ class FinetuneConfig(CustomTaskOptions):
         if self.unlabeled and not self.teacher:
             raise BortError("--unlabeled needs --teacher FINETUNED_DIR: its inputs are labelled by the teacher's "
                             "outputs alone")
+        if not self.augment and self.method != "agora":
+            defaults = {f.name: field_default(f) for f in dataclasses.fields(self)}
+            ignored = [f"--{name.replace('_', '-')}" for name in ("phi", "phi_model", "phi_fraction")
+                       if getattr(self, name) != defaults[name]]
+            if ignored:
+                raise BortError(f"{', '.join(ignored)} shape{'s' if len(ignored) == 1 else ''} the perturbed copies of "
+                                "--augment N (and Agora's new points); without --augment nothing reads "
+                                f"{'it' if len(ignored) == 1 else 'them'}")
         if self.augment and not self.teacher:
             raise BortError(f"--augment {self.augment} needs --teacher FINETUNED_DIR: the copies are labelled by the "
                             "teacher's outputs, never by a guessed gold label")

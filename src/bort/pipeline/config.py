@@ -219,6 +219,10 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
                          **{name: _section(raw, path, name) for name in SECTIONS if name != "tasks"})
     if not Path(cfg.teacher).is_dir():
         raise BortError(f"{path}: teacher {cfg.teacher} is not a directory (expected a local BERT or RoBERTa model)")
+    if cfg.search is not None and cfg.search.get("task"):
+        raise BortError(f"{path}: search.task is not available in a pipeline yet (its teacher is fine-tuned on the "
+                        "task after the search); run `bort search --task T --teacher YOUR_FINETUNED_TEACHER`, then "
+                        "give extract.arch")
     check_dependencies(cfg)
     return cfg
 

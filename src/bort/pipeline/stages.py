@@ -176,7 +176,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         wired = {"socrates": socrates} if task.get("method") == "agora" else {}
         if tuned_teacher and distils(task):  # task distillation from the fine-tuned teacher
             wired["teacher"] = tuned_teacher
-        if wired and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
+        perturbs = task.get("method") == "agora" or task.get("augment")  # φ's copies: Agora's, or --augment's
+        if perturbs and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
             wired["phi_model"] = task.get("phi_model", str(teacher))
         tuned = _build(FinetuneCommandConfig, cfg, task, f"tasks[{n}]", model=str(model_dir),
                        out=str(folder / "student"), **wired)

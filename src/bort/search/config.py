@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bort.config import Config, option, restart_option
+from bort.config import option, restart_option
 from bort.errors import BortError
 from bort.mlm.corpus import CORPUS_HELP, text_field_option
 from bort.search.spaces import PRESETS
+from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
 
 LATENCY_SOURCES = ("measured", "flops")
 INITS = ("random", "extract")
@@ -18,14 +19,15 @@ FPTAS = "the FPTAS (training and scoring each candidate)"
 LATENCY = "latency protocol (î)"
 BUDGET = "budget (the most accurate candidate that fits, ranked by ê; without one, the paper's W)"
 EXECUTION = "execution"
+TASK = "a surrogate on your task (--task): ê after s steps of task distillation from its fine-tuned teacher"
 
 
 @dataclass(kw_only=True)
-class SearchConfig(Config):
-    teacher: str = option(help="the maximum point T: a local Hugging Face masked-LM directory", metavar="TEACHER_DIR",
-                          group=RUN)
-    corpus: list[str] = option(help=f"the fixed batches are drawn from these: {CORPUS_HELP}", metavar="PATH",
-                               group=RUN)
+class SearchConfig(CustomTaskOptions):
+    teacher: str = option(help="the maximum point T: a local Hugging Face masked-LM directory (with --task: the "
+                          "teacher fine-tuned on that task)", metavar="TEACHER_DIR", group=RUN)
+    corpus: list[str] | None = option(None, f"the fixed batches are drawn from these: {CORPUS_HELP} (not with "
+                                      "--task, whose batches are the task's)", metavar="PATH", group=RUN)
     text_field: str = text_field_option(RUN)
     out: str = option(help="the run directory", metavar="RUN_DIR", group=RUN, resumable=True)
     space: str = option("cpu-small", f"the search space Ξ: a preset ({', '.join(PRESETS)}) or a YAML/JSON file "
@@ -35,7 +37,8 @@ class SearchConfig(Config):
     steps: int = option(3, "s: SGD steps per candidate (the paper: 3)", minimum=1, group=FPTAS)
     init: str = option("random", "where each candidate's s steps start: random (the paper's ê: how fast a random "
                        "network learns) or extract (its weights cut out of the teacher as `bort extract` does, "
-                       "importance scored once: the network a user will distil)", choices=INITS, group=FPTAS)
+                       "importance scored once: the network a user will distil); with --task always cut out of the "
+                       "fine-tuned teacher", choices=INITS, group=FPTAS)
     epsilon: int = option(1, "ε: keep every ε-th candidate after sorting by parameter count (1: all)", minimum=1,
                           group=FPTAS)
     lr: float = option(1e-2, "SGD learning rate", above=0, group=FPTAS)
@@ -60,6 +63,13 @@ class SearchConfig(Config):
                                        group=BUDGET, resumable=True)
     max_params: int | None = option(None, "only candidates with at most this many parameters (exact, embeddings "
                                     "included)", minimum=1, metavar="N", group=BUDGET, resumable=True)
+    # a surrogate on the user's task
+    task: str | None = option(None, "score each candidate on this task instead of the corpus (any task bort finetune "
+                              "takes, custom included): cut out of the fine-tuned --teacher (Taylor importance on "
+                              "the task's loss, its head kept), s steps of task distillation on training inputs, ê "
+                              "the loss against the teacher's outputs on held-out dev inputs", group=TASK)
+    data: str | None = option(None, "the task's official folder (not for --task custom, which reads --train and "
+                              "--dev)", metavar="TASK_DIR", group=TASK)
     # latency protocol
     latency: str = option("measured", "î measured on this device, or Lemma 1's FLOPs (deterministic)",
                           choices=LATENCY_SOURCES, group=LATENCY)
@@ -93,8 +103,23 @@ class SearchConfig(Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.corpus:
-            raise BortError("--corpus is required: text files, folders or globs")
+        if self.task:
+            if self.corpus:
+                raise BortError("--task scores candidates on the task's inputs: drop --corpus")
+            check_custom_options(self, self.task, need=("train", "dev"))
+            if self.workers > 1 or self.ray:
+                raise BortError("--task trains its candidates in this process, one after another: drop --workers and "
+                                "--ray")
+            if self.task != CUSTOM and not self.data:
+                raise BortError(f"--data TASK_DIR is required with --task {self.task}: the folder of its official "
+                                "files")
+        else:
+            if not self.corpus:
+                raise BortError("--corpus is required: text files, folders or globs (or --task, to search on a task)")
+            given = [f"--{name}" for name in ("data", "train", "dev", "test") if getattr(self, name)]
+            if given:
+                raise BortError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --task (a surrogate on "
+                                "your task); the corpus search reads --corpus")
         if not self.mask_prob < 1:
             raise BortError(f"--mask-prob must be below 1, got {self.mask_prob}")
         if self.max_latency is not None and self.latency == "flops":

@@ -188,7 +188,10 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
         "# FPTAS search report",
         "",
         f"Teacher T: `{cfg.teacher}` — {summary['p_T'] / 1e6:.2f}M parameters, "
-        f"î(T) = {summary['latency_T']:.4g} {unit}.",
+        f"î(T) = {summary['latency_T']:.4g} {unit}." + (
+            f" ê is on the task {cfg.task}: each candidate cut out of this fine-tuned teacher (Taylor importance on "
+            "the task's loss), s steps of task distillation, then its loss against the teacher's outputs on held-out "
+            "dev inputs." if getattr(cfg, "task", None) else ""),
         f"Space `{cfg.space}`: {summary['candidates_in_space']} valid architectures, {summary['candidates_kept']} kept "
         f"(ε = {cfg.epsilon}); s = {cfg.steps} SGD steps (lr {cfg.lr}, batch {cfg.batch_size}, clip {cfg.clip}), "
         f"sequence length {cfg.seq_len}, τ = {cfg.temperature}.",
@@ -210,8 +213,11 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
            f"{', '.join('⟨' + t + '⟩' for t in tied)}.", ""] if tied else []),
         f"{'The pick (the lowest ê within the budget)' if budget else 'Best'}: "
         f"⟨{','.join(map(str, rows[0]['arch']))}⟩ — its Hugging Face config is `best/config.json`; "
-        f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} "
-        f"--config {Path(cfg.out) / 'best' / 'config.json'} ...`.",
+        + (f"cut it out of the task's teacher and distil it there with `bort extract --teacher {cfg.teacher} --task "
+           f"{cfg.task} --arch {','.join(map(str, rows[0]['arch']))} --importance taylor ...`, then `bort finetune "
+           f"--teacher {cfg.teacher} ...`." if getattr(cfg, "task", None) else
+           f"pre-train it with `bort pretrain --mode kd --teacher {cfg.teacher} "
+           f"--config {Path(cfg.out) / 'best' / 'config.json'} ...`."),
         "",
         *([f"Diverged (ê not finite, no W, not ranked): "
            f"{', '.join('⟨' + ','.join(map(str, r['arch'])) + '⟩' for r in failed)}.", ""] if failed else []),

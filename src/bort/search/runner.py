@@ -15,11 +15,12 @@ from pathlib import Path
 
 from bort.architecture import Arch, count_params
 from bort.architecture.hf_config import arch_of, student_config, usable_positions, vocab_of
-from bort.checkpoint import check_weights, load_config, load_masked_lm, require_masked_lm
+from bort.checkpoint import (check_weights, has_classification_head, load_classifier, load_config, load_masked_lm,
+                             require_masked_lm)
 from bort.errors import BortError
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
-from bort.search import latency_phase, teacher_cache
+from bort.search import latency_phase, task_surrogate, teacher_cache
 from bort.search.budget import Budget, fits
 from bort.search.config import SearchConfig
 from bort.search.report import tied_pairs, tied_with_best, write_reports
@@ -63,7 +64,12 @@ def check_teacher(cfg: SearchConfig):
     """T's config, refused unless it is a masked LM whose weights load, whose tokenizer matches it, and whose
     positions hold --seq-len and --latency-seq-len tokens. Returns (config, tokenizer)."""
     teacher_config = load_config(cfg.teacher)
-    require_masked_lm(cfg.teacher, teacher_config)
+    if cfg.task:  # the teacher fine-tuned on the task: its classifier (or regressor) is what the candidates keep
+        if not has_classification_head(teacher_config):
+            raise BortError(f"--teacher {cfg.teacher} has no classification head: --task needs the teacher fine-tuned "
+                            f"on {cfg.task} (bort finetune)")
+    else:
+        require_masked_lm(cfg.teacher, teacher_config)
     check_weights(cfg.teacher)
     tokenizer = tokenizer_for_model(cfg.teacher)
     if len(tokenizer) != teacher_config.vocab_size:
@@ -140,6 +146,19 @@ def prepare_importance(cfg: SearchConfig, out: Path, train_split) -> None:
     write_json_atomic(path, measure_importance(load_masked_lm(cfg.teacher), batches).to_dict())
 
 
+def task_candidates(cfg: SearchConfig, out: Path, todo: list[Arch]):
+    """--task: each candidate cut out of the fine-tuned teacher and distilled on the task's cached batches, in this
+    process; yields (arch, result) as each finishes."""
+    from bort.extract.importance import Importance
+
+    cache = task_surrogate.load(out)
+    teacher = load_classifier(cfg.teacher)
+    importance = Importance.from_dict(json.loads((out / task_surrogate.TASK_IMPORTANCE).read_text()))
+    for arch in todo:
+        yield arch, task_surrogate.train_and_score(arch, teacher, importance, cache, cfg.steps, cfg.lr, cfg.clip,
+                                                   cfg.warmup_steps, cfg.temperature, cfg.seed)
+
+
 def check_params_budget(budget: Budget, kept: list[Arch], vocab) -> None:
     """--max-params below every candidate: refused before anything is measured (parameter counts are exact)."""
     if budget.max_params is None:
@@ -197,7 +216,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
     space = load_space(cfg.space, vocab)
     candidates = space.candidates()
     kept = kept_candidates(space, cfg.epsilon)
-    if cfg.init == "extract":  # every kept candidate must fit inside T to be cut out of it
+    if cfg.init == "extract" or cfg.task:  # every kept candidate must fit inside T to be cut out of it
         from bort.extract.selection import check_fits
 
         for arch in kept:
@@ -222,7 +241,7 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
             elif state is Resume.CONTINUING:
                 progress(f"continuing the search in {out}: its finished candidates and latencies are kept")
-            splits = corpus_splits(cfg, out, tokenizer)
+            splits = None if cfg.task else corpus_splits(cfg, out, tokenizer)
             latency_log = latency_phase.check_device(cfg, out / LATENCY_LOG)
         progress(f"{len(candidates)} valid architectures in the space, {len(kept)} kept (ε = {cfg.epsilon})")
         # Phase 1: î of T and of every kept candidate, serially, before any training.
@@ -238,8 +257,11 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
         # Phase 2: the teacher over the fixed batches, once.
         progress("the teacher over the fixed batches (once, cached for every candidate)")
-        info = prepare_teacher_cache(cfg, out, teacher_config, splits=splits)
-        if cfg.init == "extract":
+        if cfg.task:  # the task's batches, the fine-tuned teacher's outputs and its units scored on the task
+            info = {"teacher_seconds": task_surrogate.build(cfg, out, teacher_config, tokenizer)["seconds"]}
+        else:
+            info = prepare_teacher_cache(cfg, out, teacher_config, splits=splits)
+        if cfg.init == "extract" and not cfg.task:
             progress("the teacher's heads, neurons, channels and layers scored once (--init extract)")
             prepare_importance(cfg, out, splits[0])
         p_teacher = count_params(arch_of(teacher_config), vocab).total
@@ -259,8 +281,9 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         to_score = [a for a in kept if fits(verdicts[latency_phase.key(a)][0]) or latency_phase.key(a) in finished]
         with tqdm(total=len(to_score), initial=len(to_score) - len(todo), desc="candidates", unit="arch",
                   disable=not show_progress, dynamic_ncols=True) as pbar:
-            for arch, result in run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers,
-                                               cfg.ray):
+            trained = task_candidates(cfg, out, todo) if cfg.task else \
+                run_candidates(jobs, out / TEACHER_CACHE, candidate_params(cfg, out), cfg.workers, cfg.ray)
+            for arch, result in trained:
                 p = count_params(arch, vocab).total
                 latency = latencies[latency_phase.key(arch)]["value"]
                 error = result["e_hat"]
