@@ -508,3 +508,19 @@ def test_held_out_split_needs_both_sets(shared_data):
     with pytest.raises(BortError, match="leaves H empty"):
         split_dev(task, dev, 0.1, seed=0)
     assert np.isclose(len(split_dev(task, dev, 0.5, 0)[1]), 2, atol=1)
+
+
+def test_each_thetas_training_takes_no_phi_and_no_test_file(tmp_path):
+    """φ is the loop's: a θ training (plain fine-tuning, no --augment) gets φ's defaults, so that its saved config
+    builds again (plain fine-tuning refuses φ without --augment); a test file is refused for Agora, not ignored."""
+    from bort.agora.config import AgoraConfig
+    from bort.errors import BortError
+    from bort.finetune.config import FinetuneConfig
+
+    common = dict(model="m", task="glue/RTE", data="d", out=str(tmp_path / "r"), method="agora", socrates="s")
+    plain = AgoraConfig(**common, phi="word-dropout", phi_fraction=0.3).plain()
+    plain.method = "plain"
+    assert (plain.phi, plain.phi_fraction) == ("mlm-replace", 0.15)
+    assert FinetuneConfig.from_dict(plain.to_dict()).phi == "mlm-replace"
+    with pytest.raises(BortError, match="Agora does not predict a test file yet"):
+        AgoraConfig(**common, predict_test=True)

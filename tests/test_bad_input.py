@@ -216,6 +216,8 @@ CASES = [
     ("evaluate-max-len-beyond-positions", ["evaluate", "--model", "{classifier}", "--task", "glue/RTE", "--data",
                                            "{rte}", "--max-len", "4096"], "usable positions"),
     ("evaluate-bad-split", ["evaluate", "--split", "valid"], "invalid choice"),
+    ("evaluate-out-inside-the-model", ["evaluate", "--model", "{classifier}", "--task", "glue/RTE", "--data", "{rte}",
+                                       "--out", "{classifier}/m.json"], "lies inside the model directory"),
     ("finetune-phi-without-augment", ["finetune", "--model", "{mlm}", "--out", "{out}", *FT, "--phi", "word-swap"],
      "without --augment nothing reads it"),
     # ---------------------------------------------------------------- benchmark files a reader cannot read

@@ -240,6 +240,8 @@ BAD = {
     "unknown suffix": (b"text,label\nhi,a\nyo,b\n", [], "unknown file type '.xlsx'"),
     "empty text": (b"text,label\n,a\nyo,b\n", [], "row 1: column 'text' is empty"),
     "repeated column": (b"text,label,label\nhi,a,b\nyo,b,a\n", [], "line 1: the header names column 'label' twice"),
+    "repeated key": (b'{"text": "hi", "label": "a"}\n{"text": "yo", "label": "b", "label": "a"}\n', [],
+                     "line 2: the key 'label' appears twice in one object"),
 }
 
 
@@ -252,7 +254,8 @@ def run_in_process(capsys, *args) -> tuple[int, str]:
 @pytest.mark.parametrize("case", BAD)
 def test_bad_custom_files_are_one_line_and_write_nothing(case, tiny_encoder, tmp_path, capsys):
     data, extra, message = BAD[case]
-    path = _write(tmp_path / ("train.xlsx" if case == "unknown suffix" else "train.csv"), data)
+    suffix = {"unknown suffix": ".xlsx", "repeated key": ".jsonl"}.get(case, ".csv")
+    path = _write(tmp_path / f"train{suffix}", data)
     out = tmp_path / "run"
     status, err = run_in_process(capsys, "finetune", "--model", tiny_encoder, "--task", "custom", "--train", path,
                                  "--dev", path, "--out", out, *extra)

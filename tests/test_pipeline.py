@@ -212,6 +212,7 @@ BAD = {
     "unknown task": ({"tasks": [{"task": "glue/NOPE", "data": str(CUSTOM_TASK_DIR)}]},
                      "task:NOPE:teacher: unknown task 'glue/NOPE'"),
     "misspelled placeholder": ({"corpus": ["{bort_dta}/corpus.txt"]}, "holds the unknown placeholder {bort_dta}"),
+    "a corpus glob that matches nothing": ({"corpus": ["/nowhere/*.txt"]}, "corpus /nowhere/*.txt matches no file"),
     "task folder missing": ({"tasks": [{"task": "glue/SST-2", "data": "/nowhere/SST-2"}]},
                             "task:SST-2:teacher: data /nowhere/SST-2 does not exist"),
     "teacher model without a config": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
@@ -316,3 +317,18 @@ def test_the_shipped_agora_pipeline_runs_agora_on_the_quickstarts_student(real_m
     stages = plan(parse_pipeline(raw, tmp_path / "agora.yaml"))
     assert [s.name for s in stages] == ["task:sst2-agora:student"]
     assert stages[0].config.method == "agora" and stages[0].config.socrates == str(real_model_dir)
+
+
+def test_a_benchmark_task_file_that_cannot_be_read_is_refused_before_any_stage(workspace, shared_data, tmp_path,
+                                                                              capsys):
+    root, _, config = workspace
+    folder = tmp_path / "RTE"
+    folder.mkdir()
+    (folder / "train.tsv").write_bytes((shared_data / "glue/RTE/train.tsv").read_bytes())
+    (folder / "dev.tsv").write_bytes((shared_data / "glue/RTE/dev.tsv").read_text(encoding="utf-8").encode("utf-16"))
+    bad = {**json.loads(json.dumps(config)), "out": str(tmp_path / "out"),
+           "tasks": [{"task": "glue/RTE", "data": str(folder), "epochs": 1}]}
+    assert run(write_config(tmp_path / "bad.yaml", bad)) == 2
+    err = capsys.readouterr().err
+    assert "dev.tsv is UTF-16 text" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -241,6 +241,7 @@ def test_the_task_surrogate_is_the_distillation_loss_after_s_steps_computed_by_h
     (dict(corpus=["x.txt"]), "--task scores candidates on the task's inputs: drop --corpus"),
     (dict(workers=2), "--task trains its candidates in this process"),
     (dict(task=None, corpus=["x.txt"]), "--train, --dev go with --task"),
+    (dict(test="t.csv"), "--test: the search scores candidates on --dev's inputs"),
 ])
 def test_a_task_search_refuses_what_it_cannot_use(change, message, task_teacher, tiny_roberta_dir_module, tmp_path):
     from bort.errors import BortError

@@ -161,3 +161,7 @@ def test_a_repeated_column_or_key_is_refused_naming_it(tmp_path):
                                         '{"question": "q", "passage": "p", "idx": 1, "label": true, "label": false}\n')
     with pytest.raises(BortError, match=re.escape("val.jsonl, line 2: the key 'label' appears twice")):
         get_task("superglue/BoolQ").read(tmp_path, "dev")
+    (tmp_path / "RACE/dev/high").mkdir(parents=True)
+    (tmp_path / "RACE/dev/high/1.txt").write_text(GOOD_ROW["race"][:-1] + ', "id": "2"}')
+    with pytest.raises(BortError, match=re.escape("1.txt: the key 'id' appears twice")):
+        get_task("race/high").read(tmp_path / "RACE", "dev")

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bort.agora.prune import RULES
-from bort.config import Config, option
+from bort.config import Config, field_default, option
 from bort.errors import BortError
 from bort.finetune.config import FinetuneConfig
 
@@ -67,6 +67,9 @@ class AgoraOptions(Config):
                             "the new points")
         if self.min_confidence > 1:
             raise BortError(f"--min-confidence {self.min_confidence:g}: a probability, expected at most 1")
+        if self.method == "agora" and (getattr(self, "predict_test", False) or getattr(self, "test", None)):
+            raise BortError("Agora does not predict a test file yet: drop --test/--predict-test and run `bort evaluate "
+                            "--split test` on its best/ model")
 
     def agora_flags_given(self) -> list[str]:
         """Agora's own flags set away from their defaults (refused with --method plain)."""
@@ -80,5 +83,10 @@ class AgoraConfig(AgoraOptions, FinetuneConfig):
     Agora's: the order of the bases puts them so)."""
 
     def plain(self) -> FinetuneConfig:
-        """The same run as plain fine-tuning's config."""
-        return FinetuneConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(FinetuneConfig)})
+        """The same run as plain fine-tuning's config, as one θ's training takes it: selected on E, it predicts no
+        test file, and φ (the loop's, not a training's, which has no --augment) stays at its defaults."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(FinetuneConfig)}
+        for field in dataclasses.fields(FinetuneConfig):
+            if field.name in ("phi", "phi_model", "phi_fraction", "test", "predict_test"):
+                values[field.name] = field_default(field)
+        return FinetuneConfig(**values)

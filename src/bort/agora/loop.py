@@ -267,7 +267,6 @@ class Agora:
         plain.lr, plain.weight_decay, plain.warmup_ratio, plain.seed = (theta["lr"], theta["weight_decay"],
                                                                         theta["warmup_ratio"], theta["seed"])
         plain.holdout_fraction, plain.holdout, plain.max_train_examples, plain.balance = 0.0, None, None, False
-        plain.test, plain.predict_test = None, False  # one θ's training is selected on E, and predicts nothing else
         return plain.to_dict()
 
     def keep(self, source: Path, name_: str, info: dict) -> None:

@@ -138,7 +138,8 @@ class EvaluateConfig(CustomTaskOptions):
     submission: str | None = option(None, "write the leaderboard file(s) into this folder", metavar="OUT_DIR")
     all: str | None = option(None, "every task of a benchmark: its complete submission set",
                              choices=("glue", "superglue"), metavar="BENCHMARK")
-    out: str | None = option(None, "where to save the metrics (default: RUN_DIR/eval-TASK-SPLIT.json)",
+    out: str | None = option(None, "where to save the metrics (default: ./eval-MODEL-TASK-SPLIT/metrics.json in the "
+                             "current directory; never inside the model directory)",
                              metavar="FILE.json")
     batch_size: int = option(32, "examples per forward pass", minimum=1)
     max_len: int | None = option(None, "tokens per example (default: the run's own)", minimum=8)

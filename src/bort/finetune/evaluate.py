@@ -85,6 +85,10 @@ def evaluate_config(cfg: EvaluateConfig) -> dict:
         raise BortError("--model and --data are required "
                         "(or --list; --task custom reads --dev, --test or --train instead)")
     check_outputs(metrics_path(cfg), cfg.submission)
+    for flag, path in (("--out", metrics_path(cfg)), ("--submission", cfg.submission)):
+        if path and Path(cfg.model).resolve() in Path(path).resolve().parents:
+            raise BortError(f"{flag} {path} lies inside the model directory {cfg.model}, which evaluate reads and "
+                            "never writes; choose another place")
     submission = cfg.submission
     if cfg.task == CUSTOM:
         check_custom_options(cfg, CUSTOM, need=(cfg.split,))

@@ -9,6 +9,7 @@ every model directory the user gave loads its ``config.json``, and every custom 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import re
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from bort.pipeline.stages import Stage
 
 # The options that are always paths (a stage's own outputs and earlier stages' models among them; those are skipped).
 PATH_FIELDS = ("corpus", "data", "train", "dev", "test", "holdout", "teacher", "init", "model", "model_dir",
-               "socrates", "phi_model", "scores", "student_config", "unlabeled", "cache_dir")
+               "socrates", "phi_model", "scores", "student_config", "unlabeled", "cache_dir", "tokenizer")
+GLOB_FIELDS = ("corpus",)  # a corpus may be a glob (data/*.txt), as on the command line
 # The options that are a model directory: its config.json must load.
 MODEL_FIELDS = ("teacher", "init", "model", "model_dir", "socrates", "phi_model")
 # Options that are a preset's name or a file (space: minilm, theta: cpu-small): a file only when it looks like one.
@@ -56,7 +58,10 @@ def check_paths(stages: list[Stage], out: Path, source: str) -> None:
                     raise BortError(f"{source}: {stage.name}: {name} {value!r} holds the unknown placeholder "
                                     f"{placeholder.group()}; the one placeholder is {{bort_data}} (the data shipped "
                                     "with bort)")
-                if name not in WRITTEN_FIELDS and not Path(value).exists():
+                if name in GLOB_FIELDS and glob.has_magic(value):
+                    if not glob.glob(value, recursive=True):
+                        raise BortError(f"{source}: {stage.name}: {name} {value} matches no file")
+                elif name not in WRITTEN_FIELDS and not Path(value).exists():
                     raise BortError(f"{source}: {stage.name}: {name} {value} does not exist")
 
 
@@ -78,18 +83,24 @@ def check_models(stages: list[Stage], out: Path, source: str) -> None:
 
 
 def check_tasks(stages: list[Stage], source: str) -> None:
-    """Every task name resolves, and each custom task's files read with their columns (the whole file, now)."""
+    """Every task name resolves, and each task's files read (a benchmark's train and dev, a custom task's files with
+    their columns): the whole files, now, not after the stages before the task."""
     from bort.tasks import get_task
     from bort.tasks.custom import CUSTOM, custom_task
 
+    read: set[tuple[str, str]] = set()  # a task's teacher and student read the same files: once is enough
     for stage in stages:
         if stage.command != "finetune":
             continue
         if stage.config.task != CUSTOM:
             try:
-                get_task(stage.config.task)
+                task = get_task(stage.config.task)
             except BortError as exc:
                 raise BortError(f"{source}: {stage.name}: {exc}")
+            if (task.name, stage.config.data) not in read:
+                for split in ("train", "dev"):
+                    task.read(Path(stage.config.data), split)
+                read.add((task.name, stage.config.data))
             continue
         task = custom_task(stage.config)
         for split in stage.config.custom_files():

@@ -148,7 +148,7 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     first_tuned = None
     for n, task in enumerate(cfg.tasks):
         folder = out / "tasks" / task["name"]
-        if "predict_test" not in task and has_test_split(task):
+        if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
             task = {**task, "predict_test": True}
         socrates = task.get("socrates")
         tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here

@@ -107,6 +107,8 @@ class SearchConfig(CustomTaskOptions):
             if self.corpus:
                 raise BortError("--task scores candidates on the task's inputs: drop --corpus")
             check_custom_options(self, self.task, need=("train", "dev"))
+            if self.test:
+                raise BortError("--test: the search scores candidates on --dev's inputs; it reads no test file")
             if self.workers > 1 or self.ray:
                 raise BortError("--task trains its candidates in this process, one after another: drop --workers and "
                                 "--ray")

@@ -182,7 +182,7 @@ def _report(cfg, rows: list[dict], failed: list[dict], summary: dict) -> str:
            for n, r in enumerate(shown[:10], 1)]
     pairs = sum(len(r["latency_ties"]) for r in rows) // 2
     measured = sum(1 for r in rows if r.get("latency_interval"))
-    tied = tied_with_best(rows)
+    tied = [] if budget else tied_with_best(rows)  # W's ties; within a budget the pick is the lowest ê
     device = summary.get("device") or {}
     lines = [
         "# FPTAS search report",

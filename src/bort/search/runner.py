@@ -220,7 +220,10 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         from bort.extract.selection import check_fits
 
         for arch in kept:
-            check_fits(arch, arch_of(teacher_config), f"the teacher {cfg.teacher} (--init extract)")
+            check_fits(arch, arch_of(teacher_config), f"the teacher {cfg.teacher} "
+                                                      f"({'--task' if cfg.task else '--init extract'})")
+    if cfg.task:
+        task_surrogate.check(cfg, teacher_config)
     budget = Budget.of(cfg)
     check_params_budget(budget, kept, vocab)
     run_dir.check({"--teacher": cfg.teacher})
@@ -237,7 +240,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         with run_dir.open(cfg, restart=cfg.restart, progress=lambda: bool(read_log(out / CANDIDATES))) as state:
             if state is Resume.AFRESH:  # e.g. it failed in its latency or teacher phase: the rerun starts afresh
                 # What the unfinished search measured may not hold for this configuration: measure it again.
-                for stale in (out / LATENCY_LOG, out / TEACHER_CACHE, out / IMPORTANCE):
+                for stale in (out / LATENCY_LOG, out / TEACHER_CACHE, out / IMPORTANCE,
+                              out / task_surrogate.TASK_CACHE, out / task_surrogate.TASK_IMPORTANCE):
                     shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
             elif state is Resume.CONTINUING:
                 progress(f"continuing the search in {out}: its finished candidates and latencies are kept")
@@ -254,6 +258,12 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
 
             latencies = latency_phase.measure_all(cfg, teacher_config, kept, latency_log, on_round)
         latency_seconds = time.perf_counter() - t0
+        # The budget, judged as soon as the latencies are known: an empty one is refused before the teacher's pass.
+        unit = "ms" if cfg.latency == "measured" else "FLOPs"
+        verdicts = budget_verdicts(budget, kept, vocab, latencies, unit)
+        if budget.given:
+            n_fit = sum(fits(v) for v, _ in verdicts.values())
+            progress(f"budget {budget.describe(unit)}: {n_fit} of {len(kept)} candidates fit it (ranked by ê)")
 
         # Phase 2: the teacher over the fixed batches, once.
         progress("the teacher over the fixed batches (once, cached for every candidate)")
@@ -266,12 +276,6 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
             prepare_importance(cfg, out, splits[0])
         p_teacher = count_params(arch_of(teacher_config), vocab).total
         latency_teacher = latencies["T"]["value"]
-
-        unit = "ms" if cfg.latency == "measured" else "FLOPs"
-        verdicts = budget_verdicts(budget, kept, vocab, latencies, unit)
-        if budget.given:
-            n_fit = sum(fits(v) for v, _ in verdicts.values())
-            progress(f"budget {budget.describe(unit)}: {n_fit} of {len(kept)} candidates fit it (ranked by ê)")
 
         # Phase 3: s SGD steps per candidate (those that fit the budget), in parallel; each finished one is saved.
         finished = read_candidates(out / CANDIDATES)
@@ -310,7 +314,8 @@ def search(cfg: SearchConfig, show_progress: bool = True) -> dict:
         records = rescored(read_candidates(out / CANDIDATES), latencies, p_teacher, latency_teacher)
         summary["latency_intervals"] = {k: [v["low"], v["high"]] for k, v in latencies.items() if "low" in v}
         summary["latency_indistinguishable"] = tied_pairs(list(records.values()))
-        summary["tied_with_best"] = tied_with_best(list(records.values()))
+        # (W's ties: within a budget the pick is the lowest ê, which W's intervals say nothing about)
+        summary["tied_with_best"] = [] if budget.given else tied_with_best(list(records.values()))
         summary["best"] = write_reports(cfg, out, records, teacher_config, summary)
         write_json_atomic(out / "search_summary.json", summary)
         return {**summary, "candidates": list(records.values())}  # for the Python API; the files hold them too

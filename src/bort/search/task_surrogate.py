@@ -41,6 +41,16 @@ def _task_and_examples(cfg, teacher_config):
     return task, task.read(data, "train"), task.read(data, "dev")
 
 
+def check(cfg, teacher_config) -> None:
+    """The task's files read and sized now, before the search writes or measures anything: the teacher's classes
+    against the task's, and one batch of training and of dev inputs at least."""
+    _, train, held = _task_and_examples(cfg, teacher_config)
+    for split, examples in (("training", train), ("dev", held)):
+        if len(examples) < cfg.batch_size:
+            raise BortError(f"the task's {split} split holds {len(examples)} examples where a batch takes "
+                            f"{cfg.batch_size}; lower --batch-size")
+
+
 def _batches(tokenizer, examples: list, n_batches: int, batch_size: int, max_len: int, seed: int) -> list[dict]:
     """``n_batches`` fixed batches of ``batch_size`` examples drawn without replacement (seeded), as fine-tuning
     encodes them: input_ids, attention_mask (and token_type_ids for BERT's pairs), each (B, S)."""

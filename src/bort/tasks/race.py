@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bort.errors import BortError
 from bort.tasks.example import Example
-from bort.util.data_files import read_utf8
+from bort.util.data_files import read_utf8, unique_keys
 
 LETTERS = "ABCD"
 
@@ -24,9 +24,11 @@ def read_race(path: Path, split: str, level: str) -> list[Example]:
     examples = []
     for file in files:
         try:
-            record = json.loads(read_utf8(file))
+            record = json.loads(read_utf8(file), object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
             raise BortError(f"{file}, line {exc.lineno}: not valid JSON ({exc.msg})")
+        except ValueError as exc:  # a repeated key (unique_keys)
+            raise BortError(f"{file}: {exc}; rename or remove one of them")
         for field in ("article", "questions", "options", "answers", "id"):
             if field not in record:
                 raise BortError(f"{file}: missing field {field!r}")

@@ -67,8 +67,11 @@ def unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def _check_table_columns(path: Path, text: str | None) -> None:
-    """A CSV/TSV header or a Parquet schema that names a column twice, refused before ``datasets`` reads it."""
-    if text is not None and TABLE_SUFFIXES[path.suffix.lower()] == "csv":
+    """A CSV/TSV header, a JSON object or a Parquet schema that names a column twice, refused before ``datasets``
+    reads it (it would keep one of the two, or fail with a message about its own builder)."""
+    if text is not None and TABLE_SUFFIXES[path.suffix.lower()] == "json":
+        bad_json_line(path)  # every line parsed with unique_keys: a repeated key is named with its line
+    elif text is not None and TABLE_SUFFIXES[path.suffix.lower()] == "csv":
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         check_unique_columns(path, next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []))
     elif path.suffix.lower() == ".parquet":
@@ -115,9 +118,11 @@ def bad_json_line(path: Path) -> None:
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
     if text.lstrip().startswith("["):  # one JSON array of objects, which datasets also reads
         try:
-            json.loads(text)
+            json.loads(text, object_pairs_hook=unique_keys)
         except json.JSONDecodeError as exc:
             raise BortError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})")
+        except ValueError as exc:  # a repeated key (unique_keys)
+            raise BortError(f"{path}: {exc}; rename or remove one of them")
         return
     for line_no, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside a JSON string
         if not line.strip():
