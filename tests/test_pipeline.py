@@ -37,7 +37,8 @@ def base_config(root: Path, teacher: Path) -> dict:
         "tasks": [{"name": "qnli", "task": "custom", "train": str(root / "train.csv"), "dev": str(root / "dev.csv"),
                    "test": str(root / "test.csv"), "text_column": "question", "text_pair_column": "sentence",
                    "epochs": 1, "max_train_examples": 32, "max_len": 32}],
-        "export": {"candidates": ["eager", "torch-int8"], "rounds": 1, "max_rounds": 2, "max_seconds": 2},
+        "export": {"candidates": ["eager", "torch-int8"], "rounds": 1, "max_rounds": 2, "max_seconds": 2,
+                   "serve_teacher": True},
         "bench": {"lengths": [16], "rounds": 1, "max_rounds": 2, "warmup_runs": 0, "max_seconds": 2},
     }
 
@@ -85,7 +86,8 @@ def test_a_dry_run_writes_nothing_and_names_each_stages_command(workspace, capsy
     assert run(path, "--dry-run") == 0
     printed = capsys.readouterr().out
     assert not (root / "run").exists()
-    names = ["teacher_mlm", "search", "extract", "distil", "task:qnli:teacher", "task:qnli:student", "export", "bench"]
+    names = ["teacher_mlm", "search", "extract", "distil", "task:qnli:teacher", "task:qnli:student", "export",
+             "export_teacher", "bench"]
     for name in names:
         assert f"{name}" in printed
     assert printed.count("run       (not run yet)") == len(names)
@@ -97,7 +99,7 @@ def test_the_first_run_stopped_at_distil_and_the_second_continued_it(finished, c
     root, _, _, first = finished
     assert first == {"teacher_mlm": True, "search": True, "extract": True, "distil": False}
     state = json.loads((root / "run" / "pipeline_state.json").read_text())
-    assert all(record["done"] for record in state["stages"].values()) and len(state["stages"]) == 8
+    assert all(record["done"] for record in state["stages"].values()) and len(state["stages"]) == 9
     distil = state["stages"]["distil"]["result"]
     assert distil["step"] == 4 and distil["finished"]
     metrics = [json.loads(line) for line in (root / "run" / "distil" / "metrics.jsonl").read_text().splitlines()]
@@ -148,6 +150,11 @@ def test_the_report_states_the_student_against_the_teacher(finished):
     share = 100 * accuracy["student"] / accuracy["teacher"]
     assert f"| qnli | {len(gold)} | {accuracy['student']:.4f} | {accuracy['teacher']:.4f} | {share:.1f}% |" in report
     assert "the teacher takes **" in report and "Served: `" in report
+    # The teacher served the same way (export.serve_teacher): the task's fine-tuned teacher, beside the student.
+    served_teacher = json.loads((root / "run" / "export-teacher" / "export.json").read_text())
+    assert served_teacher["config"]["model_dir"] == str(root / "run" / "tasks" / "qnli" / "teacher")
+    assert f"The teacher served the same way: `{served_teacher['path']}`" in report
+    assert "The teacher served is not on the plot" not in report
     assert (root / "run" / "pipeline.png").is_file()
     for stage in ("teacher_mlm", "search", "extract", "distil", "export", "bench"):
         assert state[stage]["command"].startswith("bort ") and state[stage]["command"] in report
@@ -159,7 +166,8 @@ def test_every_model_directory_has_a_card_and_the_export_loads(finished):
     import bort.inference
 
     root = finished[0] / "run"
-    for folder in ("teacher", "extract", "distil", "tasks/qnli/student", "tasks/qnli/teacher", "export"):
+    for folder in ("teacher", "extract", "distil", "tasks/qnli/student", "tasks/qnli/teacher", "export",
+                   "export-teacher"):
         card = ModelCard.load(root / folder / "README.md")
         assert card.data.library_name == "transformers", folder
     served = bort.inference.load(root / "export")
@@ -170,14 +178,15 @@ def test_a_rerun_reuses_everything_and_edits_restart_from_the_first_changed_stag
     root, path, config, _ = finished
     capsys.readouterr()
     assert run(path, "--dry-run") == 0
-    assert capsys.readouterr().out.count("reuse") == 8
+    assert capsys.readouterr().out.count("reuse") == 9
     edited = {**config, "tasks": [{**config["tasks"][0], "epochs": 2}]}
     write_config(root / "edited.yaml", edited)
     assert run(root / "edited.yaml", "--dry-run") == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("    ")]
     actions = {line.split()[0]: line.split()[1] for line in lines}
     assert actions == {"teacher_mlm": "reuse", "search": "reuse", "extract": "reuse", "distil": "reuse",
-                       "task:qnli:teacher": "run", "task:qnli:student": "run", "export": "run", "bench": "run"}
+                       "task:qnli:teacher": "run", "task:qnli:student": "run", "export": "run",
+                       "export_teacher": "run", "bench": "run"}
     assert "settings changed: epochs" in "\n".join(lines)
     # An edited input file restarts the stages that read it, not the ones before.
     rows = (root / "train.csv").read_text().splitlines(keepends=True)
@@ -206,6 +215,10 @@ BAD = {
     "missing column": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
                                    "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "text_column": "body"}]},
                        "no column 'body' (--text-column); its columns are 'question', 'sentence', 'label'"),
+    "a served teacher without a teacher": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                       "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "teacher_score": False,
+                                                       "text_column": "question", "text_pair_column": "sentence"}]},
+                                           "export.serve_teacher needs the first task's fine-tuned teacher"),
     "a task surrogate in a pipeline": ({"search": {"task": "glue/SST-2", "init": "extract"}},
                                        "search.task is not available in a pipeline yet"),
     # Checked whole before the first folder is made: what a stage would only find out an hour in.

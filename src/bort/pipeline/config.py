@@ -53,6 +53,9 @@ SECTIONS = {
 # learns from that teacher's outputs (bort finetune --teacher; default: a plain task's student does whenever the
 # task has a teacher, an Agora task's does not).
 TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil"}
+# The export section's own key: serve_teacher: true also exports the first task's fine-tuned teacher the same way
+# (export-teacher/), so that the report and its plot set the served student beside the served teacher.
+EXPORT_KEYS = frozenset({"serve_teacher"})
 TOP_KEYS = {"out", "teacher", "corpus", "text_field", "tasks", *SECTIONS}
 PATH_KEYS = {"data", "train", "dev", "test", "holdout", "socrates", "phi_model", "theta", "scores", "space",
              "teacher_model", "unlabeled",
@@ -126,7 +129,8 @@ def _section(raw: dict, path: Path, name: str) -> dict | None:
                         f"{type(value).__name__}")
     if value.get("enabled", True) is False:
         return None
-    return {k: v for k, v in _check_section(path, name, value).items() if k != "enabled"}
+    extra = EXPORT_KEYS if name == "export" else frozenset()
+    return {k: v for k, v in _check_section(path, name, value, extra=extra).items() if k != "enabled"}
 
 
 def _expand(value: str) -> str:

@@ -17,10 +17,13 @@ def _axes(figsize):
 
 
 def plot_trade(path: Path, task: dict, timing: dict) -> Path:
-    """The first task's held-out score against milliseconds per sequence: the teacher eager, the student eager and
-    served (when the pipeline exported it), one point each. ``timing``: :func:`bort.pipeline.report.timings`."""
+    """The first task's held-out score against milliseconds per sequence: the teacher eager and served (with
+    ``export: {serve_teacher: true}``), the student eager and served (with an export), one point each. ``timing``:
+    :func:`bort.pipeline.report.timings`."""
     fig, ax = _axes((7, 4.5))
     points = [("teacher, eager", timing["teacher_ms"], task["teacher"], "#777777"),
+              *([(f"teacher, served ({timing['teacher_served_path']})", timing["teacher_served_ms"], task["teacher"],
+                  "#2ca02c")] if timing.get("teacher_served_ms") else []),
               ("student, eager", timing["student_ms"], task["student"], "#1f77b4")]
     if timing["served_ms"] is not None:
         points.append((f"student, served ({timing['served_path']})", timing["served_ms"], task["student"], "#d62728"))

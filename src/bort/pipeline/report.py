@@ -126,6 +126,12 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
                     lines.append(f"- Speed ({shape.replace('x', ' × ')} tokens, `bort bench`, "
                                  f"{bench.get('cpu', 'this CPU')}): the teacher takes **{ratio['median']:.2f}×** "
                                  f"the student's time [95% interval {ratio['low']:.2f}, {ratio['high']:.2f}].")
+    served_teacher = results.get("export_teacher")
+    if served_teacher:
+        s = served_teacher["speedup"]
+        lines.append(f"- The teacher served the same way: `{served_teacher['path']}`, "
+                     f"{s.get('median', float('nan')):.2f}× its eager [{s.get('low', float('nan')):.2f}, "
+                     f"{s.get('high', float('nan')):.2f}].")
     export = results.get("export")
     if export:
         s = export["speedup"]
@@ -162,8 +168,9 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
         if tasks and timing and timing["served_ms"] is None:
             lines.append("(The served student is not on the plot: the pipeline's export stage is off.)")
         if tasks and timing:
-            lines.append("(The teacher served is not on the plot: `bort export TEACHER --auto` times it; the served "
-                         "student's point is its eager time over its export's speed-up, a composed figure.)")
+            lines.append("(Each served point is its model's eager time in the bench run over its export's speed-up: a "
+                         "composed figure." + ("" if timing["teacher_served_ms"] else " The teacher served is not on "
+                                               "the plot: `export: {serve_teacher: true}` exports it too.") + ")")
     return write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
 
 
@@ -177,9 +184,13 @@ def timings(cfg: PipelineConfig, results: dict) -> dict | None:
     student = rows.get(bench["subject"])  # the bench's subject: the first task's student
     if cfg.teacher not in rows or student is None:
         return None
-    export = results.get("export")
+    export, served_teacher = results.get("export"), results.get("export_teacher")
     served = student["median_ms"] / export["speedup"]["median"] if export and export["speedup"].get("median") else None
+    teacher_served = (rows[cfg.teacher]["median_ms"] / served_teacher["speedup"]["median"]
+                      if served_teacher and served_teacher["speedup"].get("median") else None)
     return {"teacher_ms": rows[cfg.teacher]["median_ms"], "student_ms": student["median_ms"], "served_ms": served,
             "speed": rows[cfg.teacher]["ratio_to_subject"]["median"],  # the median of per-round ratios
             "served_path": export["path"] if export else None, "cpu": bench.get("cpu"),
+            "teacher_served_ms": teacher_served,
+            "teacher_served_path": served_teacher["path"] if served_teacher else None,
             "shape": f"{bench['raw']['cells'][0]['batch']} × {bench['raw']['cells'][0]['seq_len']} tokens"}

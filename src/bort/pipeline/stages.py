@@ -85,7 +85,7 @@ def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, where
     what the pipeline wires (which the section cannot set)."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     values = {key: _as_field_type(fields[key], value, f"{where}.{key}") for key, value in section.items()
-              if key not in ("name", "teacher_score", "teacher_model", "task_distil")}
+              if key not in ("name", "teacher_score", "teacher_model", "task_distil", "serve_teacher")}
     return config_class(**_with_shared(config_class, cfg, {**values, **wired}))
 
 
@@ -145,7 +145,7 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
                         corpus=cfg.corpus, out=str(folder))
         stages.append(Stage("distil", "pretrain", config, folder, folder))
         student = folder
-    first_tuned = None
+    first_tuned, first_teacher = None, None
     for n, task in enumerate(cfg.tasks):
         folder = out / "tasks" / task["name"]
         if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
@@ -184,11 +184,20 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         produced = folder / "student" / ("best" if tuned.method == "agora" else "")
         stages.append(Stage(f"task:{task['name']}:student", "finetune", tuned, folder / "student", produced))
         first_tuned = first_tuned or produced
+        first_teacher = first_teacher or tuned_teacher
     if cfg.export is not None:
         folder = out / "export"
         config = _build(ExportConfig, cfg, cfg.export, "export", model_dir=str(first_tuned), auto=True,
                         out=str(folder))
         stages.append(Stage("export", "export", config, folder))
+        if cfg.export.get("serve_teacher"):
+            if not first_teacher:
+                raise BortError(f"{cfg.source}: export.serve_teacher needs the first task's fine-tuned teacher "
+                                "(its teacher_score is false and it gives no teacher_model)")
+            teacher_folder = out / "export-teacher"
+            config = _build(ExportConfig, cfg, cfg.export, "export", model_dir=str(first_teacher), auto=True,
+                            out=str(teacher_folder))
+            stages.append(Stage("export_teacher", "export", config, teacher_folder))
     if cfg.bench is not None:
         folder = out / "bench"
         subject = first_tuned or student
