@@ -317,17 +317,17 @@ class FineTuning:
             **({"unlabeled": len(self.unlabeled)} if self.unlabeled else {}),
             "seconds": time.perf_counter() - self.started,
         }
+        predicts_test = self.test_set and self.processes.main
+        best = load_classifier(self.out) if self.holdout_set or predicts_test else None  # the selected model, once
         if self.holdout_set:
             result.update(describe(self.cfg.holdout_share, self.cfg.holdout, self.dev, self.holdout_set))
-            best = load_classifier(self.out)
             outputs = model_outputs(best, self.tokenizer, self.holdout_set, self.max_len)
             result["held_out_metrics"] = score(self.task, self.holdout_set, outputs)
             result["held_out_majority_baseline"] = majority_baseline(self.task, self.train_set, self.holdout_set)
         else:
             result["selected_on"] = (f"the {len(self.dev)} dev examples early stopping read (not a held-out score; "
                                      "--holdout-fraction gives one)")
-        if self.test_set and self.processes.main:
-            best = load_classifier(self.out)
+        if predicts_test:
             outputs = model_outputs(best, self.tokenizer, self.test_set, self.max_len)
             result.update(write_test_predictions(self.task, self.test_set, outputs, self.out))
         if self.processes.main:

@@ -31,9 +31,8 @@ def test_examples(task: TaskSpec, cfg) -> list[Example] | None:
         return None
     if "test" not in task.files:
         raise BortError(f"--predict-test: {task.name} has no test split (its splits: {', '.join(task.files)})")
-    path = task.path(Path(cfg.data), "test")
-    if not path.exists():
-        raise BortError(f"--predict-test: {task.name}'s test file {path} does not exist")
+    if not task.has_file(Path(cfg.data), "test"):
+        raise BortError(f"--predict-test: {task.name}'s test file {task.path(Path(cfg.data), 'test')} does not exist")
     return task.read(Path(cfg.data), "test")
 
 

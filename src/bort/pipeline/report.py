@@ -90,6 +90,13 @@ def _test_lines(cfg: PipelineConfig, tasks: list[dict]) -> list[str]:
     return lines
 
 
+def _served(export: dict, against: str) -> str:
+    """An export stage's path and its speed-up over eager, with the 95% interval."""
+    s = export["speedup"]
+    return (f"`{export['path']}`, {s.get('median', float('nan')):.2f}× {against} [{s.get('low', float('nan')):.2f}, "
+            f"{s.get('high', float('nan')):.2f}]")
+
+
 def _number(value, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -128,16 +135,11 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
                                  f"the student's time [95% interval {ratio['low']:.2f}, {ratio['high']:.2f}].")
     served_teacher = results.get("export_teacher")
     if served_teacher:
-        s = served_teacher["speedup"]
-        lines.append(f"- The teacher served the same way: `{served_teacher['path']}`, "
-                     f"{s.get('median', float('nan')):.2f}× its eager [{s.get('low', float('nan')):.2f}, "
-                     f"{s.get('high', float('nan')):.2f}].")
+        lines.append(f"- The teacher served the same way: {_served(served_teacher, 'its eager')}.")
     export = results.get("export")
     if export:
-        s = export["speedup"]
-        lines.append(f"- Served: `{export['path']}`, {s.get('median', float('nan')):.2f}× eager "
-                     f"[{s.get('low', float('nan')):.2f}, {s.get('high', float('nan')):.2f}], logits cosine "
-                     f"{_number(export['cosine'], 5)} (`bort.inference.load('{export['out']}')`).")
+        lines.append(f"- Served: {_served(export, 'eager')}, logits cosine {_number(export['cosine'], 5)} "
+                     f"(`bort.inference.load('{export['out']}')`).")
     tasks = task_rows(cfg, results)
     timing = timings(cfg, results)
     if tasks:

@@ -107,7 +107,7 @@ def has_test_split(task: dict) -> bool:
         spec = get_task(task["task"])
     except BortError:  # an unknown task: the pre-flight check names it
         return False
-    return "test" in spec.files and spec.path(Path(task["data"]), "test").exists()
+    return spec.has_file(Path(task["data"]), "test")
 
 
 def plan(cfg: PipelineConfig) -> list[Stage]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Iterator
 
 from bort.errors import BortError
-from bort.util.data_files import check_unique_columns, read_utf8, unique_keys
+from bort.util.data_files import check_unique_columns, json_objects, read_utf8
 
 csv.field_size_limit(sys.maxsize)
 
@@ -58,21 +57,8 @@ def read_tsv(path: Path, columns: list[str] | None = None, required: list[str] =
 
 def read_jsonl(path: Path, required: list[str] = ()) -> Iterator[tuple[int, dict]]:
     """Objects of a SuperGLUE JSONL file as (line number, object), each with the ``required`` fields."""
-    text = read_utf8(require_file(path))
     n_rows = 0
-    # Lines as a text-mode file splits them (not str.splitlines(): U+2028 may sit inside a JSON string).
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line, object_pairs_hook=unique_keys)
-        except json.JSONDecodeError as exc:
-            raise BortError(f"{path}, line {line_no}: not valid JSON ({exc.msg})")
-        except ValueError as exc:  # a repeated key (unique_keys)
-            raise BortError(f"{path}, line {line_no}: {exc}; rename or remove one of them")
-        if not isinstance(record, dict):
-            raise BortError(f"{path}, line {line_no}: expected a JSON object")
+    for line_no, record in json_objects(path, read_utf8(require_file(path))):
         missing = [k for k in required if k not in record]
         if missing:
             raise BortError(f"{path}, line {line_no}: missing field(s) {missing}")

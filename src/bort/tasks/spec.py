@@ -56,5 +56,9 @@ class TaskSpec:
             raise BortError(f"task {self.name} has no {split!r} split; it has {sorted(self.files)}")
         return Path(data_dir) / self.files[split]
 
+    def has_file(self, data_dir: Path, split: str) -> bool:
+        """Whether ``data_dir`` holds this task's file of ``split`` (a split the task does not have: False)."""
+        return split in self.files and self.path(data_dir, split).exists()
+
     def read(self, data_dir: Path, split: str) -> list[Example]:
         return self.reader(self.path(data_dir, split), split)

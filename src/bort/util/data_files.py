@@ -16,6 +16,7 @@ import io
 import json
 import logging
 from pathlib import Path
+from typing import Iterator
 
 from bort.errors import BortError, first_line
 
@@ -124,7 +125,16 @@ def bad_json_line(path: Path) -> None:
         except ValueError as exc:  # a repeated key (unique_keys)
             raise BortError(f"{path}: {exc}; rename or remove one of them")
         return
-    for line_no, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside a JSON string
+    for _ in json_objects(path, text):
+        pass
+
+
+def json_objects(path: Path, text: str) -> Iterator[tuple[int, dict]]:
+    """The objects of a JSON-lines text as (line number, object); blank lines skipped, and one line naming the
+    line for one that does not parse, is not an object or names a key twice."""
+    # Lines as a text-mode file splits them (not str.splitlines(): U+2028 may sit inside a JSON string).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for line_no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -135,6 +145,7 @@ def bad_json_line(path: Path) -> None:
             raise BortError(f"{path}, line {line_no}: {exc}; rename or remove one of them")
         if not isinstance(record, dict):
             raise BortError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
+        yield line_no, record
 
 
 def load_table(path: Path, what: str = "file"):
