@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from bort.architecture import Arch
 from bort.architecture.build import build_roberta
 from bort.measure.device import device_record
-from bort.mlm.losses import kd_loss, training_loss
+from bort.distill.losses import kd_loss
+from bort.mlm.losses import training_loss
 from bort.mlm.masking import IGNORE, mask_tokens, special_tokens_mask
 from bort.training.optim import build_optimizer
 from bort.util.quiet import quiet_libraries

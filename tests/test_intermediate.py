@@ -12,8 +12,8 @@ import torch
 from bort.architecture import Arch
 from bort.architecture.build import build_roberta
 from bort.checkpoint import save_model_dir
-from bort.mlm.intermediate import (HiddenProjection, attention_relation_loss, hidden_state_loss, relation_heads,
-                                   uniform_layer_map)
+from bort.distill.intermediate import attention_relation_loss, hidden_state_loss, relation_heads
+from bort.distill.layer_map import HiddenProjection, uniform_layer_map
 from bort.pretrain.config import PretrainConfig
 from bort.pretrain.trainer import pretrain
 

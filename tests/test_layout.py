@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bort"
 LEVELS = {
     "errors": 0, "util": 1, "config": 2, "architecture": 3, "tokenizer": 3, "data": 3,
     "checkpoint": 3.5,  # loading and saving model directories: below every user of a model (tasks' φ included)
+    "distill": 3.8,  # the losses, hooks, layer map and projection every distilling stage shares (mlm's KD included)
     "mlm": 4, "training": 4, "tasks": 4, "measure": 4,
     "model_card": 4,  # writing the README.md beside every model directory; each stage's card is its own card.py
     "extract": 4.5,  # below every stage that starts from an extracted student (search, pretrain), above its tools

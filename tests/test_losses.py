@@ -5,7 +5,8 @@ import torch
 from bort.architecture import Arch, Vocab
 from bort.architecture.build import build_roberta
 from bort.mlm.head import masked_logits
-from bort.mlm.losses import kd_loss, mlm_loss, training_loss
+from bort.distill.losses import kd_loss
+from bort.mlm.losses import mlm_loss, training_loss
 from bort.mlm.masking import IGNORE
 
 

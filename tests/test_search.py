@@ -116,7 +116,7 @@ def test_search_writes_every_report_and_w_recomputes(tiny_roberta_dir, corpus, t
 
 
 def test_soft_cross_entropy_against_numpy():
-    from bort.mlm.losses import soft_cross_entropy
+    from bort.distill.losses import soft_cross_entropy
 
     rng = np.random.default_rng(0)
     s, t, tau = rng.normal(size=(4, 9)), rng.normal(size=(4, 9)), 1.5
@@ -136,7 +136,7 @@ def test_candidate_training_moves_towards_the_teacher(tiny_roberta_dir, corpus, 
 
     from bort.architecture import Arch
     from bort.architecture.hf_config import student_config
-    from bort.mlm.losses import soft_cross_entropy
+    from bort.distill.losses import soft_cross_entropy
     from bort.search.candidate import candidate_seed, train_and_score
 
     # A teacher with an opinion: a random model's distribution is nearly uniform, so give its output a strong prior.

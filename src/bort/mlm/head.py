@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from bort.distill.hooks import captured_qkv, qkv_of
 from bort.errors import BortError
 
 
@@ -46,19 +47,9 @@ class MaskedPositionsLM(torch.nn.Module):
         if not states:
             hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             return self.head(hidden[positions])
-        captured: dict[str, torch.Tensor] = {}
-        handles = []
-        if relation_layer is not None:
-            attention = self.lm.base_model.encoder.layer[relation_layer].attention.self
-            for name in ("query", "key", "value"):
-                handles.append(getattr(attention, name).register_forward_hook(
-                    lambda module, args, out, name=name: captured.__setitem__(name, out)))
-        try:
+        with captured_qkv(self.lm.base_model.encoder, relation_layer) as captured:
             output = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        finally:
-            for handle in handles:
-                handle.remove()
-        qkv = tuple(captured[n] for n in ("query", "key", "value")) if relation_layer is not None else None
+        qkv = qkv_of(captured)
         hidden = output.hidden_states
         if self.projection is not None:
             hidden = tuple(self.projection(h) for h in hidden)

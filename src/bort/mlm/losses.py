@@ -1,4 +1,5 @@
-"""Masked-LM and distillation losses over the masked positions, and the search's soft cross-entropy."""
+"""Masked-LM and distillation losses over the masked positions (the logit and intermediate terms themselves are
+:mod:`bort.distill`'s)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from bort.distill.intermediate import IntermediateTerms, attention_relation_loss, hidden_state_loss
+from bort.distill.losses import kd_loss
 from bort.mlm.head import masked_logits, wrapped_lm
-from bort.mlm.intermediate import IntermediateTerms, attention_relation_loss, hidden_state_loss
 from bort.mlm.masking import IGNORE
 
 
@@ -17,26 +19,6 @@ def mlm_loss(logits: torch.Tensor, targets: torch.Tensor, denominator: int | Non
     number, i.e. the mean). ``logits`` (n, V), ``targets`` (n,)."""
     total = F.cross_entropy(logits.float(), targets, reduction="sum")
     return total / (denominator if denominator is not None else max(len(targets), 1))
-
-
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-            denominator: int | None = None) -> torch.Tensor:
-    """τ²·KL(softmax(t/τ) ‖ softmax(s/τ)) summed over positions and divided by ``denominator``
-    (default: their number, i.e. the mean). Both (n, V).
-
-    The τ² factor keeps the gradient's scale independent of τ (Hinton et al., 2015). One softmax
-    per side — the official code applied a second one to the student, which we do not copy.
-    """
-    log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
-    log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
-    kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="sum")
-    return temperature**2 * kl / (denominator if denominator is not None else max(len(student_logits), 1))
-
-
-def soft_cross_entropy(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """−Σ softmax(t/τ)·log softmax(s/τ), averaged over positions. Both (n, vocab)."""
-    target = F.softmax(teacher_logits.float() / temperature, dim=-1)
-    return -(target * F.log_softmax(student_logits.float() / temperature, dim=-1)).sum(-1).mean()
 
 
 @dataclass
@@ -71,7 +53,7 @@ def training_loss(student, batch: dict, labels: torch.Tensor, teacher=None, alph
     several micro-batches and processes add up to the global batch's mean exactly.
 
     ``intermediate`` (with a teacher) adds γ·hidden-state MSE and δ·attention-relation KL
-    (:mod:`bort.mlm.intermediate`), each a mean over real tokens (``denominators``' third count).
+    (:mod:`bort.distill.intermediate`), each a mean over real tokens (``denominators``' third count).
     """
     masked, kd_positions = loss_positions(labels, batch["attention_mask"], teacher is not None, kd_all_positions)
     n_mlm, n_kd, n_real = (tuple(denominators) + (None,))[:3] if denominators is not None else (None, None, None)

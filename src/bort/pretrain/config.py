@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bort.architecture.arch import parse_arch
 from bort.config import Config, option, restart_option
+from bort.distill.options import attention_weight_option, hidden_weight_option
 from bort.errors import BortError
 from bort.mlm.corpus import CORPUS_HELP, text_field_option
 
@@ -71,13 +72,8 @@ class PretrainConfig(Config):
     beta: float = option(0.5, "β, the weight of the distillation term", minimum=0, group=DISTILLATION)
     temperature: float = option(2.0, "τ, the softmax temperature of both distributions", above=0, group=DISTILLATION)
     kd_all_positions: bool = option(False, "distil at every token, not only the masked ones", group=DISTILLATION)
-    hidden_weight: float = option(0.0, "γ, the weight of the hidden-state MSE between each student layer and its "
-                                  "teacher layer (TinyBERT, Minitron; the layer it was extracted from, else evenly "
-                                  "spaced; a learned projection where the widths differ); 0 turns it off", minimum=0,
-                                  group=DISTILLATION)
-    attention_weight: float = option(0.0, "δ, the weight of MiniLMv2's self-attention relation loss (query-query, "
-                                     "key-key and value-value relations of the last layer and its teacher layer); "
-                                     "0 turns it off", minimum=0, group=DISTILLATION)
+    hidden_weight: float = hidden_weight_option(DISTILLATION, "--mode kd")
+    attention_weight: float = attention_weight_option(DISTILLATION, "--mode kd")
     # bookkeeping
     save_every: int = option(200, "checkpoint interval in steps", minimum=1, group=BOOKKEEPING, resumable=True)
     keep_checkpoints: int = option(2, "checkpoints kept", minimum=1, group=BOOKKEEPING, resumable=True)

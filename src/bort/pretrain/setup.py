@@ -9,7 +9,8 @@ from bort.architecture.hf_config import arch_of, roberta_config, student_config,
 from bort.checkpoint import load_config, load_config_file, masked_lm_from_checkpoint
 from bort.errors import BortError
 from bort.extract.selection import read_selection
-from bort.mlm.intermediate import HiddenProjection, IntermediateTerms, relation_heads, uniform_layer_map
+from bort.distill.intermediate import IntermediateTerms, relation_heads
+from bort.distill.layer_map import HiddenProjection, intermediate_mapping
 from bort.pretrain.config import PretrainConfig
 from bort.tokenizer import load_tokenizer, tokenizer_for_model
 
@@ -77,26 +78,16 @@ def build_student(cfg: PretrainConfig, config) -> torch.nn.Module:
 
 
 def intermediate_terms(cfg: PretrainConfig, student_cfg, teacher_cfg) -> tuple[IntermediateTerms | None,
-                                                                             torch.nn.Module | None]:
+                                                                             HiddenProjection | None]:
     """The hidden-state and attention-relation terms, and the projection the first needs where widths differ.
 
-    A student from ``bort extract`` maps each layer to the teacher layer it was cut from, and its projection
-    starts as the embedding of its kept channels; any other student maps layers evenly.
+    The layer map and projection are :func:`bort.distill.layer_map.intermediate_mapping`'s, from the selection
+    ``bort extract`` left in --init (when there is one).
     """
     if teacher_cfg is None or not (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
         return None, None
     selection = read_selection(cfg.init, arch_of(teacher_cfg)) if cfg.init else None
-    depth, teacher_depth = student_cfg.num_hidden_layers, teacher_cfg.num_hidden_layers
-    if selection is not None and len(selection.layers) == depth and len(selection.channels) == student_cfg.hidden_size:
-        layer_map = list(selection.layers)
-    else:  # not extracted, or extracted from another teacher
-        selection = None
-        layer_map = uniform_layer_map(depth, teacher_depth)
-    projection = None
-    if cfg.hidden_weight > 0 and student_cfg.hidden_size != teacher_cfg.hidden_size:
-        with torch.random.fork_rng():  # its own seed, without moving the run's RNG
-            torch.manual_seed(cfg.seed)
-            projection = HiddenProjection(student_cfg.hidden_size, teacher_cfg.hidden_size,
-                                          selection.channels if selection is not None else None)
+    layer_map, projection = intermediate_mapping(student_cfg, teacher_cfg, selection and selection.layers,
+                                                 selection and selection.channels, cfg.hidden_weight > 0, cfg.seed)
     heads = relation_heads(student_cfg.num_attention_heads, teacher_cfg.num_attention_heads)
     return IntermediateTerms(cfg.hidden_weight, cfg.attention_weight, layer_map, heads), projection

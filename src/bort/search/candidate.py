@@ -8,8 +8,9 @@ import zlib
 import torch
 
 from bort.architecture import Arch
+from bort.distill.losses import soft_cross_entropy
 from bort.mlm.head import MaskedPositionsLM
-from bort.mlm.losses import soft_cross_entropy
+from bort.search.sgd import held_out_loss, sgd_steps
 from bort.search.teacher_cache import CachedBatch
 
 
@@ -46,28 +47,12 @@ def _train_and_score(arch: Arch, student_config, train: list[CachedBatch], val: 
     lm = AutoModelForMaskedLM.from_config(student_config)
     if initial_state is not None:
         lm.load_state_dict(initial_state, strict=True)
-    model = MaskedPositionsLM(lm).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
-        batch = train[step % len(train)]
-        for group in optimizer.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
-        loss = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")),
+    model = MaskedPositionsLM(lm)
+
+    def soft_ce(batch: CachedBatch) -> torch.Tensor:
+        return soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")),
                                   temperature)
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-    model.eval()
-    total, count = 0.0, 0
-    with torch.inference_mode():
-        for batch in val:
-            n = int(batch.positions.sum())
-            ce = soft_cross_entropy(_logits(model, batch), torch.from_numpy(batch.teacher_logits.astype("float32")),
-                                    temperature)
-            total += float(ce) * n
-            count += n
-    return {"e_hat": total / count, "train_losses": losses, "train_seconds": time.perf_counter() - started}
+
+    losses = sgd_steps(model, lambda step: soft_ce(train[step % len(train)]), steps, lr, clip, warmup_steps)
+    e_hat = held_out_loss(model, lambda: ((soft_ce(batch), int(batch.positions.sum())) for batch in val))
+    return {"e_hat": e_hat, "train_losses": losses, "train_seconds": time.perf_counter() - started}

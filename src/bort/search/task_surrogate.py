@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from bort.architecture import Arch
+from bort.distill.losses import soft_cross_entropy
 from bort.errors import BortError
-from bort.mlm.losses import soft_cross_entropy
+from bort.search.sgd import held_out_loss, sgd_steps
 from bort.tasks.custom import CustomTaskOptions
 
 TASK_CACHE = "task_cache.pt"
@@ -125,26 +126,12 @@ def train_and_score(arch: Arch, teacher, importance, cache: dict, steps: int, lr
     started = time.perf_counter()
     torch.manual_seed(candidate_seed(seed, arch))
     student, _ = extract_model(teacher, importance, arch)
-    student.train()
-    optimizer = torch.optim.SGD(student.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
-        k = step % len(cache["train"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr * min(1.0, (step + 1) / warmup_steps) if warmup_steps else lr
-        loss = task_loss(student(**cache["train"][k]).logits, cache["train_logits"][k], temperature,
-                         cache["regression"])
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(student.parameters(), clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-    student.eval()
-    total, count = 0.0, 0
-    with torch.inference_mode():
-        for batch, logits in zip(cache["val"], cache["val_logits"]):
-            n = len(logits)
-            total += float(task_loss(student(**batch).logits, logits, temperature, cache["regression"])) * n
-            count += n
-    return {"e_hat": total / count, "train_losses": losses, "train_seconds": time.perf_counter() - started}
+
+    def loss_of(batch: dict, teacher_logits: torch.Tensor) -> torch.Tensor:
+        return task_loss(student(**batch).logits, teacher_logits, temperature, cache["regression"])
+
+    train = list(zip(cache["train"], cache["train_logits"]))
+    losses = sgd_steps(student, lambda step: loss_of(*train[step % len(train)]), steps, lr, clip, warmup_steps)
+    e_hat = held_out_loss(student, lambda: ((loss_of(batch, logits), len(logits))
+                                            for batch, logits in zip(cache["val"], cache["val_logits"])))
+    return {"e_hat": e_hat, "train_losses": losses, "train_seconds": time.perf_counter() - started}

@@ -2,7 +2,7 @@
 
 Both compare a student layer with the teacher layer mapped to it: for a student from ``bort extract``,
 the teacher layer it was cut from; otherwise layer j of D ↔ teacher layer ⌈(j+1)·D_T/D⌉ − 1 (the last
-with the last). Positions are the real (non-padding) tokens.
+with the last): :mod:`bort.distill.layer_map`. Positions are the real (non-padding) tokens.
 """
 
 from __future__ import annotations
@@ -28,37 +28,13 @@ class IntermediateTerms:
         return self.hidden_weight > 0 or self.attention_weight > 0
 
 
-def uniform_layer_map(student_depth: int, teacher_depth: int) -> list[int]:
-    """Teacher layer of each student layer when nothing better is known: evenly spaced, last to last."""
-    return [math.ceil((j + 1) * teacher_depth / student_depth) - 1 for j in range(student_depth)]
-
-
-class HiddenProjection(torch.nn.Module):
-    """The learned map from the student's hidden width to the teacher's (TinyBERT's W_h), (…, H) → (…, H_T).
-
-    For an extracted student it starts as the embedding of its kept channels (channel k of the student
-    is channel ``channels[k]`` of the teacher), so the loss starts at what extraction left, not at noise.
-    """
-
-    def __init__(self, student_width: int, teacher_width: int, channels: list[int] | None = None):
-        super().__init__()
-        self.linear = torch.nn.Linear(student_width, teacher_width, bias=False)
-        if channels is not None:
-            with torch.no_grad():
-                self.linear.weight.zero_()
-                self.linear.weight[torch.tensor(channels), torch.arange(student_width)] = 1.0
-
-    def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return self.linear(states)
-
-
 def hidden_state_loss(student_states: tuple[torch.Tensor, ...], teacher_states: tuple[torch.Tensor, ...],
                       layer_map: list[int], real: torch.Tensor, denominator: int | None = None) -> torch.Tensor:
     """Σ over mapped layers of the squared error per channel (mean over the teacher's channels), summed over
     real tokens and divided by ``denominator`` (default: their number) and the number of layers.
 
     ``*_states``: HF ``hidden_states`` tuples (embeddings first), each (B, S, H_T) — the student's already
-    projected to the teacher's width (:class:`HiddenProjection`); ``real`` (B, S) bool.
+    projected to the teacher's width (:class:`bort.distill.layer_map.HiddenProjection`); ``real`` (B, S) bool.
     """
     if student_states[0].shape[-1] != teacher_states[0].shape[-1]:
         raise ValueError(f"hidden widths differ ({student_states[0].shape[-1]} vs {teacher_states[0].shape[-1]}): "
