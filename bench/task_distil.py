@@ -9,7 +9,9 @@ is H's). Each variant is one `bort finetune` command; the rows differ only in th
 - ``kd``: the teacher's outputs (α 0.9, τ 2) at lr 1e-4, 10 epochs;
 - ``kd-size-rule``: the same with the size rule (bort's default with --teacher);
 - ``kd-alpha-0.5``, ``kd-tau-1``: the mix;
-- ``kd-augment-2-mlm``: two copies per example by φ mlm-replace through ``--mlm`` (the teacher's masked LM).
+- ``kd-augment-2-mlm``: two copies per example by φ mlm-replace through ``--mlm`` (the teacher's masked LM);
+- ``kd-hidden-1``: bort's default plus γ 1, the hidden-state MSE against the teacher layers the student was cut from
+  (TinyBERT's task-specific stage); ``kd-hidden-1-attention-1``: plus δ 1, MiniLMv2's relations of the last layer.
 
 Runs two at a time, one thread each; finished runs are reused (each is an ordinary resumable run
 directory under OUT). Prints and writes OUT/task_distil.md: H score per seed, the mean's share of the
@@ -23,11 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from finetune_runs import finetune_run
 
 COMMON = ["--batch-size", "32", "--warmup-ratio", "0.06", "--patience", "3", "--holdout-fraction", "0.5"]
 TODAY = ["--lr", "1e-4", "--epochs", "10"]
@@ -36,7 +37,9 @@ TODAY = ["--lr", "1e-4", "--epochs", "10"]
 def variants(teacher: str, mlm: str | None) -> dict[str, list[str]]:
     kd = ["--teacher", teacher]
     rows = {"gold": TODAY, "kd-size-rule": kd, "kd": kd + TODAY, "gold-size-rule": [],
-            "kd-alpha-0.5": kd + ["--alpha", "0.5"], "kd-tau-1": kd + ["--temperature", "1"]}
+            "kd-alpha-0.5": kd + ["--alpha", "0.5"], "kd-tau-1": kd + ["--temperature", "1"],
+            "kd-hidden-1": kd + ["--hidden-weight", "1"],
+            "kd-hidden-1-attention-1": kd + ["--hidden-weight", "1", "--attention-weight", "1"]}
     if mlm:
         rows["kd-augment-2-mlm"] = kd + ["--augment", "2", "--phi", "mlm-replace", "--phi-model", mlm]
     return rows
@@ -44,18 +47,11 @@ def variants(teacher: str, mlm: str | None) -> dict[str, list[str]]:
 
 def run_one(args, name: str, flags: list[str], seed: int) -> dict:
     out = Path(args.out) / f"{name}-seed{seed}"
-    command = [sys.executable, "-m", "bort.cli.main", "finetune", "--model", args.student, "--task", args.task,
-               "--data", args.data, "--out", str(out), "--max-len", str(args.max_len), "--seed", str(seed),
-               *COMMON, *flags]
-    if not (out / "metrics.json").is_file():
-        done = subprocess.run(command, capture_output=True, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
-        if done.returncode != 0:
-            raise SystemExit(f"{name} seed {seed} failed: {done.stderr.strip().splitlines()[-1]}")
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = finetune_run(out, ["--model", args.student, "--task", args.task, "--data", args.data, "--max-len",
+                                 str(args.max_len), "--seed", str(seed), *COMMON, *flags])
     return {"name": name, "seed": seed, "held_out": metrics["held_out_metrics"], "seconds": metrics["seconds"],
             "lr": metrics.get("lr"), "epochs_run": len(metrics["history"]),
-            "copies": (metrics.get("augmented") or {}).get("copies", 0), "command": " ".join(command[2:])}
+            "copies": (metrics.get("augmented") or {}).get("copies", 0), "command": metrics["command"]}
 
 
 def teacher_on_each_h(args) -> dict[int, dict[str, float]]:

@@ -524,3 +524,39 @@ def test_each_thetas_training_takes_no_phi_and_no_test_file(tmp_path):
     assert FinetuneConfig.from_dict(plain.to_dict()).phi == "mlm-replace"
     with pytest.raises(BortError, match="Agora does not predict a test file yet"):
         AgoraConfig(**common, predict_test=True)
+
+
+def test_soft_labels_distil_every_training_from_socrates_and_leave_the_new_points_unlabelled(agora_inputs, tmp_path,
+                                                                                            monkeypatch):
+    """--soft-labels: each θ's training is task distillation from Socrates, and the points Agora adds reach it without
+    a gold label (so they take Socrates' outputs alone), the training set's own examples with theirs."""
+    import bort.agora.training as training
+
+    seen = []
+    real_finetune = training.finetune
+
+    def recording(cfg, show_progress=True, train=None, dev=None):
+        seen.append((cfg.teacher, [ex.label for ex in train if str(ex.uid).startswith("agora:")],
+                     [ex.label for ex in train if not str(ex.uid).startswith("agora:")]))
+        return real_finetune(cfg, show_progress, train=train, dev=dev)
+
+    monkeypatch.setattr(training, "finetune", recording)
+    out = tmp_path / "run"
+    assert main(agora_args(agora_inputs, out, agora_inputs["theta"], "--soft-labels", "--max-iterations", "2")) == 0
+    assert seen and all(teacher == agora_inputs["sst2_socrates"] for teacher, _, _ in seen)
+    added = [labels for _, labels, _ in seen if labels]
+    assert added, "no training saw Agora's new points"
+    assert all(label is None for labels in added for label in labels)
+    assert all(None not in own for _, _, own in seen)
+    iterations = read_log(out / "iterations.jsonl")
+    assert sum(len(labels) for labels in added[:1]) == iterations[0]["added"]
+
+
+def test_soft_labels_with_another_teacher_are_refused(tmp_path):
+    from bort.agora.config import AgoraConfig
+
+    common = dict(model="m", task="glue/RTE", data="d", out=str(tmp_path / "r"), method="agora", socrates="s")
+    assert AgoraConfig(**common, soft_labels=True).plain().teacher == "s"
+    assert AgoraConfig(**common).plain().teacher is None
+    with pytest.raises(BortError, match="--soft-labels distils every training from --socrates"):
+        AgoraConfig(**common, soft_labels=True, teacher="t")

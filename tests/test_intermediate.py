@@ -121,6 +121,9 @@ def test_kd_from_an_extracted_student_records_every_loss_part_and_resumes_exactl
     for name in ("checkpoints/step-0000006/projection.safetensors", "model.safetensors"):
         a, b = load_file(str(straight / name)), load_file(str(split / name))
         assert all(torch.equal(a[k], b[k]) for k in a), name
+    # the distilled student still knows which teacher layers and channels it came from (task distillation maps
+    # to them in turn)
+    assert (straight / "extraction.json").read_text() == (kd_inputs / "student" / "extraction.json").read_text()
 
 
 def test_an_extracted_student_maps_to_the_layers_and_channels_it_was_cut_from(kd_inputs, tmp_path):

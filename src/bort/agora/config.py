@@ -52,6 +52,9 @@ class AgoraOptions(Config):
                                         resumable=True)
     max_minutes: float | None = option(None, "stop starting iterations once this much wall-clock is spent", above=0,
                                        group=AGORA, resumable=True)
+    soft_labels: bool = option(False, "the new points carry Socrates' outputs instead of its argmax: every training "
+                               "distils from Socrates (bort finetune --teacher SOCRATES: α·τ²·KL on every input, "
+                               "+ (1 − α)·CE where there is a gold label; the new points have none)", group=AGORA)
     min_socrates: float = option(2 / 3, "refuse a Socrates whose agreement with E's labels is below this (the "
                                  "paper's requirement)", minimum=0, group=AGORA, show="2/3")
     force: bool = option(False, "run with a Socrates below --min-socrates", group=AGORA, resumable=True)
@@ -67,6 +70,8 @@ class AgoraOptions(Config):
                             "the new points")
         if self.min_confidence > 1:
             raise BortError(f"--min-confidence {self.min_confidence:g}: a probability, expected at most 1")
+        if self.soft_labels and getattr(self, "teacher", None):
+            raise BortError(f"--soft-labels distils every training from --socrates; drop --teacher {self.teacher}")
         if self.method == "agora" and (getattr(self, "predict_test", False) or getattr(self, "test", None)):
             raise BortError("Agora does not predict a test file yet: drop --test/--predict-test and run `bort evaluate "
                             "--split test` on its best/ model")
@@ -84,9 +89,12 @@ class AgoraConfig(AgoraOptions, FinetuneConfig):
 
     def plain(self) -> FinetuneConfig:
         """The same run as plain fine-tuning's config, as one θ's training takes it: selected on E, it predicts no
-        test file, and φ (the loop's, not a training's, which has no --augment) stays at its defaults."""
+        test file, and φ (the loop's, not a training's, which has no --augment) stays at its defaults. With
+        --soft-labels it distils from Socrates."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(FinetuneConfig)}
         for field in dataclasses.fields(FinetuneConfig):
             if field.name in ("phi", "phi_model", "phi_fraction", "test", "predict_test"):
                 values[field.name] = field_default(field)
+        if self.soft_labels:
+            values["teacher"] = self.socrates
         return FinetuneConfig(**values)

@@ -28,9 +28,10 @@ from bort.agora.config import AgoraConfig
 from bort.agora.prune import prune_or_replay
 from bort.agora.socrates import Socrates
 from bort.agora.theta import load_theta, name
-from bort.agora.training import as_records, train_theta
+from bort.agora.training import as_records, read_augmented, train_theta
 from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
+from bort.finetune.distil import check_same_vocabulary
 from bort.finetune.processes import launched_processes
 from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
@@ -117,6 +118,8 @@ class Agora:
             raise BortError(f"--phi mlm-replace: --model {cfg.model} has no masked-LM head to sample from; give "
                             "--phi-model MLM_DIR, or another --phi (word-dropout, word-swap)")
         self.socrates = Socrates(cfg.socrates, task, self.max_len, out / LABELS)  # labels checked here, by name
+        if cfg.soft_labels:  # every training distils from Socrates, token for token
+            check_same_vocabulary(self.tokenizer, student_config, cfg.model, cfg.socrates, flag="--socrates")
 
         # Socrates must know the task: its agreement with E's labels, measured before any training.
         self.say(f"Socrates {cfg.socrates} on E ({len(self.e)} examples) ...")
@@ -156,7 +159,8 @@ class Agora:
         best = {"score": -float("inf"), "theta": None, "iteration": 0}
         replays, iterations = 0, read_log(self.out / ITERATIONS_LOG)
         for record in iterations:
-            d += read_augmented(self.out / "augmented" / f"iteration-{record['iteration']}.jsonl")
+            d += read_augmented(self.out / "augmented" / f"iteration-{record['iteration']}.jsonl",
+                                self.cfg.soft_labels)
             remaining, best, replays = record["remaining"], record["best"], record["replays_in_a_row"]
         return {"d": d, "remaining": remaining, "best": best, "replays": replays, "iteration": len(iterations)}
 
@@ -386,12 +390,3 @@ class Agora:
             agora_card(out / folder, cfg, task, result, which,
                        json.loads((out / folder / "agora_best.json").read_text()))
         return result
-
-
-def read_augmented(path: Path) -> list[Example]:
-    """An iteration's new points as training examples (labelled by Socrates)."""
-    if not path.is_file():
-        return []
-    return [Example(uid=f"agora:{r['source']}", text_a=r["text_a"], text_b=r["text_b"], label=r["label"])
-            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("kept", True)]
-

@@ -43,3 +43,13 @@ def _train_theta(config: dict, train: list[dict], dev: list[dict]) -> dict:
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the best model stays; optimizer states are not needed
     return {"metrics": result["dev"], "best_epoch": result["best_epoch"], "epochs": len(result["history"]),
             "seconds": result["seconds"], "cpu_seconds": time.process_time() - cpu_started, "outputs": outputs}
+
+
+def read_augmented(path: Path, soft_labels: bool = False) -> list[Example]:
+    """An iteration's new points as training examples: labelled by Socrates' argmax, or with ``soft_labels``
+    unlabelled (the trainings distil from Socrates' outputs on them)."""
+    if not path.is_file():
+        return []
+    return [Example(uid=f"agora:{r['source']}", text_a=r["text_a"], text_b=r["text_b"],
+                    label=None if soft_labels else r["label"])
+            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r.get("kept", True)]

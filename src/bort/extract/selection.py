@@ -30,6 +30,7 @@ import torch
 from bort.architecture import Arch
 from bort.errors import BortError
 from bort.extract.importance import Importance
+from bort.util.io import write_text_atomic
 
 LAYER_RULES = ("importance", "uniform")
 REPORT_FILE = "extraction.json"  # beside an extracted student: what it kept (read by distillation's layer map)
@@ -76,6 +77,16 @@ def read_selection(model_dir: str | Path, teacher: Arch) -> Selection | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise BortError(f"{path} is damaged ({type(exc).__name__}: {exc}); it should be bort extract's record")
     return selection if from_teacher == teacher.as_list() else None
+
+
+def carry_selection(student_dir: str | Path | None, out: str | Path) -> bool:
+    """Copy the selection recorded beside ``student_dir`` (if any) into ``out``, a model trained on from it: its
+    layers still come from the same teacher layers, which later distillation maps to. True if one was copied."""
+    source = Path(student_dir) / REPORT_FILE if student_dir else None
+    if source is None or not source.is_file():
+        return False
+    write_text_atomic(Path(out) / REPORT_FILE, source.read_text(encoding="utf-8"))
+    return True
 
 
 def check_fits(arch: Arch, teacher: Arch, where: str = "the teacher") -> None:

@@ -43,8 +43,8 @@ def finetuning_card(out: str | Path, cfg, task, result: dict, command: str | Non
         f"Plain fine-tuning of `{cfg.model}` on {task.name} ({result['train_examples']:,} training examples): best "
         f"epoch {result['best_epoch']} of {len(result['history'])} run (at most {result.get('epochs', cfg.epochs)}, "
         f"patience {cfg.patience}), selected on {result['dev_examples']:,} dev examples"
-        + (f"; distilled from `{model_name(result['teacher'])}` (α {result['alpha']:g}, τ {result['temperature']:g})"
-           if result.get("teacher") else "")
+        + (f"; distilled from `{model_name(result['teacher'])}` (α {result['alpha']:g}, τ {result['temperature']:g}"
+           + _intermediate(result.get("intermediate")) + ")" if result.get("teacher") else "")
         + (f", with {result['augmented']['copies']:,} teacher-labelled copies (φ {result['augmented']['phi']})"
            if result.get("augmented") else "") + ".",
         f"AdamW lr {result.get('lr', cfg.lr):g}, weight decay {cfg.weight_decay:g}, warm-up {cfg.warmup_ratio:g} "
@@ -60,3 +60,12 @@ def finetuning_card(out: str | Path, cfg, task, result: dict, command: str | Non
                       base_model=model_name(cfg.model), datasets=task_datasets(task), training=training,
                       tags=("text-classification", task.benchmark), latency=carried_latency(cfg.model, arch),
                       eval_results=evals, results=results, usage=usage_text("text-classification", out.name))
+
+
+def _intermediate(terms: dict | None) -> str:
+    """", γ 1 (hidden states, teacher layers [0, 5] from extraction.json), δ 0" or nothing."""
+    if not terms:
+        return ""
+    return (f", γ {terms['hidden_weight']:g} (hidden states, teacher layers {terms['layer_map']} "
+            f"{'from extraction.json' if terms['layer_map_from'] == 'extraction.json' else 'evenly spaced'}), "
+            f"δ {terms['attention_weight']:g} (attention relations)")

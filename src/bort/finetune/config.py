@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bort.config import field_default, option, restart_option
+from bort.distill.options import attention_weight_option, hidden_weight_option
 from bort.errors import BortError
 from bort.tasks.augment import PHIS
 from bort.tasks.custom import CUSTOM, CustomTaskOptions, check_custom_options
@@ -60,6 +61,8 @@ class FinetuneConfig(CustomTaskOptions):
     alpha: float = option(0.9, "α: the teacher's share of the loss (with --teacher)", minimum=0, group=DISTILLATION)
     temperature: float = option(2.0, "τ: the softmax temperature of both sides of the KL (with --teacher)", above=0,
                                 group=DISTILLATION)
+    hidden_weight: float = hidden_weight_option(DISTILLATION, "--teacher; the teacher runs at every step")
+    attention_weight: float = attention_weight_option(DISTILLATION, "--teacher; the teacher runs at every step")
     augment: int = option(0, "add this many perturbed copies (φ) of each training input, labelled by the teacher's "
                           "outputs alone (needs --teacher)", minimum=0, group=DISTILLATION)
     unlabeled: list[str] | None = option(None, "in-domain inputs without labels for the teacher to label (needs "
@@ -99,10 +102,13 @@ class FinetuneConfig(CustomTaskOptions):
             raise BortError(f"--alpha {self.alpha:g}: the teacher's share of the loss, expected at most 1")
         if not self.teacher:
             defaults = {f.name: field_default(f) for f in dataclasses.fields(self)}
-            ignored = [f"--{name}" for name in ("alpha", "temperature") if getattr(self, name) != defaults[name]]
+            ignored = [f"--{name.replace('_', '-')}" for name in ("alpha", "temperature", "hidden_weight",
+                                                                  "attention_weight")
+                       if getattr(self, name) != defaults[name]]
             if ignored:
                 raise BortError(f"{', '.join(ignored)} appl{'ies' if len(ignored) == 1 else 'y'} with --teacher "
-                                "FINETUNED_DIR only (the teacher's share of the loss and its temperature)")
+                                "FINETUNED_DIR only (the teacher's share of the loss, its temperature and the "
+                                "intermediate terms' weights)")
         if self.unlabeled and not self.teacher:
             raise BortError("--unlabeled needs --teacher FINETUNED_DIR: its inputs are labelled by the teacher's "
                             "outputs alone")

@@ -28,6 +28,7 @@ from bort.finetune.distil import (CACHE_FILE as TEACHER_CACHE, TaskTeacher, chec
                                   distillation_loss)
 from bort.tasks.encode import collate, encode, model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
+from bort.finetune.intermediate import IntermediateDistillation
 from bort.finetune.test_split import test_examples, write_test_predictions
 from bort.finetune.card import finetuning_card
 from bort.tasks.custom import resolve_task
@@ -101,8 +102,10 @@ class FineTuning:
             self.prepare_training(checkpoint)
         # What the training steps go through: the model itself, or its DDP wrapper over several processes (a
         # collective step: all of them take it together, after the block above).
-        self.train_model, self.optimizer = self.processes.prepare(self.model, self.optimizer)
+        self.train_model, self.optimizer = self.processes.prepare(self.trained, self.optimizer)
         self.device = next(self.model.parameters()).device  # a GPU's under accelerate on a GPU machine
+        if self.intermediate is not None:  # the teacher runs at every step beside the student
+            self.teacher.model.to(self.device)
         self.started = time.perf_counter() - (self.progress["history"][-1]["seconds"] if self.progress["history"]
                                               else 0.0)
 
@@ -163,6 +166,15 @@ class FineTuning:
                 torch.nn.init.zeros_(layer.bias)
         if cfg.head == "linear":  # after --head-init, which must not redraw the identity
             freeze_pooler_to_identity(self.model)
+        # What the optimizer trains: the classifier, or with --hidden-weight/--attention-weight the classifier and
+        # the projection to the teacher's width, run for their states.
+        self.intermediate, self.trained, self.extra = None, self.model, None
+        if self.teacher is not None and (cfg.hidden_weight > 0 or cfg.attention_weight > 0):
+            self.intermediate = IntermediateDistillation(self.model, self.teacher.model, cfg.model, cfg.hidden_weight,
+                                                         cfg.attention_weight, cfg.seed)
+            self.trained = self.intermediate.student
+            projection = self.trained.projection
+            self.extra = {"projection": projection} if projection is not None else None
 
     def open_run_dir(self) -> Path | None:
         """The run directory, held by this run alone (--restart deletes the earlier one, now that the inputs are
@@ -208,14 +220,14 @@ class FineTuning:
         self.enc_dev = encode(self.tokenizer, self.dev, self.max_len)
         self.steps_per_epoch = -(-len(inputs) // cfg.batch_size)
         total = self.steps_per_epoch * self.epochs
-        self.optimizer, self.scheduler = build_optimizer(self.model, self.lr, cfg.weight_decay, "linear",
+        self.optimizer, self.scheduler = build_optimizer(self.trained, self.lr, cfg.weight_decay, "linear",
                                                          max(1, round(cfg.warmup_ratio * total)), total)
         self.primary = task.metrics[0]  # the metric early stopping follows
         self.progress = {"epoch": 0, "best": -float("inf"), "best_epoch": 0, "stale": 0, "stopped": False,
                          "history": []}
         if checkpoint is not None:
             self.progress = train_state.load(checkpoint, self.model, self.optimizer, self.scheduler,
-                                             rank=self.processes.rank)
+                                             rank=self.processes.rank, extra=self.extra)
 
     # ------------------------------------------------------------------ train
     def train(self) -> None:
@@ -253,7 +265,8 @@ class FineTuning:
         train_state.write_rank_rng(self.out, step, rank=self.processes.rank)
         self.processes.wait()  # every process's RNG state is in the folder before it is renamed into place
         if self.processes.main:
-            train_state.write_main(self.out, step, self.model, self.optimizer, self.scheduler, self.progress, keep=1)
+            train_state.write_main(self.out, step, self.model, self.optimizer, self.scheduler, self.progress, keep=1,
+                                   extra=self.extra)
         self.processes.wait()
 
     def train_epoch(self, epoch: int, bar) -> None:
@@ -274,7 +287,7 @@ class FineTuning:
             # Backward and the optimizer step: clip, update, advance the schedule.
             loss.backward()
             if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+                torch.nn.utils.clip_grad_norm_(self.trained.parameters(), cfg.clip)
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
@@ -284,13 +297,18 @@ class FineTuning:
 
     def batch_loss(self, batch: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
         """The loss of one batch (``rows`` of the training inputs): the task's own (cross-entropy, or MSE for
-        regression), or with --teacher the distillation mix of :func:`bort.finetune.distil.distillation_loss`."""
+        regression), or with --teacher the distillation mix of :func:`bort.finetune.distil.distillation_loss`, plus
+        the intermediate terms of :mod:`bort.finetune.intermediate` when they are weighed."""
         labels = self.labels[rows].to(self.device)
         if self.soft is None:
             return self.train_model(**batch, labels=labels).loss
-        logits = self.train_model(**batch).logits
-        return distillation_loss(logits, self.soft[rows].to(self.device), labels, self.has_gold[rows].to(self.device),
+        if self.intermediate is None:
+            logits = self.train_model(**batch).logits
+        else:
+            logits, states, qkv = self.train_model(**batch)
+        loss = distillation_loss(logits, self.soft[rows].to(self.device), labels, self.has_gold[rows].to(self.device),
                                  self.cfg.alpha, self.cfg.temperature, self.task.kind == "regression")
+        return loss if self.intermediate is None else loss + self.intermediate.loss(states, qkv, batch)
 
     def save_best(self, outputs: np.ndarray) -> None:
         """The best model so far as an HF directory, and its dev predictions (written by the main process)."""
@@ -313,6 +331,7 @@ class FineTuning:
             "lr": self.lr, "epochs": self.epochs, "lr_and_epochs": self.hyper_source,
             **({"teacher": self.cfg.teacher, "alpha": self.cfg.alpha, "temperature": self.cfg.temperature}
                if self.cfg.teacher else {}),
+            **({"intermediate": self.intermediate.describe()} if self.intermediate else {}),
             **({"augmented": self.augment_summary} if self.augment_summary else {}),
             **({"unlabeled": len(self.unlabeled)} if self.unlabeled else {}),
             "seconds": time.perf_counter() - self.started,

@@ -22,6 +22,7 @@ import torch
 
 from bort.checkpoint import check_model_dir, check_weights, load_masked_lm, save_model_dir
 from bort.errors import BortError
+from bort.extract.selection import carry_selection
 from bort.mlm.corpus import resolve_corpus
 from bort.mlm.dataset import TOKEN_CACHE, build_splits
 from bort.mlm.evaluation import MaskedEvalSet
@@ -305,6 +306,7 @@ class Pretraining:
             final["train_sequences"], final["val_sequences"] = len(self.train_split), len(self.val_split)
             final["train_tokens"] = self.train_split.n_tokens
             save_model_dir(self.student, self.tokenizer, self.out)
+            carry_selection(self.cfg.init, self.out)  # an extracted student's layer map, for task distillation
             write_json_atomic(self.out / "final_metrics.json", final)
             plot_curves({self.cfg.mode: self.out}, self.out / "curves.png", baseline=self.baseline["accuracy"])
             pretraining_card(self.out, self.cfg, final)  # README.md: shape, parameters, training, command
