@@ -16,7 +16,10 @@ def test_the_quickstart_plans_the_shipped_pipeline_with_its_options(real_model_d
     cfg = QuickstartConfig(teacher_steps=7, student_steps=9, search_steps=2, finetune_epochs=1, task_teacher_epochs=2)
     stages = {stage.name: stage.config for stage in plan(quickstart_pipeline(tmp_path / "qs", real_model_dir, cfg))}
     assert list(stages) == ["teacher_mlm", "search", "extract", "distil", "task:sst2:teacher", "task:sst2:student",
-                            "export", "bench"]  # Agora off unless --agora
+                            "export", "export_teacher", "bench"]  # Agora off unless --agora
+    # the fine-tuned teacher served the same way as the student (the report's and the plot's fourth point)
+    assert stages["export_teacher"].model_dir == str(tmp_path / "qs" / "tasks" / "sst2" / "teacher")
+    assert stages["export_teacher"].candidates == stages["export"].candidates
     assert (stages["teacher_mlm"].max_steps, stages["distil"].max_steps, stages["search"].steps) == (7, 9, 2)
     assert (stages["task:sst2:student"].epochs, stages["task:sst2:teacher"].epochs) == (1, 2)
     assert stages["task:sst2:student"].teacher == str(tmp_path / "qs" / "tasks" / "sst2" / "teacher")
@@ -76,4 +79,9 @@ def test_quickstart_end_to_end(tmp_path, real_model_dir):
     assert "## Tasks" in report and "plain + task KD" in report and "the teacher takes **" in report
     assert not (out / "tasks" / "sst2-agora").exists()  # Agora is off unless --agora
     state = json.loads((out / "pipeline_state.json").read_text())["stages"]
-    assert all(record["done"] for record in state.values()) and len(state) == 8
+    assert all(record["done"] for record in state.values()) and len(state) == 9
+    # the teacher served: its export, its line in the report, and the plot
+    teacher_served = json.loads((out / "export-teacher" / "export.json").read_text())
+    assert teacher_served["candidates"][teacher_served["path"]]["cosine"] >= 0.999
+    assert "The teacher served the same way" in report and "the fine-tuned teacher, served the same way" in \
+        result.stdout and (out / "pipeline.png").is_file()

@@ -1,0 +1,204 @@
+"""How much of its teacher does a bort student keep on full GLUE training sets? The table of `bort finetune
+--teacher` across tasks and student sizes, beside what a user could do without bort.
+
+For each task (its full training set; dev split into E, which early stopping reads, and H, which scores, by
+``--holdout-fraction 0.5`` at seed 0, the same H for every row):
+
+- the teacher (``--teacher-init``, e.g. all-MiniLM-L6-v2) fine-tuned at each ``--teacher-lrs`` (3 epochs), the
+  one best on E kept: every student's teacher, and the score to keep;
+- each student (``--students NAME=DIR``: bort extract + bort pretrain --mode kd directories) distilled from it
+  with bort's defaults (``kd``: α 0.9, τ 2, lr and epochs by the student's size);
+- the students named by ``--gold-for`` also on gold labels alone with the same size rule (``gold``: the path
+  before task distillation);
+- ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort.
+
+Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
+(each is a resumable run directory under OUT), so a stopped table continues. ``--speed`` adds one interleaved
+`bort bench` run of every model at 1 × 128 tokens: each row's time ratio to the teacher. Writes OUT/task_table.md
+and .json with what has finished (rows still running are left out and said so).
+
+    python bench/task_table.py --tasks glue/MRPC glue/STS-B glue/CoLA --data-root ../shared/data \\
+        --teacher-init runs/models/all-MiniLM-L6-v2 --students 2x=runs/students/2x 4x=runs/students/4x \\
+        8x=runs/quickstart/distil --gold-for 4x --offshelf runs/models/paraphrase-MiniLM-L3-v2 --speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from finetune_runs import finetune_run
+
+SPLIT = ["--holdout-fraction", "0.5", "--seed", "0"]
+TEACHER = ["--epochs", "3", "--batch-size", "16", "--warmup-ratio", "0.06", "--patience", "2"]
+STUDENT = ["--batch-size", "32", "--warmup-ratio", "0.06", "--patience", "3"]
+
+
+def task_dir(root: Path, task: str) -> Path:
+    benchmark, name = task.split("/")
+    return root / benchmark / name
+
+
+def primary_metric(task: str) -> str:
+    from bort.tasks import get_task
+
+    return get_task(task).metrics[0]
+
+
+def plan(args) -> dict[str, list]:
+    """Per task: the teacher runs (one per lr), then the rows that need the chosen teacher."""
+    jobs = {}
+    for task in args.tasks:
+        base = ["--task", task, "--data", str(task_dir(Path(args.data_root), task)), *SPLIT]
+        teachers = [(f"teacher-lr{lr:g}", ["--model", args.teacher_init, "--lr", f"{lr:g}", *TEACHER, *base])
+                    for lr in args.teacher_lrs]
+        rows = []
+        for name, model in args.students:
+            rows.append((f"{name}-kd", ["--model", model, *STUDENT, *base], True))
+            if name in args.gold_for:
+                rows.append((f"{name}-gold", ["--model", model, *STUDENT, *base], False))
+        if args.offshelf:
+            rows.append(("offshelf-gold", ["--model", args.offshelf, *STUDENT, *base], False))
+        jobs[task] = [teachers, rows]
+    return jobs
+
+
+def priority(args, job: tuple) -> tuple:
+    """Students before the gold-label rows, the off-the-shelf model after the first student, tasks in order: a
+    table stopped part-way has the rows that answer the most."""
+    task, row, _ = job
+    names = [n for n, _ in args.students]
+    rank = {f"{names[0]}-kd": 0, "offshelf-gold": 1} | {f"{n}-kd": 2 + i for i, n in enumerate(names[1:])}
+    return (row.startswith("teacher-") is False, rank.get(row, len(rank) + 2), args.tasks.index(task))
+
+
+def best_teacher(out: Path, task: str, results: dict) -> str:
+    """The teacher run best on E (the primary metric early stopping read)."""
+    metric = primary_metric(task)
+    runs = {name: r for (t, name), r in results.items() if t == task and name.startswith("teacher-")}
+    return str(out / task.replace("/", "-") / max(runs, key=lambda n: runs[n]["dev"][metric]))
+
+
+def run_all(args) -> dict:
+    out, jobs = Path(args.out), plan(args)
+    results: dict[tuple[str, str], dict] = {}
+    ready = [(task, name, flags) for task, (teachers, _) in jobs.items() for name, flags in teachers]
+    waiting_teachers = {task: len(teachers) for task, (teachers, _) in jobs.items()}
+    with ThreadPoolExecutor(2) as pool:  # two runs side by side on a 2-core machine, one thread each
+        running = {}
+        while ready or running:
+            while ready and len(running) < 2:
+                task, name, flags = ready.pop(0)
+                folder = out / task.replace("/", "-") / name
+                running[pool.submit(finetune_run, folder, flags)] = (task, name)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task, name = running.pop(future)
+                results[(task, name)] = future.result()
+                print(f"finished {task} {name}", flush=True)
+                if name.startswith("teacher-"):
+                    waiting_teachers[task] -= 1
+                    if waiting_teachers[task] == 0:
+                        teacher = best_teacher(out, task, results)
+                        ready += [(task, row, flags + (["--teacher", teacher] if kd else []))
+                                  for row, flags, kd in jobs[task][1]]
+                        ready.sort(key=lambda job: priority(args, job))
+            write_table(args, results)
+    return results
+
+
+def finished_runs(args) -> dict:
+    """Every planned run whose metrics.json is there, without starting any."""
+    out, results = Path(args.out), {}
+    for task, (teachers, rows) in plan(args).items():
+        for name in [n for n, _ in teachers] + [r for r, _, _ in rows]:
+            metrics = out / task.replace("/", "-") / name / "metrics.json"
+            if metrics.is_file():
+                results[(task, name)] = {**json.loads(metrics.read_text()), "command": "(see its README.md)"}
+    return results
+
+
+def speed(args) -> dict[str, float]:
+    """Each model's time over the teacher's at 1 × 128 tokens (fp32 eager), from one interleaved bench run."""
+    out = Path(args.out) / "bench"
+    models = [args.teacher_init] + [d for _, d in args.students[1:]] + ([args.offshelf] if args.offshelf else [])
+    subject = args.students[0][1]
+    subprocess.run([sys.executable, "-m", "bort.cli.main", "bench", "--models", *models, "--model", subject,
+                    "--lengths", "128", "--fast-paths", "none", "--out", str(out)], check=True)
+    record = json.loads((out / "bench.json").read_text())
+    rows = record["cells"][0]["rows"]  # model → its time over the subject's, median of per-round ratios
+    teacher = rows[args.teacher_init]["ratio_to_subject"]["median"]
+    names = {d: n for n, d in args.students} | ({args.offshelf: "offshelf"} if args.offshelf else {})
+    result = {names[subject]: teacher}
+    result.update({names[m]: teacher / rows[m]["ratio_to_subject"]["median"] for m in models[1:]})
+    return {"teacher_over": result}
+
+
+def write_table(args, results: dict, speeds: dict | None = None) -> str:
+    tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
+    metrics = {t: primary_metric(t) for t in tasks}
+    rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in ("gold", "kd")
+                          if kind == "kd" or n in args.gold_for] + (["offshelf-gold"] if args.offshelf else [])
+    out = Path(args.out)
+    teacher_runs = {t: Path(best_teacher(out, t, results)).name for t in tasks
+                    if all((t, f"teacher-lr{lr:g}") in results for lr in args.teacher_lrs)}
+
+    def cell(task, row):
+        name = teacher_runs.get(task) if row == "teacher" else row
+        result = results.get((task, name)) if name else None
+        return result["held_out_metrics"][metrics[task]] if result else None
+
+    header = "| row | " + " | ".join(f"{t.split('/')[1]} ({metrics[t]})" for t in tasks) + \
+        " | mean share of the teacher | teacher's time over the row's | CPU minutes (1 thread) |"
+    lines = [header, "|---|" + "---:|" * (len(tasks) + 3)]
+    for row in rows:
+        scores = [cell(t, row) for t in tasks]
+        shares = [s / cell(t, "teacher") for t, s in zip(tasks, scores) if s is not None and cell(t, "teacher")]
+        key = row.rsplit("-", 1)[0]
+        ratio = "1.00" if row == "teacher" else (f"{speeds['teacher_over'][key]:.2f}×"
+                                                   if speeds and key in speeds["teacher_over"] else "")
+        minutes = sum(results[(t, teacher_runs.get(t) if row == "teacher" else row)]["seconds"]
+                      for t, s in zip(tasks, scores) if s is not None) / 60
+        share = f"{100 * sum(shares) / len(shares):.1f}% (of {len(shares)})" if shares and row != "teacher" else ""
+        lines.append(f"| {row} | " + " | ".join("…" if s is None else f"{s:.4f}" for s in scores)
+                     + f" | {share} | {ratio} | {minutes:.1f} |")
+    text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "task_table.md").write_text(text)
+    (out / "task_table.json").write_text(json.dumps(
+        {"speeds": speeds, "runs": {f"{t} {n}": {"held_out": r["held_out_metrics"], "dev": r["dev"],
+                                                 "seconds": r["seconds"], "lr": r.get("lr"),
+                                                 "epochs_run": len(r["history"]), "command": r["command"]}
+                                    for (t, n), r in results.items()}}, indent=2))
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", required=True)
+    parser.add_argument("--data-root", required=True, help="the folder holding glue/TASK folders")
+    parser.add_argument("--teacher-init", required=True, help="the pretrained model every teacher starts from")
+    parser.add_argument("--teacher-lrs", type=float, nargs="+", default=[1e-4])
+    parser.add_argument("--students", nargs="+", required=True, metavar="NAME=DIR",
+                        type=lambda s: tuple(s.split("=", 1)))
+    parser.add_argument("--gold-for", nargs="*", default=[], metavar="NAME")
+    parser.add_argument("--offshelf")
+    parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")
+    parser.add_argument("--out", default="runs/task-table")
+    args = parser.parse_args()
+    # absolute paths: the bench keys its rows by the paths it was given, and the runs' commands read anywhere
+    args.teacher_init = str(Path(args.teacher_init).resolve())
+    args.students = [(name, str(Path(d).resolve())) for name, d in args.students]
+    args.offshelf = str(Path(args.offshelf).resolve()) if args.offshelf else None
+    results = finished_runs(args) if args.report else run_all(args)
+    speeds = speed(args) if args.speed else None
+    print(write_table(args, results, speeds))
+
+
+if __name__ == "__main__":
+    main()
