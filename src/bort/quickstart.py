@@ -308,7 +308,7 @@ def bench(out: Path, threads: int | None, models: list[str], fast_paths: list[st
     from bort.inference.config import BenchConfig
 
     cfg = BenchConfig(models=models, subject="bort", lengths=[128], threads=threads,
-                      warmup_runs=1, rounds=4, max_rounds=8, max_seconds=20, target=0.03,
+                      warmup_runs=1, rounds=4, max_rounds=6, max_seconds=20, target=0.03,
                       fast_paths=fast_paths, out=str(out))
     results = run_bench(cfg, progress=lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True))
     print(write_reports(results, out))
