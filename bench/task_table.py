@@ -10,6 +10,9 @@ For each task (its full training set; dev split into E, which early stopping rea
   with bort's defaults (``kd``: α 0.9, τ 2, lr and epochs by the student's size);
 - the students named by ``--gold-for`` also on gold labels alone with the same size rule (``gold``: the path
   before task distillation);
+- ``--task-aware NAME ...``: the shape of student NAME cut out of each task's *fine-tuned* teacher instead
+  (`bort extract --task`: Taylor scores on the task's loss, the classifier kept), then distilled from it the same
+  way (row ``NAME-task-kd``; no corpus distillation);
 - ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort.
 
 Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -34,6 +38,7 @@ from pathlib import Path
 from finetune_runs import finetune_run
 
 SPLIT = ["--holdout-fraction", "0.5", "--seed", "0"]
+EXTRACT = ["--importance", "taylor", "--seq-len", "128", "--batch-size", "16", "--calibration-batches", "32"]
 TEACHER = ["--epochs", "3", "--batch-size", "16", "--warmup-ratio", "0.06", "--patience", "2"]
 STUDENT = ["--batch-size", "32", "--warmup-ratio", "0.06", "--patience", "3"]
 
@@ -49,8 +54,16 @@ def primary_metric(task: str) -> str:
     return get_task(task).metrics[0]
 
 
+def arch_of(model: str) -> str:
+    """A student directory's ⟨D,A,H,I⟩, as `bort extract --arch` reads it."""
+    config = json.loads((Path(model) / "config.json").read_text())
+    return ",".join(str(config[k]) for k in ("num_hidden_layers", "num_attention_heads", "hidden_size",
+                                             "intermediate_size"))
+
+
 def plan(args) -> dict[str, list]:
-    """Per task: the teacher runs (one per lr), then the rows that need the chosen teacher."""
+    """Per task: the teacher runs (one per lr), then the rows that need the chosen teacher: (row, flags, kd, the
+    shape to cut out of that teacher first or None)."""
     jobs = {}
     for task in args.tasks:
         base = ["--task", task, "--data", str(task_dir(Path(args.data_root), task)), *SPLIT]
@@ -58,11 +71,13 @@ def plan(args) -> dict[str, list]:
                     for lr in args.teacher_lrs]
         rows = []
         for name, model in args.students:
-            rows.append((f"{name}-kd", ["--model", model, *STUDENT, *base], True))
+            rows.append((f"{name}-kd", ["--model", model, *STUDENT, *base], True, None))
             if name in args.gold_for:
-                rows.append((f"{name}-gold", ["--model", model, *STUDENT, *base], False))
+                rows.append((f"{name}-gold", ["--model", model, *STUDENT, *base], False, None))
+            if name in args.task_aware:
+                rows.append((f"{name}-task-kd", [*STUDENT, *base], True, arch_of(model)))
         if args.offshelf:
-            rows.append(("offshelf-gold", ["--model", args.offshelf, *STUDENT, *base], False))
+            rows.append(("offshelf-gold", ["--model", args.offshelf, *STUDENT, *base], False, None))
         jobs[task] = [teachers, rows]
     return jobs
 
@@ -70,9 +85,10 @@ def plan(args) -> dict[str, list]:
 def priority(args, job: tuple) -> tuple:
     """Students before the gold-label rows, the off-the-shelf model after the first student, tasks in order: a
     table stopped part-way has the rows that answer the most."""
-    task, row, _ = job
+    task, row, _, _ = job
     names = [n for n, _ in args.students]
     rank = {f"{names[0]}-kd": 0, "offshelf-gold": 1} | {f"{n}-kd": 2 + i for i, n in enumerate(names[1:])}
+    rank |= {f"{n}-task-kd": 0 for n in args.task_aware}  # the rows still missing when a table is extended
     return (row.startswith("teacher-") is False, rank.get(row, len(rank) + 2), args.tasks.index(task))
 
 
@@ -83,18 +99,38 @@ def best_teacher(out: Path, task: str, results: dict) -> str:
     return str(out / task.replace("/", "-") / max(runs, key=lambda n: runs[n]["dev"][metric]))
 
 
+def task_aware_run(folder: Path, cut: str, teacher: str, task: str, data: str, flags: list[str]) -> dict:
+    """Cut the shape ``cut`` out of the fine-tuned teacher on the task's loss, then distil it from that teacher."""
+    student = folder.parent / (folder.name.removesuffix("-kd") + "-extract")
+    if not (student / "extraction.json").is_file():
+        command = [sys.executable, "-m", "bort.cli.main", "extract", "--teacher", teacher, "--task", task,
+                   "--data", data, "--arch", cut, *EXTRACT, "--out", str(student)]
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+        if done.returncode != 0:
+            raise SystemExit(f"{student} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return finetune_run(folder, ["--model", str(student), *flags])
+
+
+def start(pool, out: Path, task: str, name: str, flags: list[str], cut: str | None, data_root: str):
+    folder = out / task.replace("/", "-") / name
+    if cut is None:
+        return pool.submit(finetune_run, folder, flags)
+    teacher = flags[flags.index("--teacher") + 1]
+    return pool.submit(task_aware_run, folder, cut, teacher, task, str(task_dir(Path(data_root), task)), flags)
+
+
 def run_all(args) -> dict:
     out, jobs = Path(args.out), plan(args)
     results: dict[tuple[str, str], dict] = {}
-    ready = [(task, name, flags) for task, (teachers, _) in jobs.items() for name, flags in teachers]
+    ready = [(task, name, flags, None) for task, (teachers, _) in jobs.items() for name, flags in teachers]
     waiting_teachers = {task: len(teachers) for task, (teachers, _) in jobs.items()}
     with ThreadPoolExecutor(2) as pool:  # two runs side by side on a 2-core machine, one thread each
         running = {}
         while ready or running:
             while ready and len(running) < 2:
-                task, name, flags = ready.pop(0)
-                folder = out / task.replace("/", "-") / name
-                running[pool.submit(finetune_run, folder, flags)] = (task, name)
+                task, name, flags, cut = ready.pop(0)
+                running[start(pool, out, task, name, flags, cut, args.data_root)] = (task, name)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 task, name = running.pop(future)
@@ -104,8 +140,8 @@ def run_all(args) -> dict:
                     waiting_teachers[task] -= 1
                     if waiting_teachers[task] == 0:
                         teacher = best_teacher(out, task, results)
-                        ready += [(task, row, flags + (["--teacher", teacher] if kd else []))
-                                  for row, flags, kd in jobs[task][1]]
+                        ready += [(task, row, flags + (["--teacher", teacher] if kd else []), cut)
+                                  for row, flags, kd, cut in jobs[task][1]]
                         ready.sort(key=lambda job: priority(args, job))
             write_table(args, results)
     return results
@@ -115,7 +151,7 @@ def finished_runs(args) -> dict:
     """Every planned run whose metrics.json is there, without starting any."""
     out, results = Path(args.out), {}
     for task, (teachers, rows) in plan(args).items():
-        for name in [n for n, _ in teachers] + [r for r, _, _ in rows]:
+        for name in [n for n, _ in teachers] + [r for r, *_ in rows]:
             metrics = out / task.replace("/", "-") / name / "metrics.json"
             if metrics.is_file():
                 results[(task, name)] = {**json.loads(metrics.read_text()), "command": "(see its README.md)"}
@@ -141,8 +177,9 @@ def speed(args) -> dict[str, float]:
 def write_table(args, results: dict, speeds: dict | None = None) -> str:
     tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
     metrics = {t: primary_metric(t) for t in tasks}
-    rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in ("gold", "kd")
-                          if kind == "kd" or n in args.gold_for] + (["offshelf-gold"] if args.offshelf else [])
+    rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in ("gold", "kd", "task-kd")
+                          if kind == "kd" or n in (args.gold_for if kind == "gold" else args.task_aware)] \
+        + (["offshelf-gold"] if args.offshelf else [])
     out = Path(args.out)
     teacher_runs = {t: Path(best_teacher(out, t, results)).name for t in tasks
                     if all((t, f"teacher-lr{lr:g}") in results for lr in args.teacher_lrs)}
@@ -158,7 +195,7 @@ def write_table(args, results: dict, speeds: dict | None = None) -> str:
     for row in rows:
         scores = [cell(t, row) for t in tasks]
         shares = [s / cell(t, "teacher") for t, s in zip(tasks, scores) if s is not None and cell(t, "teacher")]
-        key = row.rsplit("-", 1)[0]
+        key = row.split("-")[0]  # a task-aware row has its corpus student's shape, so its speed
         ratio = "1.00" if row == "teacher" else (f"{speeds['teacher_over'][key]:.2f}×"
                                                    if speeds and key in speeds["teacher_over"] else "")
         minutes = sum(results[(t, teacher_runs.get(t) if row == "teacher" else row)]["seconds"]
@@ -186,6 +223,9 @@ def main() -> None:
     parser.add_argument("--students", nargs="+", required=True, metavar="NAME=DIR",
                         type=lambda s: tuple(s.split("=", 1)))
     parser.add_argument("--gold-for", nargs="*", default=[], metavar="NAME")
+    parser.add_argument("--task-aware", nargs="*", default=[], metavar="NAME",
+                        help="these students' shapes also cut out of each task's fine-tuned teacher (bort extract "
+                             "--task) and distilled from it")
     parser.add_argument("--offshelf")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")
