@@ -175,6 +175,9 @@ def speed(args) -> dict[str, float]:
 
 
 def write_table(args, results: dict, speeds: dict | None = None) -> str:
+    saved = Path(args.out) / "task_table.json"
+    if speeds is None and saved.is_file():  # a table extended or rewritten keeps its last bench run's ratios
+        speeds = json.loads(saved.read_text())["speeds"]
     tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
     metrics = {t: primary_metric(t) for t in tasks}
     rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in ("gold", "kd", "task-kd")
