@@ -219,6 +219,25 @@ BAD = {
                                                        "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "teacher_score": False,
                                                        "text_column": "question", "text_pair_column": "sentence"}]},
                                            "export.serve_teacher needs the first task's fine-tuned teacher"),
+    "task_extract not a mapping": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                               "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "task_extract": "yes"}]},
+                                   "tasks[0].task_extract must be true, false or a mapping"),
+    "task_extract given a wired option": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                      "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                                                      "task_extract": {"teacher": "x"}}]},
+                                          "tasks[0].task_extract.teacher is set by the pipeline"),
+    "task_extract given an unknown option": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                         "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                                                         "task_extract": {"calibration_batch": 2}}]},
+                                             "task_extract.calibration_batch is not an option of bort extract"),
+    "task_extract without a teacher": ({"tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                   "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "teacher_score": False,
+                                                   "task_extract": True}]},
+                                       "task_extract cuts its student out of the task's fine-tuned teacher"),
+    "task_extract without a shape": ({"search": None, "extract": None, "distil": None, "bench": None,
+                                      "tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                 "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "task_extract": True}]},
+                                     "task_extract takes the student's shape from extract, which is switched off"),
     "a task surrogate in a pipeline": ({"search": {"task": "glue/SST-2", "init": "extract"}},
                                        "search.task is not available in a pipeline yet"),
     # Checked whole before the first folder is made: what a stage would only find out an hour in.
@@ -345,3 +364,48 @@ def test_a_benchmark_task_file_that_cannot_be_read_is_refused_before_any_stage(w
     err = capsys.readouterr().err
     assert "dev.tsv is UTF-16 text" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_task_extract_cuts_each_students_shape_out_of_its_tasks_fine_tuned_teacher(workspace, tmp_path):
+    """The chain per task: teacher fine-tuned → the pipeline student's shape cut out of it on the task's loss →
+    the student distilled from that teacher, starting from the cut (not from the corpus-distilled student)."""
+    from bort.pipeline.config import parse_pipeline
+    from bort.pipeline.stages import plan
+
+    root, _, config = workspace
+    raw = {**json.loads(json.dumps(config)), "out": str(tmp_path / "run")}
+    raw["tasks"] = [{**raw["tasks"][0], "task_extract": {"calibration_batches": 2}},
+                    {**raw["tasks"][0], "name": "plain-student"}]
+    stages = {stage.name: stage for stage in plan(parse_pipeline(raw, tmp_path / "p.yaml"))}
+    tasks = tmp_path / "run" / "tasks"
+    cut = stages["task:qnli:extract"].config
+    assert (cut.teacher, cut.task, cut.train) == (str(tasks / "qnli" / "teacher"), "custom", str(root / "train.csv"))
+    assert (cut.text_column, cut.text_pair_column) == ("question", "sentence")
+    assert (cut.importance, cut.calibration_batches, cut.seq_len) == ("taylor", 2, 32)
+    assert cut.student_config == str(tmp_path / "run" / "search" / "best" / "config.json")  # the search's shape
+    student = stages["task:qnli:student"].config
+    assert (student.model, student.teacher) == (str(tasks / "qnli" / "extract"), str(tasks / "qnli" / "teacher"))
+    assert "task:plain-student:extract" not in stages
+    assert stages["task:plain-student:student"].config.model == str(tmp_path / "run" / "distil")
+    order = list(stages)
+    assert order.index("task:qnli:teacher") < order.index("task:qnli:extract") < order.index("task:qnli:student")
+
+
+def test_a_task_extract_pipeline_runs_and_reports_the_cut_student(real_model_dir, tmp_path):
+    """Without corpus stages: the real MiniLM fine-tuned on the custom task, ⟨1,4,128,256⟩ cut out of it with its
+    classifier, distilled from it; the report names the method and scores both on the same examples."""
+    train = tmp_path / "train.csv"
+    train.write_text((CUSTOM_TASK_DIR / "train.csv").read_text())
+    raw = {"out": str(tmp_path / "run"), "teacher": str(real_model_dir),
+           "tasks": [{"name": "qnli", "task": "custom", "train": str(train), "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                      "text_column": "question", "text_pair_column": "sentence", "epochs": 1,
+                      "max_train_examples": 32, "max_len": 32,
+                      "task_extract": {"arch": [1, 4, 128, 256], "calibration_batches": 1, "batch_size": 4}}]}
+    assert run(write_config(tmp_path / "p.yaml", raw)) == 0
+    cut = tmp_path / "run" / "tasks" / "qnli" / "extract"
+    extraction = json.loads((cut / "extraction.json").read_text())
+    assert extraction["arch"] == [1, 4, 128, 256] and extraction["classifier"] and extraction["task"] == "custom"
+    student = json.loads((tmp_path / "run" / "tasks" / "qnli" / "student" / "finetune_config.json").read_text())
+    assert student["model"] == str(cut) and student["teacher"] == str(tmp_path / "run" / "tasks" / "qnli" / "teacher")
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "| qnli (custom) | plain + task-aware extraction + task KD |" in report

@@ -30,6 +30,13 @@ class Bug:
 
 
 BUGS = (
+    # The pipeline's task-aware extraction.
+    Bug("pipeline task_extract: the student starts from the corpus student, not from the cut", "pipeline/stages.py",
+        'model_dir = folder / "extract"', "pass",
+        ("tests/test_pipeline.py::test_task_extract_cuts_each_students_shape_out_of_its_tasks_fine_tuned_teacher",)),
+    Bug("pipeline task_extract: the cut scored on the pretrained teacher", "pipeline/stages.py",
+        "teacher=tuned_teacher,\n                    task=", "teacher=str(cfg.teacher),\n                    task=",
+        ("tests/test_pipeline.py::test_task_extract_cuts_each_students_shape_out_of_its_tasks_fine_tuned_teacher",)),
     # The search's budget and its task surrogate.
     Bug("search budget: candidates outside the budget trained", "search/runner.py",
         "if latency_phase.key(a) not in finished and fits(verdicts[latency_phase.key(a)][0])]",

@@ -51,8 +51,13 @@ SECTIONS = {
 # (true), not at all (false), or with some options changed (a mapping, e.g. {epochs: 1}); teacher_model: the user's
 # own fine-tuned classifier for the task, used as it is in place of that run; task_distil: whether the student
 # learns from that teacher's outputs (bort finetune --teacher; default: a plain task's student does whenever the
-# task has a teacher, an Agora task's does not).
-TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil"}
+# task has a teacher, an Agora task's does not); task_extract: the student cut out of the task's fine-tuned teacher
+# (bort extract --task, Taylor scores on the task's loss, its classifier kept) in the pipeline student's shape, in
+# place of the corpus-distilled student (true, or a mapping of bort extract's calibration options and arch).
+TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil", "task_extract"}
+# What the pipeline sets in a task's extraction: its teacher, task, data and files, and where it writes.
+TASK_EXTRACT_WIRED = {"teacher", "corpus", "out", "scores", "task", "data", "train", "dev", "test", "text_column",
+                      "text_pair_column", "label_column", "metric", "student_config"}
 # The export section's own key: serve_teacher: true also exports the first task's fine-tuned teacher the same way
 # (export-teacher/), so that the report and its plot set the served student beside the served teacher.
 EXPORT_KEYS = frozenset({"serve_teacher"})
@@ -116,6 +121,24 @@ def _check_section(path: Path, section: str, values: dict, extra: set[str] = fro
                 value = str(Path(value).resolve())
         resolved[key] = value
     return resolved
+
+
+def _task_extract(path: Path, n: int, value) -> dict | bool:
+    """A task's ``task_extract``: false, true, or bort extract's options for the cut (calibration, arch)."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, dict):
+        raise BortError(f"{path}: tasks[{n}].task_extract must be true, false or a mapping of bort extract's options, "
+                        f"got {value!r}")
+    options = {f.name for f in dataclasses.fields(ExtractConfig)} - TASK_EXTRACT_WIRED
+    for key in value:
+        if key in TASK_EXTRACT_WIRED:
+            raise BortError(f"{path}: tasks[{n}].task_extract.{key} is set by the pipeline (the task's fine-tuned "
+                            "teacher, its data and the folder); remove it")
+        if key not in options | {"enabled"}:
+            raise BortError(f"{path}: tasks[{n}].task_extract.{key} is not an option of bort extract; its options "
+                            f"here are {', '.join(sorted(options))}")
+    return False if value.get("enabled", True) is False else {k: v for k, v in value.items() if k != "enabled"}
 
 
 def _section(raw: dict, path: Path, name: str) -> dict | None:
@@ -200,6 +223,8 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
         elif not isinstance(entry.get("teacher_score", True), bool):
             raise BortError(f"{path}: tasks[{n}].teacher_score must be true, false or a mapping of bort finetune's "
                             "options for the teacher")
+        if "task_extract" in entry:
+            entry["task_extract"] = _task_extract(path, n, entry["task_extract"])
         if not isinstance(entry.get("task_distil", True), bool):
             raise BortError(f"{path}: tasks[{n}].task_distil must be true or false, got {entry['task_distil']!r}")
         if entry.get("teacher_model") is not None:
@@ -248,6 +273,17 @@ def check_dependencies(cfg: PipelineConfig) -> None:
         if task.get("method") == "agora" and not task.get("socrates") and task.get("teacher_score") is False:
             raise BortError(f"{where}: task {task['name']} runs Agora, whose Socrates is the teacher fine-tuned on "
                             "the task, and teacher_score is false; give socrates or drop teacher_score: false")
+    for task in cfg.tasks:
+        if not task.get("task_extract"):
+            continue
+        if task.get("teacher_score") is False and not task.get("teacher_model"):
+            raise BortError(f"{where}: task {task['name']}'s task_extract cuts its student out of the task's "
+                            "fine-tuned teacher, and teacher_score is false; give teacher_model or drop "
+                            "teacher_score: false")
+        shape = task["task_extract"].get("arch") if isinstance(task["task_extract"], dict) else None
+        if shape is None and not cfg.on("extract"):
+            raise BortError(f"{where}: task {task['name']}'s task_extract takes the student's shape from extract, "
+                            "which is switched off; give task_extract: {arch: [D, A, H, I]} or switch extract on")
     if cfg.export is not None and not cfg.tasks:
         needs("export", "tasks", "add a task: export serves the fine-tuned student")
     if cfg.bench is not None and not (cfg.on("extract") or cfg.tasks):

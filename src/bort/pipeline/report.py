@@ -43,7 +43,8 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
         scored = "held_out" if student.get("held_out") else "metrics"
         metric = next(iter(student[scored]))
         distilled = distils(task)  # as plan() wires the student's --teacher
-        method = student["method"] + (" + task KD" if distilled else "")
+        method = student["method"] + (" + task-aware extraction" if task.get("task_extract") else "") \
+            + (" + task KD" if distilled else "")
         rows.append({"name": task["name"], "task": task["task"], "method": method, "metric": metric,
                      "on": "held-out H" if scored == "held_out" else "dev (selected on)",
                      "student": student[scored][metric],

@@ -1,7 +1,8 @@
 """The pipeline's stages in order, each the config of the command it runs, wired to the stages before it.
 
 teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, Agora's
-Socrates, and the teacher the student is distilled from on the task), the student fine-tuned → export → bench.
+Socrates, and the teacher the student is distilled from on the task), with ``task_extract`` the student cut out of
+that teacher, the student fine-tuned → export → bench.
 Each stage writes only under its own
 subdirectory of ``out``; its config is what :mod:`bort.pipeline.runner` compares on a re-run.
 """
@@ -22,6 +23,7 @@ from bort.inference.config import BenchConfig, ExportConfig
 from bort.pipeline.config import PipelineConfig
 from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
+from bort.tasks.custom import CustomTaskOptions
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def _build(config_class: type[Config], cfg: PipelineConfig, section: dict, where
     what the pipeline wires (which the section cannot set)."""
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     values = {key: _as_field_type(fields[key], value, f"{where}.{key}") for key, value in section.items()
-              if key not in ("name", "teacher_score", "teacher_model", "task_distil", "serve_teacher")}
+              if key not in ("name", "teacher_score", "teacher_model", "task_distil", "task_extract",
+                             "serve_teacher")}
     return config_class(**_with_shared(config_class, cfg, {**values, **wired}))
 
 
@@ -147,42 +150,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         student = folder
     first_tuned, first_teacher = None, None
     for n, task in enumerate(cfg.tasks):
-        folder = out / "tasks" / task["name"]
-        if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
-            task = {**task, "predict_test": True}
-        socrates = task.get("socrates")
-        tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here
-        teacher_score = task.get("teacher_score", True)
-        if teacher_score is not False:
-            # The teacher fine-tuned the same way (plainly): the score the student's is judged against, and
-            # Agora's Socrates unless one is given.
-            # (its own run: none of the student's distillation options, which need the teacher it is)
-            plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)
-                             if f.metadata.get("group") != DISTILLATION} - {"method"}
-            plain = {k: v for k, v in task.items() if k in plain_options}
-            if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
-                plain.setdefault("holdout_fraction", 0.5)
-            if isinstance(teacher_score, dict):
-                plain.update(teacher_score)
-            stages.append(Stage(f"task:{task['name']}:teacher", "finetune",
-                                _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
-                                       out=str(folder / "teacher")),
-                                folder / "teacher", folder / "teacher"))
-            tuned_teacher = str(folder / "teacher")
-        socrates = socrates or tuned_teacher
-        model_dir = student or Path(cfg.teacher)
-        # Agora's φ samples from the teacher's masked LM (stronger than the student's) when the pipeline gave the
-        # teacher one; otherwise from the student's own (Agora's default).
-        wired = {"socrates": socrates} if task.get("method") == "agora" else {}
-        if tuned_teacher and distils(task):  # task distillation from the fine-tuned teacher
-            wired["teacher"] = tuned_teacher
-        perturbs = task.get("method") == "agora" or task.get("augment")  # φ's copies: Agora's, or --augment's
-        if perturbs and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
-            wired["phi_model"] = task.get("phi_model", str(teacher))
-        tuned = _build(FinetuneCommandConfig, cfg, task, f"tasks[{n}]", model=str(model_dir),
-                       out=str(folder / "student"), **wired)
-        produced = folder / "student" / ("best" if tuned.method == "agora" else "")
-        stages.append(Stage(f"task:{task['name']}:student", "finetune", tuned, folder / "student", produced))
+        chain, produced, tuned_teacher = task_chain(cfg, n, task, student, teacher)
+        stages += chain
         first_tuned = first_tuned or produced
         first_teacher = first_teacher or tuned_teacher
     if cfg.export is not None:
@@ -206,3 +175,67 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
                         out=str(folder))
         stages.append(Stage("bench", "bench", config, folder))
     return stages
+
+
+def task_chain(cfg: PipelineConfig, n: int, task: dict, student: Path | None,
+               mlm_teacher: Path) -> tuple[list[Stage], Path, str | None]:
+    """One task's stages: the teacher fine-tuned on it (unless the user gives theirs), the student cut out of that
+    teacher (``task_extract``) or taken from the pipeline, then fine-tuned or distilled on the task. Returns the
+    stages, the model the task produces and the task's fine-tuned teacher (None without one)."""
+    out = Path(cfg.out)
+    folder = out / "tasks" / task["name"]
+    stages = []
+    if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
+        task = {**task, "predict_test": True}
+    tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here
+    teacher_score = task.get("teacher_score", True)
+    if teacher_score is not False:
+        # The teacher fine-tuned the same way (plainly): the score the student's is judged against, and
+        # Agora's Socrates unless one is given.
+        # (its own run: none of the student's distillation options, which need the teacher it is)
+        plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)
+                         if f.metadata.get("group") != DISTILLATION} - {"method"}
+        plain = {k: v for k, v in task.items() if k in plain_options}
+        if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
+            plain.setdefault("holdout_fraction", 0.5)
+        if isinstance(teacher_score, dict):
+            plain.update(teacher_score)
+        stages.append(Stage(f"task:{task['name']}:teacher", "finetune",
+                            _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
+                                   out=str(folder / "teacher")),
+                            folder / "teacher", folder / "teacher"))
+        tuned_teacher = str(folder / "teacher")
+    model_dir = student or Path(cfg.teacher)
+    if task.get("task_extract"):  # the student's shape cut out of the fine-tuned teacher, its classifier kept
+        stages.append(task_extract_stage(cfg, n, task, tuned_teacher, folder / "extract"))
+        model_dir = folder / "extract"
+    # Agora's φ samples from the teacher's masked LM (stronger than the student's) when the pipeline gave the
+    # teacher one; otherwise from the student's own (Agora's default).
+    wired = {"socrates": task.get("socrates") or tuned_teacher} if task.get("method") == "agora" else {}
+    if tuned_teacher and distils(task):  # task distillation from the fine-tuned teacher
+        wired["teacher"] = tuned_teacher
+    perturbs = task.get("method") == "agora" or task.get("augment")  # φ's copies: Agora's, or --augment's
+    if perturbs and cfg.teacher_mlm is not None and task.get("phi", "mlm-replace") == "mlm-replace":
+        wired["phi_model"] = task.get("phi_model", str(mlm_teacher))
+    tuned = _build(FinetuneCommandConfig, cfg, task, f"tasks[{n}]", model=str(model_dir), out=str(folder / "student"),
+                   **wired)
+    produced = folder / "student" / ("best" if tuned.method == "agora" else "")
+    stages.append(Stage(f"task:{task['name']}:student", "finetune", tuned, folder / "student", produced))
+    return stages, produced, tuned_teacher
+
+
+def task_extract_stage(cfg: PipelineConfig, n: int, task: dict, tuned_teacher: str, folder: Path) -> Stage:
+    """Task-aware extraction (CoFi, block movement pruning): the fine-tuned teacher's heads, neurons and channels
+    scored by |activation × gradient| of the task's own loss on its training inputs, in the shape the pipeline's
+    extract stage gives (the search's best, or extract.arch) unless ``task_extract.arch`` names one."""
+    options = task["task_extract"] if isinstance(task["task_extract"], dict) else {}
+    shape = {}
+    if "arch" not in options:
+        shape = ({"arch": cfg.extract["arch"]} if cfg.extract.get("arch")
+                 else {"student_config": str(Path(cfg.out) / "search" / "best" / "config.json")})
+    task_files = {f.name for f in dataclasses.fields(CustomTaskOptions)}
+    wired = {k: v for k, v in task.items() if k in task_files | {"data"}}
+    section = {"importance": "taylor", "seq_len": task.get("max_len") or 128, **options}
+    config = _build(ExtractConfig, cfg, section, f"tasks[{n}].task_extract", teacher=tuned_teacher,
+                    task=task["task"], out=str(folder), **shape, **wired)
+    return Stage(f"task:{task['name']}:extract", "extract", config, folder, folder)
