@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from finetune_runs import finetune_run
+from finetune_runs import bort_step, finetune_run
 
 SPLIT = ["--holdout-fraction", "0.5", "--seed", "0"]
 EXTRACT = ["--importance", "taylor", "--seq-len", "128", "--batch-size", "16", "--calibration-batches", "32"]
@@ -103,12 +102,8 @@ def task_aware_run(folder: Path, cut: str, teacher: str, task: str, data: str, f
     """Cut the shape ``cut`` out of the fine-tuned teacher on the task's loss, then distil it from that teacher."""
     student = folder.parent / (folder.name.removesuffix("-kd") + "-extract")
     if not (student / "extraction.json").is_file():
-        command = [sys.executable, "-m", "bort.cli.main", "extract", "--teacher", teacher, "--task", task,
-                   "--data", data, "--arch", cut, *EXTRACT, "--out", str(student)]
-        done = subprocess.run(command, capture_output=True, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
-        if done.returncode != 0:
-            raise SystemExit(f"{student} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        bort_step(["extract", "--teacher", teacher, "--task", task, "--data", data, "--arch", cut, *EXTRACT,
+                   "--out", str(student)], student)
     return finetune_run(folder, ["--model", str(student), *flags])
 
 

@@ -101,17 +101,19 @@ def _check_numbers(value, where: str) -> None:
 
 
 def _check_section(path: Path, section: str, values: dict, extra: set[str] = frozenset(),
-                   config_class: type | None = None) -> dict:
-    """The section's keys are its command's options, less those the pipeline sets; relative paths made absolute."""
-    command, default_class, wired = SECTIONS[section]
+                   config_class: type | None = None, wired: set[str] | None = None, where: str | None = None) -> dict:
+    """The section's keys are its command's options, less those the pipeline sets; relative paths made absolute.
+    ``wired`` and ``where`` replace the section's own wired options and its name in messages (a task's cut)."""
+    command, default_class, section_wired = SECTIONS[section]
+    wired = section_wired if wired is None else wired
     options = {f.name for f in dataclasses.fields(config_class or default_class)}
     for key in values:
         if key in wired:
-            raise BortError(f"{path}: {section}.{key} is set by the pipeline (it wires each stage's inputs and "
-                            "outputs); remove it")
+            raise BortError(f"{path}: {where or section}.{key} is set by the pipeline (it wires each stage's inputs "
+                            "and outputs); remove it")
         if key not in options | extra | {"enabled"}:
             close = sorted(options - wired)
-            raise BortError(f"{path}: {section}.{key} is not an option of {command}; its options are "
+            raise BortError(f"{path}: {where or section}.{key} is not an option of {command}; its options are "
                             f"{', '.join(close)}")
     resolved = {}
     for key, value in values.items():
@@ -130,14 +132,7 @@ def _task_extract(path: Path, n: int, value) -> dict | bool:
     if not isinstance(value, dict):
         raise BortError(f"{path}: tasks[{n}].task_extract must be true, false or a mapping of bort extract's options, "
                         f"got {value!r}")
-    options = {f.name for f in dataclasses.fields(ExtractConfig)} - TASK_EXTRACT_WIRED
-    for key in value:
-        if key in TASK_EXTRACT_WIRED:
-            raise BortError(f"{path}: tasks[{n}].task_extract.{key} is set by the pipeline (the task's fine-tuned "
-                            "teacher, its data and the folder); remove it")
-        if key not in options | {"enabled"}:
-            raise BortError(f"{path}: tasks[{n}].task_extract.{key} is not an option of bort extract; its options "
-                            f"here are {', '.join(sorted(options))}")
+    value = _check_section(path, "extract", value, wired=TASK_EXTRACT_WIRED, where=f"tasks[{n}].task_extract")
     return False if value.get("enabled", True) is False else {k: v for k, v in value.items() if k != "enabled"}
 
 
@@ -273,7 +268,6 @@ def check_dependencies(cfg: PipelineConfig) -> None:
         if task.get("method") == "agora" and not task.get("socrates") and task.get("teacher_score") is False:
             raise BortError(f"{where}: task {task['name']} runs Agora, whose Socrates is the teacher fine-tuned on "
                             "the task, and teacher_score is false; give socrates or drop teacher_score: false")
-    for task in cfg.tasks:
         if not task.get("task_extract"):
             continue
         if task.get("teacher_score") is False and not task.get("teacher_model"):
