@@ -11,12 +11,17 @@ that final H score by Spearman's ρ (with a bootstrap interval over candidates):
 - the task ê (`bort search --task`, from the fine-tuned teacher).
 
 Then, under a speed-up budget: the candidate each ê picks (the lowest ê that fits) against the best one there.
-Speed-ups are the corpus search's own measured î(T)/î. Every stage is an ordinary resumable run directory
-under OUT, reused when it is finished.
+Speed-ups are the corpus search's own measured î(T)/î. The final score is the task's primary metric (accuracy,
+Pearson's r for STS-B, ...); ``--train-examples N`` trains every candidate (and the task surrogate) on the same N
+training rows drawn at ``--seed``, the dev file whole. Every stage is an ordinary resumable run directory under
+OUT, reused when it is finished.
 
     python bench/search_predicts.py --mlm runs/quickstart/teacher --search runs/quickstart/search \\
         --task-teacher runs/quickstart/tasks/sst2/teacher --task glue/SST-2 --data src/bort/data/glue/SST-2 \\
         --candidates 8 --min-speedup 4 --out runs/bench/search_predicts
+    python bench/search_predicts.py --mlm runs/quickstart/teacher --search runs/quickstart/search \
+        --task-teacher runs/task-table/glue-STS-B/teacher-lr0.0001 --task glue/STS-B \
+        --data ../shared/data/glue/STS-B --train-examples 2000 --max-len 128 --out runs/bench/search_predicts-stsb
 """
 
 from __future__ import annotations
@@ -58,6 +63,56 @@ def rho_with_interval(surrogate: list[float], score: list[float], seed: int = 0,
     return {"rho": rho, "low": low, "high": high}
 
 
+def primary_metric(task: str) -> str:
+    from bort.tasks import get_task
+
+    return get_task(task).metrics[0]
+
+
+def sampled_data(task: str, data: str, n: int | None, seed: int, out: Path) -> str:
+    """The task folder with ``n`` of its training rows drawn at ``seed`` (header kept, order kept) and every other
+    file as it is: OUT/data, with sample.json saying what it holds (a rerun asking for another sample stops). The
+    folder itself when ``n`` is None."""
+    if n is None:
+        return data
+    if n <= 0:
+        raise SystemExit(f"--train-examples {n}: expected a positive number of training rows")
+    sample, wanted = out / "data", {"data": str(Path(data).resolve()), "train_examples": n, "seed": seed}
+    if (sample / "sample.json").is_file():
+        held = json.loads((sample / "sample.json").read_text())
+        if held != wanted:
+            raise SystemExit(f"{sample} holds another sample ({held}); give another --out for {wanted}")
+        return str(sample)
+    sample.mkdir(parents=True, exist_ok=True)
+    for f in Path(data).iterdir():
+        if f.is_file() and f.name != "train.tsv":
+            (sample / f.name).write_bytes(f.read_bytes())
+    lines = (Path(data) / "train.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    # CoLA's is the one GLUE training file without a header (its reader names the columns)
+    header, rows = ([], lines) if task == "glue/CoLA" else (lines[:1], lines[1:])
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False))
+    temporary = sample / "train.tsv.tmp"
+    temporary.write_text("".join(header) + "".join(rows[i] for i in keep), encoding="utf-8")
+    temporary.rename(sample / "train.tsv")
+    (sample / "sample.json").write_text(json.dumps(wanted))  # last: the sample is whole
+    return str(sample)
+
+
+def check_corpus_stages(args, defaults: dict[str, str]) -> None:
+    """--corpus-stages-from must be a finished earlier run made with the same teacher, search, seed, corpus steps
+    and candidates: its stages are reused as they are, never run again into its folder."""
+    earlier = Path(args.corpus_stages_from) / "search_predicts.json"
+    if not earlier.is_file():
+        raise SystemExit(f"--corpus-stages-from {args.corpus_stages_from}: no finished run there ({earlier} missing)")
+    argv = json.loads(earlier.read_text())["argv"]
+    for flag, value in (("--mlm", args.mlm), ("--search", args.search), ("--seed", str(args.seed)),
+                        ("--kd-steps", str(args.kd_steps)), ("--candidates", str(args.candidates))):
+        theirs = argv[argv.index(flag) + 1] if flag in argv else defaults.get(flag)
+        if theirs != value:
+            raise SystemExit(f"--corpus-stages-from {args.corpus_stages_from}: it ran with {flag} {theirs}, "
+                             f"this run asks for {value}")
+
+
 def make_student(args, arch: str, out: Path) -> dict:
     """The quickstart's recipe for one shape; each stage reused when finished. Returns the finetune metrics."""
     import bort
@@ -68,6 +123,8 @@ def make_student(args, arch: str, out: Path) -> dict:
     tuned = folder / "tuned"
     if (tuned / "metrics.json").is_file():
         return json.loads((tuned / "metrics.json").read_text())
+    if args.corpus_stages_from:  # the same cut and corpus distillation, made for another task
+        folder = Path(args.corpus_stages_from) / "students" / arch.replace(",", "-")
     extracted = bort.extract(bort.ExtractConfig(teacher=args.mlm, arch=[int(v) for v in arch.split(",")],
                                                 corpus=corpus, scores=str(Path(args.search) / "importance.json"),
                                                 out=str(folder / "extract")))
@@ -92,8 +149,9 @@ def surrogate_searches(args, out: Path) -> dict[str, dict[str, float]]:
     common = dict(space=searched["space"], steps=searched["steps"], batch_size=searched["batch_size"],
                   val_batches=searched["val_batches"], latency="flops", latency_seq_len=searched["latency_seq_len"],
                   seed=args.seed)
+    random_out = Path(args.corpus_stages_from or out) / "search-random"
     random = bort.search(bort.SearchConfig(teacher=args.mlm, corpus=[str(CORPUS_DIR)], init="random", lr=0.05,
-                                           seq_len=searched["seq_len"], out=str(out / "search-random"), **common))
+                                           seq_len=searched["seq_len"], out=str(random_out), **common))
     errors["corpus ê, random starts"] = {",".join(map(str, r["arch"])): r["error"] for r in random.ranking}
     task = bort.search(bort.SearchConfig(teacher=args.task_teacher, task=args.task, data=args.data, lr=0.01,
                                          seq_len=args.max_len, out=str(out / "search-task"),
@@ -102,7 +160,8 @@ def surrogate_searches(args, out: Path) -> dict[str, dict[str, float]]:
     return errors
 
 
-def plot(path: Path, names: list[str], speed: dict, score: dict, teacher: float, budget: float, picks: dict) -> None:
+def plot(path: Path, names: list[str], speed: dict, score: dict, teacher: float, budget: float, picks: dict,
+         metric: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,7 +179,7 @@ def plot(path: Path, names: list[str], speed: dict, score: dict, teacher: float,
             ax.scatter([speed[n]], [score[n]], marker=markers.get(what, "o"), s=200, facecolors="none",
                        edgecolors="crimson" if what == "task ê" else "black", label=f"pick by {what}", zorder=4)
     ax.set_xlabel("speed-up over the teacher (î(T)/î, measured by the search)")
-    ax.set_ylabel("held-out accuracy after task distillation")
+    ax.set_ylabel(f"held-out {metric} after task distillation")
     ax.set_title("each candidate's final score against its speed, and what each surrogate picks", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the points fill the axes
@@ -141,11 +200,21 @@ def main() -> int:
     p.add_argument("--task-steps", type=int, default=20, help="s of the task surrogate")
     p.add_argument("--max-len", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-examples", type=int, help="train on this many training rows, drawn at --seed")
+    p.add_argument("--corpus-stages-from", metavar="OUT",
+                   help="an earlier, finished run of this script with the same --mlm, --search, --seed, --kd-steps "
+                        "and --candidates: its task-free stages (the random-start search, each candidate's cut and "
+                        "corpus distillation) are reused")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    if args.corpus_stages_from:
+        check_corpus_stages(args, {f"--{name.replace('_', '-')}": str(p.get_default(name))
+                                   for name in ("seed", "kd_steps", "candidates")})
+    args.data = sampled_data(args.task, args.data, args.train_examples, args.seed, out)
+    metric = primary_metric(args.task)
     ranking = read_ranking(Path(args.search))
     latency_teacher = json.loads((Path(args.search) / "search_summary.json").read_text())["latency_T"]
     speed = {k: latency_teacher / float(r["latency"]) for k, r in ranking.items()}
@@ -155,25 +224,25 @@ def main() -> int:
     for n, name in enumerate(names, 1):
         t = time.perf_counter()
         metrics = make_student(args, name, out)
-        score[name], seconds[name] = metrics["held_out_metrics"]["accuracy"], time.perf_counter() - t
-        print(f"[{n}/{len(names)}] ⟨{name}⟩ {speed[name]:.2f}× faster: H accuracy {score[name]:.4f} "
+        score[name], seconds[name] = metrics["held_out_metrics"][metric], time.perf_counter() - t
+        print(f"[{n}/{len(names)}] ⟨{name}⟩ {speed[name]:.2f}× faster: H {metric} {score[name]:.4f} "
               f"({seconds[name] / 60:.1f} min)", flush=True)
-    teacher = json.loads((Path(args.task_teacher) / "metrics.json").read_text())["held_out_metrics"]["accuracy"]
+    teacher = json.loads((Path(args.task_teacher) / "metrics.json").read_text())["held_out_metrics"][metric]
     final = [score[n] for n in names]
     rhos = {what: rho_with_interval([e[n] for n in names], final) for what, e in errors.items()}
     inside = [n for n in names if speed[n] >= args.min_speedup]
     best = max(inside, key=lambda n: score[n]) if inside else None
     picks = {what: (min(inside, key=lambda n: e[n]) if inside else None) for what, e in errors.items()}
     lines = [f"# Does the surrogate predict the distilled score? ({args.task}, {len(names)} candidates, seed "
-             f"{args.seed})", "", f"The teacher's H accuracy: {teacher:.4f}. Total time: "
+             f"{args.seed})", "", f"The teacher's H {metric}: {teacher:.4f}. Total time: "
              f"{(time.perf_counter() - started) / 60:.0f} min.", "",
-             "| ⟨D,A,H,I⟩ | speed-up | H accuracy | share of the teacher | " + " | ".join(errors) + " |",
+             f"| ⟨D,A,H,I⟩ | speed-up | H {metric} | share of the teacher | " + " | ".join(errors) + " |",
              "|---|---:|---:|---:|" + "---:|" * len(errors)]
     for n in names:
         lines.append(f"| ⟨{n}⟩ | {speed[n]:.2f}× | {score[n]:.4f} | {100 * score[n] / teacher:.1f}% | "
                      + " | ".join(f"{e[n]:.4f}" for e in errors.values()) + " |")
-    lines += ["", "| surrogate | Spearman ρ(−ê, H accuracy) | 95% bootstrap interval | pick within ≥ "
-              f"{args.min_speedup:g}× | its H accuracy | points below the best there |", "|---|---:|---|---|---:|---:|"]
+    lines += ["", f"| surrogate | Spearman ρ(−ê, H {metric}) | 95% bootstrap interval | pick within ≥ "
+              f"{args.min_speedup:g}× | its H {metric} | points below the best there |", "|---|---:|---|---|---:|---:|"]
     for what, r in rhos.items():
         pick = picks[what]
         gap = 100 * (score[best] - score[pick]) if pick else math.nan
@@ -184,7 +253,7 @@ def main() -> int:
     (out / "search_predicts.json").write_text(json.dumps(
         {"names": names, "speed": speed, "score": score, "errors": errors, "rho": rhos, "picks": picks,
          "best": best, "teacher": teacher, "seconds": seconds, "argv": sys.argv[1:]}, indent=1), encoding="utf-8")
-    plot(out / "search_predicts.png", names, speed, score, teacher, args.min_speedup, picks)
+    plot(out / "search_predicts.png", names, speed, score, teacher, args.min_speedup, picks, metric)
     print("\n".join(lines))
     return 0
 

@@ -13,6 +13,9 @@ For each task (its full training set; dev split into E, which early stopping rea
 - ``--task-aware NAME ...``: the shape of student NAME cut out of each task's *fine-tuned* teacher instead
   (`bort extract --task`: Taylor scores on the task's loss, the classifier kept), then distilled from it the same
   way (row ``NAME-task-kd``; no corpus distillation);
+- ``--hidden-for NAME ...``: that same cut distilled with the hidden-state term too (``--hidden-weight 1``, each
+  student layer pulled towards the fine-tuned teacher's layer it was cut from: TinyBERT's task-specific stage; row
+  ``NAME-task-kd-hidden``);
 - ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort.
 
 Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
@@ -31,6 +34,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -75,6 +79,9 @@ def plan(args) -> dict[str, list]:
                 rows.append((f"{name}-gold", ["--model", model, *STUDENT, *base], False, None))
             if name in args.task_aware:
                 rows.append((f"{name}-task-kd", [*STUDENT, *base], True, arch_of(model)))
+            if name in args.hidden_for:
+                rows.append((f"{name}-task-kd-hidden", [*STUDENT, *base, "--hidden-weight", "1"], True,
+                             arch_of(model)))
         if args.offshelf:
             rows.append(("offshelf-gold", ["--model", args.offshelf, *STUDENT, *base], False, None))
         jobs[task] = [teachers, rows]
@@ -87,7 +94,8 @@ def priority(args, job: tuple) -> tuple:
     task, row, _, _ = job
     names = [n for n, _ in args.students]
     rank = {f"{names[0]}-kd": 0, "offshelf-gold": 1} | {f"{n}-kd": 2 + i for i, n in enumerate(names[1:])}
-    rank |= {f"{n}-task-kd": 0 for n in args.task_aware}  # the rows still missing when a table is extended
+    # the rows still missing when a table is extended
+    rank |= {f"{n}-task-kd": 0 for n in args.task_aware} | {f"{n}-task-kd-hidden": 0 for n in args.hidden_for}
     return (row.startswith("teacher-") is False, rank.get(row, len(rank) + 2), args.tasks.index(task))
 
 
@@ -98,12 +106,17 @@ def best_teacher(out: Path, task: str, results: dict) -> str:
     return str(out / task.replace("/", "-") / max(runs, key=lambda n: runs[n]["dev"][metric]))
 
 
+EXTRACTING = threading.Lock()  # NAME-task-kd and NAME-task-kd-hidden may start together and share one cut
+
+
 def task_aware_run(folder: Path, cut: str, teacher: str, task: str, data: str, flags: list[str]) -> dict:
-    """Cut the shape ``cut`` out of the fine-tuned teacher on the task's loss, then distil it from that teacher."""
-    student = folder.parent / (folder.name.removesuffix("-kd") + "-extract")
-    if not (student / "extraction.json").is_file():
-        bort_step(["extract", "--teacher", teacher, "--task", task, "--data", data, "--arch", cut, *EXTRACT,
-                   "--out", str(student)], student)
+    """Cut the shape ``cut`` out of the fine-tuned teacher on the task's loss (once per student: ``NAME-task-kd``
+    and ``NAME-task-kd-hidden`` share it), then distil it from that teacher."""
+    student = folder.parent / (folder.name.removesuffix("-hidden").removesuffix("-kd") + "-extract")
+    with EXTRACTING:
+        if not (student / "extraction.json").is_file():
+            bort_step(["extract", "--teacher", teacher, "--task", task, "--data", data, "--arch", cut, *EXTRACT,
+                       "--out", str(student)], student)
     return finetune_run(folder, ["--model", str(student), *flags])
 
 
@@ -175,8 +188,10 @@ def write_table(args, results: dict, speeds: dict | None = None) -> str:
         speeds = json.loads(saved.read_text())["speeds"]
     tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
     metrics = {t: primary_metric(t) for t in tasks}
-    rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in ("gold", "kd", "task-kd")
-                          if kind == "kd" or n in (args.gold_for if kind == "gold" else args.task_aware)] \
+    chosen = {"gold": args.gold_for, "task-kd": args.task_aware, "task-kd-hidden": args.hidden_for}
+    kinds = ("gold", "kd", "task-kd", "task-kd-hidden")  # each student's rows in this order
+    rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in kinds
+                          if kind == "kd" or n in chosen[kind]] \
         + (["offshelf-gold"] if args.offshelf else [])
     out = Path(args.out)
     teacher_runs = {t: Path(best_teacher(out, t, results)).name for t in tasks
@@ -224,6 +239,9 @@ def main() -> None:
     parser.add_argument("--task-aware", nargs="*", default=[], metavar="NAME",
                         help="these students' shapes also cut out of each task's fine-tuned teacher (bort extract "
                              "--task) and distilled from it")
+    parser.add_argument("--hidden-for", nargs="*", default=[], metavar="NAME",
+                        help="these students' task-aware cuts also distilled with the hidden-state term "
+                             "(--hidden-weight 1)")
     parser.add_argument("--offshelf")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")
@@ -233,6 +251,11 @@ def main() -> None:
     args.teacher_init = str(Path(args.teacher_init).resolve())
     args.students = [(name, str(Path(d).resolve())) for name, d in args.students]
     args.offshelf = str(Path(args.offshelf).resolve()) if args.offshelf else None
+    names = {name for name, _ in args.students}
+    for flag, chosen in (("--gold-for", args.gold_for), ("--task-aware", args.task_aware),
+                         ("--hidden-for", args.hidden_for)):
+        if set(chosen) - names:
+            parser.error(f"{flag} {' '.join(sorted(set(chosen) - names))}: not among --students ({', '.join(names)})")
     results = finished_runs(args) if args.report else run_all(args)
     speeds = speed(args) if args.speed else None
     print(write_table(args, results, speeds))
