@@ -63,12 +63,6 @@ def rho_with_interval(surrogate: list[float], score: list[float], seed: int = 0,
     return {"rho": rho, "low": low, "high": high}
 
 
-def primary_metric(task: str) -> str:
-    from bort.tasks import get_task
-
-    return get_task(task).metrics[0]
-
-
 def sampled_data(task: str, data: str, n: int | None, seed: int, out: Path) -> str:
     """The task folder with ``n`` of its training rows drawn at ``seed`` (header kept, order kept) and every other
     file as it is: OUT/data, with sample.json saying what it holds (a rerun asking for another sample stops). The
@@ -214,7 +208,9 @@ def main() -> int:
         check_corpus_stages(args, {f"--{name.replace('_', '-')}": str(p.get_default(name))
                                    for name in ("seed", "kd_steps", "candidates")})
     args.data = sampled_data(args.task, args.data, args.train_examples, args.seed, out)
-    metric = primary_metric(args.task)
+    from bort.tasks import get_task
+
+    metric = get_task(args.task).metrics[0]  # what the candidates are scored by (accuracy, Pearson's r, ...)
     ranking = read_ranking(Path(args.search))
     latency_teacher = json.loads((Path(args.search) / "search_summary.json").read_text())["latency_T"]
     speed = {k: latency_teacher / float(r["latency"]) for k, r in ranking.items()}

@@ -44,6 +44,8 @@ SPLIT = ["--holdout-fraction", "0.5", "--seed", "0"]
 EXTRACT = ["--importance", "taylor", "--seq-len", "128", "--batch-size", "16", "--calibration-batches", "32"]
 TEACHER = ["--epochs", "3", "--batch-size", "16", "--warmup-ratio", "0.06", "--patience", "2"]
 STUDENT = ["--batch-size", "32", "--warmup-ratio", "0.06", "--patience", "3"]
+# the rows beyond a student's ``NAME-kd``, each with the option naming the students it is made for
+ROW_KINDS = {"gold": "gold_for", "task-kd": "task_aware", "task-kd-hidden": "hidden_for"}
 
 
 def task_dir(root: Path, task: str) -> Path:
@@ -188,10 +190,9 @@ def write_table(args, results: dict, speeds: dict | None = None) -> str:
         speeds = json.loads(saved.read_text())["speeds"]
     tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
     metrics = {t: primary_metric(t) for t in tasks}
-    chosen = {"gold": args.gold_for, "task-kd": args.task_aware, "task-kd-hidden": args.hidden_for}
     kinds = ("gold", "kd", "task-kd", "task-kd-hidden")  # each student's rows in this order
     rows = ["teacher"] + [f"{n}-{kind}" for n, _ in args.students for kind in kinds
-                          if kind == "kd" or n in chosen[kind]] \
+                          if kind == "kd" or n in getattr(args, ROW_KINDS[kind])] \
         + (["offshelf-gold"] if args.offshelf else [])
     out = Path(args.out)
     teacher_runs = {t: Path(best_teacher(out, t, results)).name for t in tasks
@@ -252,10 +253,10 @@ def main() -> None:
     args.students = [(name, str(Path(d).resolve())) for name, d in args.students]
     args.offshelf = str(Path(args.offshelf).resolve()) if args.offshelf else None
     names = {name for name, _ in args.students}
-    for flag, chosen in (("--gold-for", args.gold_for), ("--task-aware", args.task_aware),
-                         ("--hidden-for", args.hidden_for)):
-        if set(chosen) - names:
-            parser.error(f"{flag} {' '.join(sorted(set(chosen) - names))}: not among --students ({', '.join(names)})")
+    for option in ROW_KINDS.values():
+        if unknown := set(getattr(args, option)) - names:
+            parser.error(f"--{option.replace('_', '-')} {' '.join(sorted(unknown))}: not among --students "
+                         f"({', '.join(names)})")
     results = finished_runs(args) if args.report else run_all(args)
     speeds = speed(args) if args.speed else None
     print(write_table(args, results, speeds))
