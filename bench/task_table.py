@@ -16,7 +16,11 @@ For each task (its full training set; dev split into E, which early stopping rea
 - ``--hidden-for NAME ...``: that same cut distilled with the hidden-state term too (``--hidden-weight 1``, each
   student layer pulled towards the fine-tuned teacher's layer it was cut from: TinyBERT's task-specific stage; row
   ``NAME-task-kd-hidden``);
-- ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort.
+- ``--max-train-examples TASK=N``: every row of TASK trained on the same seeded subset of N examples (the
+  large tasks: SST-2, QNLI);
+- ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort;
+- ``--serve ROW ...``: those rows (``teacher`` among them: what a user gets with no student at all) served through
+  `bort export --auto` on each task, the path kept, its dev score against eager's and its speed over eager.
 
 Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
 (each is a resumable run directory under OUT), so a stopped table continues. ``--speed`` adds one interleaved
@@ -72,6 +76,8 @@ def plan(args) -> dict[str, list]:
     jobs = {}
     for task in args.tasks:
         base = ["--task", task, "--data", str(task_dir(Path(args.data_root), task)), *SPLIT]
+        if task in args.max_train_examples:  # the same seeded subset for every row (bort finetune --seed 0)
+            base += ["--max-train-examples", str(args.max_train_examples[task])]
         teachers = [(f"teacher-lr{lr:g}", ["--model", args.teacher_init, "--lr", f"{lr:g}", *TEACHER, *base])
                     for lr in args.teacher_lrs]
         rows = []
@@ -184,10 +190,54 @@ def speed(args) -> dict[str, float]:
     return {"teacher_over": result}
 
 
-def write_table(args, results: dict, speeds: dict | None = None) -> str:
+SERVE_PATHS = "eager,bf16,torch-int8,onnx-fused,onnx-fused-int8,onnx-fused-int8-sq"  # the quickstart's: no compiler
+
+
+def serve(args, results: dict) -> dict[str, dict]:
+    """``--serve ROW...``: each finished row's model on each task through ``bort export --auto`` (the six paths that
+    need no compiler, each checked on the task's whole dev set and timed beside eager at 1 × 128 tokens, 2 threads),
+    one at a time after the training runs, reused when its export.json is there. Keyed "TASK ROW"."""
+    out, served = Path(args.out), {}
+    for task in args.tasks:
+        teacher = all((task, f"teacher-lr{lr:g}") in results for lr in args.teacher_lrs) and \
+            Path(best_teacher(out, task, results)).name
+        for row in args.serve:
+            name = teacher if row == "teacher" else row
+            if not name or (task, name) not in results:
+                continue
+            folder = out / task.replace("/", "-") / f"{row}-served"
+            if not (folder / "export.json").is_file():
+                if args.report:  # (--report starts nothing)
+                    continue
+                print(f"serving {task} {row}", flush=True)
+                bort_step(["export", str(folder.parent / name), "--auto", "--task", task, "--data",
+                           str(task_dir(Path(args.data_root), task)), "--candidates", SERVE_PATHS, "--threads", "2",
+                           "--out", str(folder)], folder)
+            record = json.loads((folder / "export.json").read_text())
+            chosen = record["candidates"][record["path"]]
+            served[f"{task} {row}"] = {"path": record["path"], "eager": record["bar"]["eager_task_score"],
+                                       "served": chosen["task_score"], "speedup": chosen["speedup_over_eager"]}
+    return served
+
+
+def served_table(args, served: dict[str, dict], tasks: list[str]) -> list[str]:
+    """Each served row per task: the path kept, the score on the whole dev set eager → served, its speed over eager."""
+    lines = ["", "| served (bort export --auto; whole dev set) | " + " | ".join(t.split("/")[1] for t in tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
+    for row in args.serve:
+        cells = [served.get(f"{t} {row}") for t in tasks]
+        lines.append(f"| {row} | " + " | ".join(
+            "" if c is None else f"{c['path']}: {c['eager']:.2f} → {c['served']:.2f}, {c['speedup']['median']:.2f}× "
+            f"[{c['speedup']['low']:.2f}, {c['speedup']['high']:.2f}] eager" for c in cells) + " |")
+    return lines
+
+
+def write_table(args, results: dict, speeds: dict | None = None, served: dict | None = None) -> str:
     saved = Path(args.out) / "task_table.json"
     if speeds is None and saved.is_file():  # a table extended or rewritten keeps its last bench run's ratios
         speeds = json.loads(saved.read_text())["speeds"]
+    if served is None and saved.is_file():  # ... and its served rows
+        served = json.loads(saved.read_text()).get("served")
     tasks = [t for t in args.tasks if any(t == task for task, _ in results)]
     metrics = {t: primary_metric(t) for t in tasks}
     kinds = ("gold", "kd", "task-kd", "task-kd-hidden")  # each student's rows in this order
@@ -203,7 +253,8 @@ def write_table(args, results: dict, speeds: dict | None = None) -> str:
         result = results.get((task, name)) if name else None
         return result["held_out_metrics"][metrics[task]] if result else None
 
-    header = "| row | " + " | ".join(f"{t.split('/')[1]} ({metrics[t]})" for t in tasks) + \
+    subset = {t: f", {args.max_train_examples[t]:,} training examples" for t in args.max_train_examples}
+    header = "| row | " + " | ".join(f"{t.split('/')[1]} ({metrics[t]}{subset.get(t, '')})" for t in tasks) + \
         " | mean share of the teacher | teacher's time over the row's | CPU minutes (1 thread) |"
     lines = [header, "|---|" + "---:|" * (len(tasks) + 3)]
     for row in rows:
@@ -217,11 +268,13 @@ def write_table(args, results: dict, speeds: dict | None = None) -> str:
         share = f"{100 * sum(shares) / len(shares):.1f}% (of {len(shares)})" if shares and row != "teacher" else ""
         lines.append(f"| {row} | " + " | ".join("…" if s is None else f"{s:.4f}" for s in scores)
                      + f" | {share} | {ratio} | {minutes:.1f} |")
+    if served:
+        lines += served_table(args, served, tasks)
     text = "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     (out / "task_table.md").write_text(text)
     (out / "task_table.json").write_text(json.dumps(
-        {"speeds": speeds, "runs": {f"{t} {n}": {"held_out": r["held_out_metrics"], "dev": r["dev"],
+        {"speeds": speeds, "served": served, "runs": {f"{t} {n}": {"held_out": r["held_out_metrics"], "dev": r["dev"],
                                                  "seconds": r["seconds"], "lr": r.get("lr"),
                                                  "epochs_run": len(r["history"]), "command": r["command"]}
                                     for (t, n), r in results.items()}}, indent=2))
@@ -234,6 +287,8 @@ def main() -> None:
     parser.add_argument("--data-root", required=True, help="the folder holding glue/TASK folders")
     parser.add_argument("--teacher-init", required=True, help="the pretrained model every teacher starts from")
     parser.add_argument("--teacher-lrs", type=float, nargs="+", default=[1e-4])
+    parser.add_argument("--max-train-examples", nargs="*", default=[], metavar="TASK=N",
+                        help="train every row of TASK on the same seeded subset of N examples (SST-2, QNLI)")
     parser.add_argument("--students", nargs="+", required=True, metavar="NAME=DIR",
                         type=lambda s: tuple(s.split("=", 1)))
     parser.add_argument("--gold-for", nargs="*", default=[], metavar="NAME")
@@ -243,6 +298,9 @@ def main() -> None:
     parser.add_argument("--hidden-for", nargs="*", default=[], metavar="NAME",
                         help="these students' task-aware cuts also distilled with the hidden-state term "
                              "(--hidden-weight 1)")
+    parser.add_argument("--serve", nargs="*", default=[], metavar="ROW",
+                        help="these rows (teacher, 2x-kd, ...) also served through bort export --auto on each task, "
+                             "after the training runs")
     parser.add_argument("--offshelf")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")
@@ -252,14 +310,26 @@ def main() -> None:
     args.teacher_init = str(Path(args.teacher_init).resolve())
     args.students = [(name, str(Path(d).resolve())) for name, d in args.students]
     args.offshelf = str(Path(args.offshelf).resolve()) if args.offshelf else None
+    try:
+        args.max_train_examples = {task: int(n) for task, n in (item.split("=", 1) for item in args.max_train_examples)}
+    except ValueError:
+        parser.error("--max-train-examples takes TASK=N items, e.g. glue/SST-2=20000")
+    if any(n < 1 for n in args.max_train_examples.values()):
+        parser.error("--max-train-examples: N must be a positive number of examples")
+    if unknown := set(args.max_train_examples) - set(args.tasks):
+        parser.error(f"--max-train-examples {' '.join(sorted(unknown))}: not among --tasks")
     names = {name for name, _ in args.students}
     for option in ROW_KINDS.values():
         if unknown := set(getattr(args, option)) - names:
             parser.error(f"--{option.replace('_', '-')} {' '.join(sorted(unknown))}: not among --students "
                          f"({', '.join(names)})")
+    rows = {"teacher"} | {row for row, *_ in plan(args)[args.tasks[0]][1]}
+    if unknown := set(args.serve) - rows:
+        parser.error(f"--serve {' '.join(sorted(unknown))}: not rows of this table ({', '.join(sorted(rows))})")
     results = finished_runs(args) if args.report else run_all(args)
     speeds = speed(args) if args.speed else None
-    print(write_table(args, results, speeds))
+    served = serve(args, results) if args.serve else None
+    print(write_table(args, results, speeds, served))
 
 
 if __name__ == "__main__":

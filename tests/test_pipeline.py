@@ -237,9 +237,18 @@ BAD = {
     "task_extract without a shape": ({"search": None, "extract": None, "distil": None, "bench": None,
                                       "tasks": [{"task": "custom", "train": str(CUSTOM_TASK_DIR / "train.csv"),
                                                  "dev": str(CUSTOM_TASK_DIR / "dev.csv"), "task_extract": True}]},
-                                     "task_extract takes the student's shape from extract, which is switched off"),
-    "a task surrogate in a pipeline": ({"search": {"task": "glue/SST-2", "init": "extract"}},
-                                       "search.task is not available in a pipeline yet"),
+                                     "task_extract takes the student's shape from extract.arch or the search, and "
+                                     "neither is given"),
+    "a search on a task the pipeline lacks": ({"search": {"task": "glue/SST-2", "init": "extract"}},
+                                              "search.task 'glue/SST-2' is none of the pipeline's tasks (qnli)"),
+    "a search on a task without its teacher": ({"search": {"task": "qnli"}, "export": None,
+                                                "tasks": [{"name": "qnli", "task": "custom",
+                                                           "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                           "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                                                           "teacher_score": False}]},
+                                               "search.task scores candidates against task qnli's fine-tuned teacher"),
+    "a search given the task's files": ({"search": {"task": "qnli", "dev": "x.csv"}},
+                                        "search.dev is set by the pipeline"),
     # Checked whole before the first folder is made: what a stage would only find out an hour in.
     "unknown task": ({"tasks": [{"task": "glue/NOPE", "data": str(CUSTOM_TASK_DIR)}]},
                      "task:NOPE:teacher: unknown task 'glue/NOPE'"),
@@ -409,3 +418,63 @@ def test_a_task_extract_pipeline_runs_and_reports_the_cut_student(real_model_dir
     assert student["model"] == str(cut) and student["teacher"] == str(tmp_path / "run" / "tasks" / "qnli" / "teacher")
     report = (tmp_path / "run" / "report.md").read_text()
     assert "| qnli (custom) | plain + task-aware extraction + task KD |" in report
+
+
+def test_a_search_on_a_task_comes_after_that_tasks_teacher_and_reads_its_files(workspace, tmp_path):
+    """``search.task`` (a task's name, or its task when one entry has it): the task's teacher is fine-tuned first,
+    once, and the search scores candidates against it on the task's own files, not the corpus; extraction on the
+    corpus takes the search's shape but not its scores (they are the fine-tuned teacher's)."""
+    from bort.pipeline.config import parse_pipeline
+    from bort.pipeline.stages import plan
+
+    root, _, config = workspace
+    for given in ("qnli", "custom"):
+        raw = {**json.loads(json.dumps(config)), "out": str(tmp_path / "run")}
+        raw["search"] = {**raw["search"], "task": given}
+        stages = plan(parse_pipeline(raw, tmp_path / "p.yaml"))
+        names = [stage.name for stage in stages]
+        assert names.count("task:qnli:teacher") == 1
+        assert names.index("teacher_mlm") < names.index("task:qnli:teacher") < names.index("search")
+        search = stages[names.index("search")].config
+        teacher = tmp_path / "run" / "tasks" / "qnli" / "teacher"
+        assert (search.task, search.teacher, search.corpus) == ("custom", str(teacher), None)
+        assert (search.train, search.dev, search.test) == (str(root / "train.csv"), str(root / "dev.csv"), None)
+        assert (search.text_column, search.text_pair_column) == ("question", "sentence")
+        extract = stages[names.index("extract")].config
+        assert extract.student_config == str(tmp_path / "run" / "search" / "best" / "config.json")
+        assert extract.scores is None
+        assert stages[names.index("task:qnli:student")].config.teacher == str(teacher)
+
+
+def test_a_pipeline_searches_on_its_task_and_cuts_the_pick_out_of_the_tasks_teacher(real_model_dir, tmp_path,
+                                                                                   capsys):
+    """No corpus at all: the real MiniLM fine-tuned on the custom task, a two-candidate search scored on that task
+    against it, the pick cut out of it with its classifier and distilled from it."""
+    train = tmp_path / "train.csv"
+    train.write_text((CUSTOM_TASK_DIR / "train.csv").read_text())
+    (tmp_path / "space.yaml").write_text("depths: [1]\nheads: [4]\nhiddens: [128]\nintermediates: [256, 512]\n")
+    raw = {"out": str(tmp_path / "run"), "teacher": str(real_model_dir),
+           "search": {"task": "qnli", "space": str(tmp_path / "space.yaml"), "steps": 2, "seq_len": 32,
+                      "batch_size": 4, "val_batches": 1, "latency": "flops"},
+           "tasks": [{"name": "qnli", "task": "custom", "train": str(train), "dev": str(CUSTOM_TASK_DIR / "dev.csv"),
+                      "text_column": "question", "text_pair_column": "sentence", "epochs": 1,
+                      "max_train_examples": 32, "max_len": 32,
+                      "task_extract": {"calibration_batches": 1, "batch_size": 4}}]}
+    assert run(write_config(tmp_path / "p.yaml", raw)) == 0
+    run_dir = tmp_path / "run"
+    state = json.loads((run_dir / "pipeline_state.json").read_text())["stages"]
+    assert list(state) == ["task:qnli:teacher", "search", "task:qnli:extract", "task:qnli:student"]
+    search = json.loads((run_dir / "search" / "search_config.json").read_text())
+    assert search["task"] == "custom" and search["teacher"] == str(run_dir / "tasks" / "qnli" / "teacher")
+    ranking = list(csv.DictReader((run_dir / "search" / "ranking.csv").open()))
+    assert len(ranking) == 2
+    best = json.loads((run_dir / "search" / "best" / "config.json").read_text())
+    extraction = json.loads((run_dir / "tasks" / "qnli" / "extract" / "extraction.json").read_text())
+    assert extraction["arch"] == [best["num_hidden_layers"], best["num_attention_heads"], best["hidden_size"],
+                                  best["intermediate_size"]]
+    assert extraction["classifier"] and extraction["task"] == "custom"
+    report = (run_dir / "report.md").read_text()
+    assert "of 2 candidates (ê on task qnli: each candidate's loss against that task's fine-tuned teacher" in report
+    capsys.readouterr()
+    assert run(write_config(tmp_path / "p.yaml", raw)) == 0  # a re-run reuses every stage
+    assert capsys.readouterr().out.count(": reuse (") == 4

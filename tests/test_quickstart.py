@@ -28,6 +28,23 @@ def test_the_quickstart_plans_the_shipped_pipeline_with_its_options(real_model_d
     assert "task:sst2-agora:student" in [stage.name for stage in agora]
 
 
+def test_the_quickstart_searches_on_sst2_against_its_fine_tuned_teacher_when_asked(real_model_dir, tmp_path):
+    """--search-task: the SST-2 teacher fine-tuned first, the search scored on the task against it (no corpus), the
+    corpus extraction taking the search's shape but not its (the fine-tuned teacher's) scores."""
+    from bort.pipeline.stages import plan
+    from bort.quickstart import SEARCH_TASK_TITLES, QuickstartConfig, quickstart_pipeline
+
+    stages = plan(quickstart_pipeline(tmp_path / "qs", real_model_dir, QuickstartConfig(search_task=True)))
+    names = [stage.name for stage in stages]
+    assert names[:4] == ["teacher_mlm", "task:sst2:teacher", "search", "extract"]
+    assert set(SEARCH_TASK_TITLES) <= set(names)  # each title shown before a stage that runs
+    search = stages[2].config
+    assert (search.task, search.teacher, search.corpus) == ("glue/SST-2", str(tmp_path / "qs" / "tasks" / "sst2" /
+                                                                             "teacher"), None)
+    assert search.data == stages[1].config.data and stages[3].config.scores is None
+    assert names.count("task:sst2:teacher") == 1
+
+
 @pytest.mark.slow  # about 4 minutes: `make demo-check`, run by .ci/run after the suite
 def test_quickstart_end_to_end(tmp_path, real_model_dir):
     out = tmp_path / "qs"

@@ -39,7 +39,8 @@ from bort.search.config import SearchConfig
 SECTIONS = {
     "teacher_mlm": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                       "student_config"}),
-    "search": ("bort search", SearchConfig, {"teacher", "corpus", "out"}),
+    "search": ("bort search", SearchConfig, {"teacher", "corpus", "out", "data", "train", "dev", "test", "text_column",
+                                             "text_pair_column", "label_column", "metric"}),
     "extract": ("bort extract", ExtractConfig, {"teacher", "corpus", "out", "student_config", "scores"}),
     "distil": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                  "student_config"}),
@@ -243,12 +244,27 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
                          **{name: _section(raw, path, name) for name in SECTIONS if name != "tasks"})
     if not Path(cfg.teacher).is_dir():
         raise BortError(f"{path}: teacher {cfg.teacher} is not a directory (expected a local BERT or RoBERTa model)")
-    if cfg.search is not None and cfg.search.get("task"):
-        raise BortError(f"{path}: search.task is not available in a pipeline yet (its teacher is fine-tuned on the "
-                        "task after the search); run `bort search --task T --teacher YOUR_FINETUNED_TEACHER`, then "
-                        "give extract.arch")
+    if cfg.search is not None and cfg.search.get("task") is not None:
+        cfg.search["task"] = _search_task(path, cfg.search["task"], checked_tasks)
     check_dependencies(cfg)
     return cfg
+
+
+def _search_task(path: Path, value, tasks: list[dict]) -> str:
+    """``search.task`` names one of the pipeline's tasks, by its name or by its task when one entry has it: the
+    search reads that task's files and scores candidates against its fine-tuned teacher. Returns the task's name."""
+    names = [task["name"] for task in tasks]
+    if isinstance(value, str) and value in names:
+        return value
+    same = [task["name"] for task in tasks if task["task"] == value]
+    if len(same) == 1:
+        return same[0]
+    if same:
+        raise BortError(f"{path}: search.task {value!r} is the task of {', '.join(same)}; give the name of the one "
+                        "whose teacher scores the candidates")
+    raise BortError(f"{path}: search.task {value!r} is none of the pipeline's tasks "
+                    f"({', '.join(names) if names else 'tasks is empty'}); give the name of the task whose fine-tuned "
+                    "teacher scores the candidates")
 
 
 def check_dependencies(cfg: PipelineConfig) -> None:
@@ -262,8 +278,15 @@ def check_dependencies(cfg: PipelineConfig) -> None:
         needs("extract", "search", "give extract.arch (D, A, H, I) or switch search on")
     if cfg.distil is not None and not cfg.on("extract"):
         needs("distil", "extract", "switch extract on (distillation starts from the extracted student)")
-    if (cfg.on("search") or cfg.on("extract") or cfg.on("distil") or cfg.on("teacher_mlm")) and not cfg.corpus:
-        raise BortError(f"{where}: corpus is required by teacher_mlm, search, extract and distil")
+    search_task = (cfg.search or {}).get("task")
+    corpus_search = cfg.on("search") and not search_task
+    if (corpus_search or cfg.on("extract") or cfg.on("distil") or cfg.on("teacher_mlm")) and not cfg.corpus:
+        raise BortError(f"{where}: corpus is required by teacher_mlm, search (without search.task), extract and "
+                        "distil")
+    for task in cfg.tasks:
+        if task["name"] == search_task and task.get("teacher_score") is False and not task.get("teacher_model"):
+            raise BortError(f"{where}: search.task scores candidates against task {task['name']}'s fine-tuned "
+                            "teacher, and its teacher_score is false; give teacher_model or drop teacher_score: false")
     for task in cfg.tasks:
         if task.get("method") == "agora" and not task.get("socrates") and task.get("teacher_score") is False:
             raise BortError(f"{where}: task {task['name']} runs Agora, whose Socrates is the teacher fine-tuned on "
@@ -275,9 +298,10 @@ def check_dependencies(cfg: PipelineConfig) -> None:
                             "fine-tuned teacher, and teacher_score is false; give teacher_model or drop "
                             "teacher_score: false")
         shape = task["task_extract"].get("arch") if isinstance(task["task_extract"], dict) else None
-        if shape is None and not cfg.on("extract"):
-            raise BortError(f"{where}: task {task['name']}'s task_extract takes the student's shape from extract, "
-                            "which is switched off; give task_extract: {arch: [D, A, H, I]} or switch extract on")
+        if shape is None and not (cfg.on("extract") and cfg.extract.get("arch")) and not cfg.on("search"):
+            raise BortError(f"{where}: task {task['name']}'s task_extract takes the student's shape from extract.arch "
+                            "or the search, and neither is given; give task_extract: {arch: [D, A, H, I]}, "
+                            "extract.arch, or switch search on")
     if cfg.export is not None and not cfg.tasks:
         needs("export", "tasks", "add a task: export serves the fine-tuned student")
     if cfg.bench is not None and not (cfg.on("extract") or cfg.tasks):

@@ -119,7 +119,10 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
         best = search["best_scores"]
         chosen = (f"the lowest ê ({best['error']:.4g}) within the budget" if "budget" in best else
                   f"best W {best['W']:.4g}")
-        lines.append(f"- Chosen by the search: {chosen} of {len(search['ranking'])} candidates; "
+        surrogate = (f"ê on task {cfg.search['task']}: each candidate's loss against that task's fine-tuned teacher "
+                     "after a few steps of task distillation" if cfg.search.get("task") else
+                     "ê on the corpus against the teacher")
+        lines.append(f"- Chosen by the search: {chosen} of {len(search['ranking'])} candidates ({surrogate}); "
                      f"î {best['latency']:.4g} {search['latency_unit']} against the teacher's "
                      f"{search['teacher_latency']:.4g} (measured during the search).")
     if distil:

@@ -25,6 +25,10 @@ from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
 from bort.tasks.custom import CustomTaskOptions
 
+# A task's files and columns, which a search on that task (``search.task``) reads as the task's stages do (not its
+# test file: the search scores on dev inputs).
+SEARCH_TASK_FILES = {f.name for f in dataclasses.fields(CustomTaskOptions)} - {"test"} | {"data"}
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -124,10 +128,18 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
                         corpus=cfg.corpus, out=str(folder))
         stages.append(Stage("teacher_mlm", "pretrain", config, folder, folder))
         teacher = folder
+    searched = searched_task(cfg)
+    if searched is not None:  # the search scores candidates against the task's fine-tuned teacher: it comes first
+        n, task = searched
+        stages += [stage for stage in [task_teacher_stage(cfg, n, task)] if stage]
     if cfg.search is not None:
         folder = out / "search"
-        config = _build(SearchConfig, cfg, cfg.search, "search", teacher=str(teacher), corpus=cfg.corpus,
-                        out=str(folder))
+        wired = {"teacher": str(teacher), "corpus": cfg.corpus}
+        if searched is not None:
+            n, task = searched
+            wired = {"teacher": task_teacher_dir(cfg, task), "corpus": None, "task": task["task"],
+                     **{k: v for k, v in task.items() if k in SEARCH_TASK_FILES}}
+        config = _build(SearchConfig, cfg, cfg.search, "search", out=str(folder), **wired)
         stages.append(Stage("search", "search", config, folder))
     student = None
     if cfg.extract is not None:
@@ -136,7 +148,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         if not cfg.extract.get("arch"):  # the search's best, cut by the search's own scores when it has them
             search = stages[-1].config
             wired["student_config"] = str(out / "search" / "best" / "config.json")
-            if getattr(search, "init", "random") == "extract":
+            if getattr(search, "init", "random") == "extract" and not search.task:  # (a task's scores are the
+                # fine-tuned teacher's, not this teacher's)
                 wired["scores"] = str(out / "search" / "importance.json")
         config = _build(ExtractConfig, cfg, cfg.extract, "extract", teacher=str(teacher), corpus=cfg.corpus,
                         out=str(folder), **wired)
@@ -150,7 +163,8 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
         student = folder
     first_tuned, first_teacher = None, None
     for n, task in enumerate(cfg.tasks):
-        chain, produced, tuned_teacher = task_chain(cfg, n, task, student, teacher)
+        chain, produced, tuned_teacher = task_chain(cfg, n, task, student, teacher,
+                                                    teacher_planned=searched is not None and searched[0] == n)
         stages += chain
         first_tuned = first_tuned or produced
         first_teacher = first_teacher or tuned_teacher
@@ -177,34 +191,59 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     return stages
 
 
-def task_chain(cfg: PipelineConfig, n: int, task: dict, student: Path | None,
-               mlm_teacher: Path) -> tuple[list[Stage], Path, str | None]:
-    """One task's stages: the teacher fine-tuned on it (unless the user gives theirs), the student cut out of that
-    teacher (``task_extract``) or taken from the pipeline, then fine-tuned or distilled on the task. Returns the
-    stages, the model the task produces and the task's fine-tuned teacher (None without one)."""
-    out = Path(cfg.out)
-    folder = out / "tasks" / task["name"]
-    stages = []
-    if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
-        task = {**task, "predict_test": True}
-    tuned_teacher = task.get("teacher_model")  # the task's teacher: the user's own, or fine-tuned here
+def searched_task(cfg: PipelineConfig) -> tuple[int, dict] | None:
+    """The task the search scores its candidates on (``search.task``, one of the pipeline's tasks by name), with its
+    index; None for a search on the corpus or no search."""
+    name = (cfg.search or {}).get("task")
+    return next(((n, task) for n, task in enumerate(cfg.tasks) if task["name"] == name), None) if name else None
+
+
+def task_teacher_dir(cfg: PipelineConfig, task: dict) -> str | None:
+    """The task's fine-tuned teacher: the user's own (``teacher_model``), the one the pipeline fine-tunes, or None."""
+    if task.get("teacher_model"):
+        return task["teacher_model"]
+    return None if task.get("teacher_score", True) is False else str(Path(cfg.out) / "tasks" / task["name"] / "teacher")
+
+
+def task_teacher_stage(cfg: PipelineConfig, n: int, task: dict) -> Stage | None:
+    """The teacher fine-tuned on the task the same way (plainly): the score the student's is judged against, the
+    teacher the student is distilled from, Agora's Socrates unless one is given, and the search's teacher with
+    ``search.task``. None when the user gives their own (``teacher_model``) or asks for none."""
     teacher_score = task.get("teacher_score", True)
-    if teacher_score is not False:
-        # The teacher fine-tuned the same way (plainly): the score the student's is judged against, and
-        # Agora's Socrates unless one is given.
-        # (its own run: none of the student's distillation options, which need the teacher it is)
-        plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)
-                         if f.metadata.get("group") != DISTILLATION} - {"method"}
-        plain = {k: v for k, v in task.items() if k in plain_options}
-        if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
-            plain.setdefault("holdout_fraction", 0.5)
-        if isinstance(teacher_score, dict):
-            plain.update(teacher_score)
-        stages.append(Stage(f"task:{task['name']}:teacher", "finetune",
-                            _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
-                                   out=str(folder / "teacher")),
-                            folder / "teacher", folder / "teacher"))
-        tuned_teacher = str(folder / "teacher")
+    if teacher_score is False:
+        return None
+    # its own run: none of the student's distillation options, which need the teacher it is
+    plain_options = {f.name for f in dataclasses.fields(FinetuneConfig)
+                     if f.metadata.get("group") != DISTILLATION} - {"method"}
+    plain = {k: v for k, v in with_test_prediction(task).items() if k in plain_options}
+    if task.get("method") == "agora" and not task.get("holdout"):  # the student's H: same share and seed
+        plain.setdefault("holdout_fraction", 0.5)
+    if isinstance(teacher_score, dict):
+        plain.update(teacher_score)
+    folder = Path(cfg.out) / "tasks" / task["name"] / "teacher"
+    return Stage(f"task:{task['name']}:teacher", "finetune",
+                 _build(FinetuneConfig, cfg, plain, f"tasks[{n}].teacher_score", model=str(cfg.teacher),
+                        out=str(folder)),
+                 folder, folder)
+
+
+def with_test_prediction(task: dict) -> dict:
+    """A plain task whose benchmark folder holds the official test file predicts it (teacher and student)."""
+    if "predict_test" not in task and task.get("method", "plain") == "plain" and has_test_split(task):
+        return {**task, "predict_test": True}
+    return task
+
+
+def task_chain(cfg: PipelineConfig, n: int, task: dict, student: Path | None, mlm_teacher: Path,
+               teacher_planned: bool = False) -> tuple[list[Stage], Path, str | None]:
+    """One task's stages: the teacher fine-tuned on it (unless the user gives theirs, or ``teacher_planned``: the
+    search on this task placed it first), the student cut out of that teacher (``task_extract``) or taken from the
+    pipeline, then fine-tuned or distilled on the task. Returns the stages, the model the task produces and the
+    task's fine-tuned teacher (None without one)."""
+    folder = Path(cfg.out) / "tasks" / task["name"]
+    task = with_test_prediction(task)
+    stages = [stage for stage in [None if teacher_planned else task_teacher_stage(cfg, n, task)] if stage]
+    tuned_teacher = task_teacher_dir(cfg, task)
     model_dir = student or Path(cfg.teacher)
     if task.get("task_extract"):  # the student's shape cut out of the fine-tuned teacher, its classifier kept
         stages.append(task_extract_stage(cfg, n, task, tuned_teacher, folder / "extract"))
@@ -230,8 +269,8 @@ def task_extract_stage(cfg: PipelineConfig, n: int, task: dict, tuned_teacher: s
     extract stage gives (the search's best, or extract.arch) unless ``task_extract.arch`` names one."""
     options = task["task_extract"] if isinstance(task["task_extract"], dict) else {}
     shape = {}
-    if "arch" not in options:
-        shape = ({"arch": cfg.extract["arch"]} if cfg.extract.get("arch")
+    if "arch" not in options:  # the pipeline student's shape: extract.arch, else the search's pick
+        shape = ({"arch": cfg.extract["arch"]} if (cfg.extract or {}).get("arch")
                  else {"student_config": str(Path(cfg.out) / "search" / "best" / "config.json")})
     task_files = {f.name for f in dataclasses.fields(CustomTaskOptions)}
     wired = {k: v for k, v in task.items() if k in task_files | {"data"}}
