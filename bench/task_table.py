@@ -224,7 +224,8 @@ def served_table(args, served: dict[str, dict], tasks: list[str]) -> list[str]:
     """Each served row per task: the path kept, the score on the whole dev set eager → served, its speed over eager."""
     lines = ["", "| served (bort export --auto; whole dev set) | " + " | ".join(t.split("/")[1] for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
-    for row in args.serve:
+    rows = args.serve or list(dict.fromkeys(key.split(" ", 1)[1] for key in served))  # (a rewrite: the saved ones)
+    for row in rows:
         cells = [served.get(f"{t} {row}") for t in tasks]
         lines.append(f"| {row} | " + " | ".join(
             "" if c is None else f"{c['path']}: {c['eager']:.2f} → {c['served']:.2f}, {c['speedup']['median']:.2f}× "

@@ -248,7 +248,16 @@ BAD = {
                                                            "teacher_score": False}]},
                                                "search.task scores candidates against task qnli's fine-tuned teacher"),
     "a search given the task's files": ({"search": {"task": "qnli", "dev": "x.csv"}},
-                                        "search.dev is set by the pipeline"),
+                                        "search.dev: a search on a task reads the files of the task that search.task "
+                                        "names"),
+    "a search task that is no name": ({"search": {"task": ["qnli"]}},
+                                      "search.task must be the name of one of the pipeline's tasks (text), got "
+                                      "['qnli']"),
+    "a search on a task switched off": ({"search": {"task": "qnli"}, "export": None,
+                                         "tasks": [{"name": "qnli", "task": "custom", "enabled": False,
+                                                    "train": str(CUSTOM_TASK_DIR / "train.csv"),
+                                                    "dev": str(CUSTOM_TASK_DIR / "dev.csv")}]},
+                                        "search.task 'qnli' names a task that is switched off (enabled: false)"),
     # Checked whole before the first folder is made: what a stage would only find out an hour in.
     "unknown task": ({"tasks": [{"task": "glue/NOPE", "data": str(CUSTOM_TASK_DIR)}]},
                      "task:NOPE:teacher: unknown task 'glue/NOPE'"),
@@ -430,7 +439,7 @@ def test_a_search_on_a_task_comes_after_that_tasks_teacher_and_reads_its_files(w
     root, _, config = workspace
     for given in ("qnli", "custom"):
         raw = {**json.loads(json.dumps(config)), "out": str(tmp_path / "run")}
-        raw["search"] = {**raw["search"], "task": given}
+        raw["search"] = {k: v for k, v in {**raw["search"], "task": given}.items() if k != "seq_len"}
         stages = plan(parse_pipeline(raw, tmp_path / "p.yaml"))
         names = [stage.name for stage in stages]
         assert names.count("task:qnli:teacher") == 1
@@ -440,6 +449,7 @@ def test_a_search_on_a_task_comes_after_that_tasks_teacher_and_reads_its_files(w
         assert (search.task, search.teacher, search.corpus) == ("custom", str(teacher), None)
         assert (search.train, search.dev, search.test) == (str(root / "train.csv"), str(root / "dev.csv"), None)
         assert (search.text_column, search.text_pair_column) == ("question", "sentence")
+        assert (search.seq_len, search.text_field) == (32, "text")  # the task's max_len; the corpus's field unused
         extract = stages[names.index("extract")].config
         assert extract.student_config == str(tmp_path / "run" / "search" / "best" / "config.json")
         assert extract.scores is None

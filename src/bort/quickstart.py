@@ -123,7 +123,7 @@ SEARCH_TASK_TITLES = {"search": None, "task:sst2:teacher": (4, "the teacher fine
                       "search --task)"), "extract": (5, "the chosen architecture cut out of the teacher, scored on the "
                       "novels (bort extract --config), then distilled from it for {student_steps} steps (bort "
                       "pretrain)"), "task:sst2:student": (6, "the student distilled from the fine-tuned teacher on "
-                      "SST-2 (bort finetune --teacher), scored on the half of dev nothing was selected on")}
+                      "SST-2 (bort finetune --teacher), scored on the dev half whose labels nothing was selected on")}
 
 
 def quickstart_pipeline(out: Path, real: Path, cfg: QuickstartConfig):
@@ -283,7 +283,8 @@ def scratch(out: Path, real: Path, cfg: QuickstartConfig) -> None:
     _done(t)
     search_dir = out / "search"
     t = _stage(4, "the FPTAS over the 'tiny' space against the teacher, latency measured here, each candidate from "
-                  "random weights (bort search --init random)")
+                  "random weights (bort search --init random)" + (f"; --search-task needs {real}: on the novels instead"
+                                                                   if cfg.search_task else ""))
     best = search(teacher_dir, search_dir, cfg, "tiny", "random")
     _done(t)
     student_dir = out / "student"

@@ -34,13 +34,13 @@ from bort.finetune.config import FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
 from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
+from bort.tasks.custom import CustomTaskOptions
 
 # section → (the command whose options it takes, the options the pipeline sets itself)
 SECTIONS = {
     "teacher_mlm": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                       "student_config"}),
-    "search": ("bort search", SearchConfig, {"teacher", "corpus", "out", "data", "train", "dev", "test", "text_column",
-                                             "text_pair_column", "label_column", "metric"}),
+    "search": ("bort search", SearchConfig, {"teacher", "corpus", "out"}),
     "extract": ("bort extract", ExtractConfig, {"teacher", "corpus", "out", "student_config", "scores"}),
     "distil": ("bort pretrain", PretrainConfig, {"mode", "teacher", "init", "corpus", "out", "arch",
                                                  "student_config"}),
@@ -56,9 +56,10 @@ SECTIONS = {
 # (bort extract --task, Taylor scores on the task's loss, its classifier kept) in the pipeline student's shape, in
 # place of the corpus-distilled student (true, or a mapping of bort extract's calibration options and arch).
 TASK_KEYS = {"name", "teacher_score", "teacher_model", "task_distil", "task_extract"}
+# A task's folder, files and columns: set in its entry, and wired from there into the stages that read the task.
+TASK_FILES = {f.name for f in dataclasses.fields(CustomTaskOptions)} | {"data"}
 # What the pipeline sets in a task's extraction: its teacher, task, data and files, and where it writes.
-TASK_EXTRACT_WIRED = {"teacher", "corpus", "out", "scores", "task", "data", "train", "dev", "test", "text_column",
-                      "text_pair_column", "label_column", "metric", "student_config"}
+TASK_EXTRACT_WIRED = {"teacher", "corpus", "out", "scores", "task", "student_config"} | TASK_FILES
 # The export section's own key: serve_teacher: true also exports the first task's fine-tuned teacher the same way
 # (export-teacher/), so that the report and its plot set the served student beside the served teacher.
 EXPORT_KEYS = frozenset({"serve_teacher"})
@@ -148,6 +149,10 @@ def _section(raw: dict, path: Path, name: str) -> dict | None:
                         f"{type(value).__name__}")
     if value.get("enabled", True) is False:
         return None
+    given_files = sorted(TASK_FILES & set(value)) if name == "search" else []
+    if given_files:
+        raise BortError(f"{path}: search.{given_files[0]}: a search on a task reads the files of the task that "
+                        "search.task names (give that task's files in its entry under tasks)")
     extra = EXPORT_KEYS if name == "export" else frozenset()
     return {k: v for k, v in _check_section(path, name, value, extra=extra).items() if k != "enabled"}
 
@@ -204,11 +209,12 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
     tasks = raw.get("tasks") or []
     if not isinstance(tasks, list):
         raise BortError(f"{path}: tasks must be a list of bort finetune settings, one per task")
-    checked_tasks, names = [], set()
+    checked_tasks, names, switched_off = [], set(), set()
     for n, entry in enumerate(tasks):
         if not isinstance(entry, dict) or "task" not in entry:
             raise BortError(f"{path}: tasks[{n}] must be a mapping with at least a task (e.g. glue/SST-2, custom)")
         if entry.get("enabled", True) is False:
+            switched_off.add(entry.get("name", str(entry["task"]).split("/")[-1]))
             continue
         entry = {k: v for k, v in _check_section(path, "tasks", entry, extra=TASK_KEYS).items() if k != "enabled"}
         if isinstance(entry.get("teacher_score"), dict):  # the teacher's run is plain fine-tuning: its options only
@@ -245,14 +251,19 @@ def parse_pipeline(raw, path: Path) -> PipelineConfig:
     if not Path(cfg.teacher).is_dir():
         raise BortError(f"{path}: teacher {cfg.teacher} is not a directory (expected a local BERT or RoBERTa model)")
     if cfg.search is not None and cfg.search.get("task") is not None:
-        cfg.search["task"] = _search_task(path, cfg.search["task"], checked_tasks)
+        cfg.search["task"] = _search_task(path, cfg.search["task"], checked_tasks, switched_off)
     check_dependencies(cfg)
     return cfg
 
 
-def _search_task(path: Path, value, tasks: list[dict]) -> str:
+def _search_task(path: Path, value, tasks: list[dict], switched_off: set) -> str:
     """``search.task`` names one of the pipeline's tasks, by its name or by its task when one entry has it: the
     search reads that task's files and scores candidates against its fine-tuned teacher. Returns the task's name."""
+    if not isinstance(value, str) or not value:
+        raise BortError(f"{path}: search.task must be the name of one of the pipeline's tasks (text), got {value!r}")
+    if value in switched_off:
+        raise BortError(f"{path}: search.task {value!r} names a task that is switched off (enabled: false); switch it "
+                        "on or search on another")
     names = [task["name"] for task in tasks]
     if isinstance(value, str) and value in names:
         return value

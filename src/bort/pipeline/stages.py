@@ -1,10 +1,10 @@
 """The pipeline's stages in order, each the config of the command it runs, wired to the stages before it.
 
-teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, Agora's
-Socrates, and the teacher the student is distilled from on the task), with ``task_extract`` the student cut out of
-that teacher, the student fine-tuned → export → bench.
-Each stage writes only under its own
-subdirectory of ``out``; its config is what :mod:`bort.pipeline.runner` compares on a re-run.
+teacher_mlm → search → extract → distil → for each task: the teacher fine-tuned (its score, Agora's Socrates, and
+the teacher the student is distilled from on the task), with ``task_extract`` the student cut out of that teacher,
+the student fine-tuned → export → bench. With ``search.task`` that task's teacher is fine-tuned before the search,
+which scores candidates against it. Each stage writes only under its own subdirectory of ``out``; its config is what
+:mod:`bort.pipeline.runner` compares on a re-run.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from bort.errors import BortError
 from bort.extract.config import ExtractConfig
 from bort.finetune.config import DISTILLATION, FinetuneConfig
 from bort.inference.config import BenchConfig, ExportConfig
-from bort.pipeline.config import PipelineConfig
+from bort.pipeline.config import TASK_FILES, PipelineConfig
 from bort.pretrain.config import PretrainConfig
 from bort.search.config import SearchConfig
-from bort.tasks.custom import CustomTaskOptions
 
 # A task's files and columns, which a search on that task (``search.task``) reads as the task's stages do (not its
 # test file: the search scores on dev inputs).
-SEARCH_TASK_FILES = {f.name for f in dataclasses.fields(CustomTaskOptions)} - {"test"} | {"data"}
+SEARCH_TASK_FILES = TASK_FILES - {"test"}
 
 
 @dataclass(frozen=True)
@@ -131,15 +130,18 @@ def plan(cfg: PipelineConfig) -> list[Stage]:
     searched = searched_task(cfg)
     if searched is not None:  # the search scores candidates against the task's fine-tuned teacher: it comes first
         n, task = searched
-        stages += [stage for stage in [task_teacher_stage(cfg, n, task)] if stage]
+        task_teacher = task_teacher_stage(cfg, n, task)
+        if task_teacher:
+            stages.append(task_teacher)
     if cfg.search is not None:
         folder = out / "search"
-        wired = {"teacher": str(teacher), "corpus": cfg.corpus}
-        if searched is not None:
+        section, wired = cfg.search, {"teacher": str(teacher), "corpus": cfg.corpus}
+        if searched is not None:  # the task's files, its teacher, no corpus (nor its text field), its length
             n, task = searched
+            section = {"seq_len": task.get("max_len") or 128, **cfg.search}
             wired = {"teacher": task_teacher_dir(cfg, task), "corpus": None, "task": task["task"],
-                     **{k: v for k, v in task.items() if k in SEARCH_TASK_FILES}}
-        config = _build(SearchConfig, cfg, cfg.search, "search", out=str(folder), **wired)
+                     "text_field": SearchConfig.text_field, **{k: v for k, v in task.items() if k in SEARCH_TASK_FILES}}
+        config = _build(SearchConfig, cfg, section, "search", out=str(folder), **wired)
         stages.append(Stage("search", "search", config, folder))
     student = None
     if cfg.extract is not None:
@@ -242,7 +244,8 @@ def task_chain(cfg: PipelineConfig, n: int, task: dict, student: Path | None, ml
     task's fine-tuned teacher (None without one)."""
     folder = Path(cfg.out) / "tasks" / task["name"]
     task = with_test_prediction(task)
-    stages = [stage for stage in [None if teacher_planned else task_teacher_stage(cfg, n, task)] if stage]
+    teacher_stage = None if teacher_planned else task_teacher_stage(cfg, n, task)
+    stages = [teacher_stage] if teacher_stage else []
     tuned_teacher = task_teacher_dir(cfg, task)
     model_dir = student or Path(cfg.teacher)
     if task.get("task_extract"):  # the student's shape cut out of the fine-tuned teacher, its classifier kept
@@ -272,8 +275,7 @@ def task_extract_stage(cfg: PipelineConfig, n: int, task: dict, tuned_teacher: s
     if "arch" not in options:  # the pipeline student's shape: extract.arch, else the search's pick
         shape = ({"arch": cfg.extract["arch"]} if (cfg.extract or {}).get("arch")
                  else {"student_config": str(Path(cfg.out) / "search" / "best" / "config.json")})
-    task_files = {f.name for f in dataclasses.fields(CustomTaskOptions)}
-    wired = {k: v for k, v in task.items() if k in task_files | {"data"}}
+    wired = {k: v for k, v in task.items() if k in TASK_FILES}
     section = {"importance": "taylor", "seq_len": task.get("max_len") or 128, **options}
     config = _build(ExtractConfig, cfg, section, f"tasks[{n}].task_extract", teacher=tuned_teacher,
                     task=task["task"], out=str(folder), **shape, **wired)
