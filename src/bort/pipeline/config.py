@@ -265,7 +265,7 @@ def _search_task(path: Path, value, tasks: list[dict], switched_off: set) -> str
         raise BortError(f"{path}: search.task {value!r} names a task that is switched off (enabled: false); switch it "
                         "on or search on another")
     names = [task["name"] for task in tasks]
-    if isinstance(value, str) and value in names:
+    if value in names:
         return value
     same = [task["name"] for task in tasks if task["task"] == value]
     if len(same) == 1:
