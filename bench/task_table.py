@@ -20,8 +20,7 @@ For each task (its full training set; dev split into E, which early stopping rea
   large tasks: SST-2, QNLI);
 - ``--offshelf DIR``: an off-the-shelf small model fine-tuned on gold labels, as a user would without bort;
 - ``--serve ROW ...``: those rows (``teacher`` among them: what a user gets with no student at all) served through
-  `bort export --auto` on each single-sentence task (CoLA, SST-2: the export's score check takes no
-  token_type_ids), the path kept, its dev score against eager's and its speed over eager.
+  `bort export --auto` on each task, the path kept, its dev score against eager's and its speed over eager.
 
 Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
 (each is a resumable run directory under OUT), so a stopped table continues. ``--speed`` adds one interleaved
@@ -192,17 +191,15 @@ def speed(args) -> dict[str, float]:
 
 
 SERVE_PATHS = "eager,bf16,torch-int8,onnx-fused,onnx-fused-int8,onnx-fused-int8-sq"  # the quickstart's: no compiler
-# `bort export --auto --task` checks the score on single-sentence tasks only: its paths take no token_type_ids
-SINGLE_SENTENCE = ("glue/CoLA", "glue/SST-2")
 
 
 def serve(args, results: dict) -> dict[str, dict]:
-    """``--serve ROW...``: each finished row's model on each single-sentence task through ``bort export --auto`` (the
+    """``--serve ROW...``: each finished row's model on each task through ``bort export --auto`` (the
     six paths that need no compiler, each checked on the task's whole dev set and timed beside eager at 1 × 128
     tokens on one thread), one at a time after the training runs, reused when its export.json is there. Keyed
     "TASK ROW"."""
     out, served = Path(args.out), {}
-    for task in [t for t in args.tasks if t in SINGLE_SENTENCE]:
+    for task in args.tasks:
         teacher = all((task, f"teacher-lr{lr:g}") in results for lr in args.teacher_lrs) and \
             Path(best_teacher(out, task, results)).name
         for row in args.serve:
@@ -226,7 +223,6 @@ def serve(args, results: dict) -> dict[str, dict]:
 
 def served_table(args, served: dict[str, dict], tasks: list[str]) -> list[str]:
     """Each served row per task: the path kept, the score on the whole dev set eager → served, its speed over eager."""
-    tasks = [t for t in tasks if t in SINGLE_SENTENCE]
     lines = ["", "| served (bort export --auto; whole dev set) | " + " | ".join(t.split("/")[1] for t in tasks) + " |",
              "|---|" + "---|" * len(tasks)]
     rows = args.serve or list(dict.fromkeys(key.split(" ", 1)[1] for key in served))  # (a rewrite: the saved ones)

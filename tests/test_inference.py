@@ -156,3 +156,50 @@ def test_a_graph_that_declares_token_type_ids_gets_zeros(tmp_path):
     with torch.no_grad():
         expected = bert(input_ids=ids, attention_mask=mask).last_hidden_state.numpy()
     assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_every_path_takes_a_berts_segments(tmp_path):
+    """A BERT's sentence pairs mark their second text as segment 1: its exported graphs take ``token_type_ids`` and
+    give eager's output for them (segment 1's embedding made to differ, so one segment of zeros would not pass)."""
+    from transformers import BertConfig, BertModel
+
+    from bort.inference import paths
+
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=64, type_vocab_size=2), add_pooling_layer=False).eval()
+    with torch.no_grad():
+        bert.embeddings.token_type_embeddings.weight[1].add_(1.0)
+    ids = torch.randint(5, 100, (3, 12))
+    types = torch.zeros_like(ids)
+    types[:, 6:] = 1
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": types}
+    with torch.no_grad():
+        expected = bert(**inputs).last_hidden_state.numpy()
+        one_segment = bert(input_ids=ids, attention_mask=inputs["attention_mask"]).last_hidden_state.numpy()
+    assert not np.allclose(expected, one_segment, atol=1e-2)
+    assert onnx_runtime.input_names(bert) == ("input_ids", "attention_mask", "token_type_ids")
+    for name in ("eager", "onnx-fp32", "onnx-fused"):
+        got = paths.as_numpy(paths.build_runner(name, bert, tmp_path)(inputs))
+        assert np.allclose(got, expected, atol=1e-4), name
+
+
+def test_export_scores_a_berts_pair_task_with_its_segments(real_model_dir, shared_data, tmp_path):
+    """`bort export --auto --task` on a pair task: the dev batches carry the pairs' segments to every path."""
+    from transformers import AutoModelForSequenceClassification
+
+    from bort.inference.auto_export import dev_batches
+    from bort.inference.config import ExportConfig
+    from bort.tokenizer import load_tokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(real_model_dir, num_labels=2).eval()
+    model.save_pretrained(tmp_path / "cls")
+    load_tokenizer(real_model_dir).save_pretrained(tmp_path / "cls")
+    cfg = ExportConfig(model_dir=str(tmp_path / "cls"), auto=True, task="glue/MRPC",
+                       data=str(shared_data / "glue" / "MRPC"), max_len=32, out=str(tmp_path / "out"))
+    batches, score = dev_batches(cfg, model)
+    assert all(batch["token_type_ids"].shape == batch["input_ids"].shape for batch in batches)
+    assert all(bool(batch["token_type_ids"].any()) for batch in batches)  # every pair's second text is segment 1
+    with torch.no_grad():
+        outputs = np.concatenate([model(**batch).logits.numpy() for batch in batches])
+    assert 0 <= score(outputs) <= 100

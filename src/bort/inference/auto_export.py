@@ -24,7 +24,7 @@ import torch
 
 from bort.checkpoint import load_model
 from bort.errors import BortError, first_line
-from bort.inference import paths
+from bort.inference import onnx_runtime, paths
 from bort.inference.card import export_card
 from bort.inference.choice import MAX_POINTS_LOST, Candidate, Choice, choose
 from bort.inference.config import AUTO_MIN_COSINE, ExportConfig
@@ -60,13 +60,12 @@ def dev_batches(cfg: ExportConfig, model) -> tuple[list[dict], Callable[[np.ndar
     tokenizer = load_tokenizer(cfg.model_dir)
     check_fits(Path(cfg.model_dir), model.config, tokenizer, cfg.max_len)
     encoded = encode(tokenizer, examples, cfg.max_len)
+    segments = onnx_runtime.SEGMENTS in onnx_runtime.input_names(model)  # BERT's pairs: every path takes them
     batches = []
     for start in range(0, len(examples), 32):
         batch = collate(encoded, list(range(start, min(start + 32, len(examples)))), tokenizer.pad_token_id)
-        if "token_type_ids" in batch and bool(batch["token_type_ids"].any()):
-            raise BortError(f"--task {cfg.task}: a sentence-pair task; the exported paths take input_ids and "
-                            "attention_mask only, so choose on a single-sentence task")
-        batch.pop("token_type_ids", None)
+        if not segments:
+            batch.pop(onnx_runtime.SEGMENTS, None)
         batches.append(batch)
     metric = task.metrics[0]
     return batches, lambda outputs: 100 * score(task, examples, outputs)[metric]

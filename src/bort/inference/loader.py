@@ -2,6 +2,7 @@
 
     model = bort.inference.load("runs/served")
     logits = model(input_ids=ids, attention_mask=mask)   # numpy float32, e.g. (batch, labels)
+    logits = model(**model.tokenizer(texts, pairs, return_tensors="np"))   # pairs: token_type_ids too (BERT)
 
 The directory's ``export.json`` names the path; an ONNX path opens ``model.onnx`` in ONNX Runtime, a
 PyTorch path loads the safetensors weights (no code from the directory runs) and applies the same
@@ -25,7 +26,8 @@ RECORD_FILE = "export.json"
 @dataclass
 class ExportedModel:
     """A path ready to run. Call it with ``input_ids`` and ``attention_mask`` (int64, batch × sequence, torch
-    tensors or numpy arrays); it returns the model's first output as float32 numpy."""
+    tensors or numpy arrays) and, for a BERT's sentence pairs, ``token_type_ids`` (zeros when left out: one
+    segment); it returns the model's first output as float32 numpy."""
 
     directory: Path
     record: dict
@@ -36,11 +38,13 @@ class ExportedModel:
     def path(self) -> str:
         return self.record["path"]
 
-    def __call__(self, input_ids, attention_mask):
+    def __call__(self, input_ids, attention_mask, token_type_ids=None):
         import torch
 
         inputs = {"input_ids": torch.as_tensor(input_ids, dtype=torch.long),
                   "attention_mask": torch.as_tensor(attention_mask, dtype=torch.long)}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = torch.as_tensor(token_type_ids, dtype=torch.long)
         with torch.inference_mode():
             return paths.as_numpy(self.run(inputs))
 

@@ -15,6 +15,13 @@ import torch
 from bort.errors import BortError
 
 INPUT_NAMES = ("input_ids", "attention_mask")
+SEGMENTS = "token_type_ids"
+
+
+def input_names(model: torch.nn.Module) -> tuple[str, ...]:
+    """The graph's inputs: ``input_ids`` and ``attention_mask``, and ``token_type_ids`` for a model with more than
+    one segment (BERT, whose sentence pairs mark their second text 1); RoBERTa has one."""
+    return INPUT_NAMES + ((SEGMENTS,) if getattr(model.config, "type_vocab_size", 1) > 1 else ())
 
 
 class _FirstOutput(torch.nn.Module):
@@ -28,6 +35,24 @@ class _FirstOutput(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)[0]
 
 
+class _FirstOutputOfPairs(_FirstOutput):
+    """The same for a model with segments: ``token_type_ids`` is an input too."""
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                          return_dict=True)[0]
+
+
+def _traceable(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple[str, ...], tuple[torch.Tensor, ...]]:
+    """The wrapped model, its input names and a sample input: 2 × 16 tokens (a pair's second half as segment 1)."""
+    names = input_names(model)
+    sample = (torch.full((2, 16), 5, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    if SEGMENTS in names:
+        return _FirstOutputOfPairs(model), names, sample + (torch.cat([torch.zeros(2, 8), torch.ones(2, 8)], 1).long(),)
+    return _FirstOutput(model), names, sample
+
+
 def output_name(model: torch.nn.Module) -> str:
     """``logits`` for a model with a task or LM head, ``last_hidden_state`` for a bare encoder."""
     return "last_hidden_state" if model.__class__.__name__.endswith("Model") else "logits"
@@ -36,15 +61,13 @@ def output_name(model: torch.nn.Module) -> str:
 def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Path:
     """Export ``model`` to ONNX with dynamic batch and sequence axes; written atomically.
 
-    Inputs ``input_ids`` and ``attention_mask``, both int64 of shape (batch, sequence); one output.
+    Inputs ``input_ids``, ``attention_mask`` (and ``token_type_ids``: :func:`input_names`), each int64 of shape
+    (batch, sequence); one output.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    sample = {
-        "input_ids": torch.full((2, 16), 5, dtype=torch.long),
-        "attention_mask": torch.ones(2, 16, dtype=torch.long),
-    }
+    wrapped, names, sample = _traceable(model.eval())
     dims = {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("sequence", min=2, max=4096)}
     # The exporter is chatty (progress lines, warnings about optional torchvision ops).
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -52,12 +75,12 @@ def export_onnx(model: torch.nn.Module, path: str | Path, opset: int = 18) -> Pa
         with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _FirstOutput(model.eval()),
-                (sample["input_ids"], sample["attention_mask"]),
+                wrapped,
+                sample,
                 str(tmp),
-                input_names=list(INPUT_NAMES),
+                input_names=list(names),
                 output_names=[output_name(model)],
-                dynamic_shapes={"input_ids": dims, "attention_mask": dims},
+                dynamic_shapes={name: dims for name in names},
                 opset_version=opset,
                 dynamo=True,
                 external_data=False,
@@ -85,14 +108,14 @@ def export_onnx_fused(model: torch.nn.Module, path: str | Path, opset: int = 18)
     config = eager.config
     raw = path.with_name(path.name + ".unfused.partial")
     tmp = path.with_name(path.name + ".partial")
-    sample = (torch.full((2, 16), 5, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+    wrapped, names, sample = _traceable(eager)
     axes = {0: "batch", 1: "sequence"}
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             warnings.simplefilter("ignore")
-            torch.onnx.export(_FirstOutput(eager), sample, str(raw), input_names=list(INPUT_NAMES),
-                              output_names=[output_name(model)], dynamic_axes={name: axes for name in INPUT_NAMES},
+            torch.onnx.export(wrapped, sample, str(raw), input_names=list(names),
+                              output_names=[output_name(model)], dynamic_axes={name: axes for name in names},
                               opset_version=opset, dynamo=False)
             fused = optimizer.optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
                                              hidden_size=config.hidden_size, opt_level=1)
@@ -185,8 +208,8 @@ def ort_session(path: str | Path, threads: int | None = None):
 
 def ort_run(session, inputs: dict[str, torch.Tensor]) -> np.ndarray:
     """Run a session on torch inputs (only the names the graph declares) and return its first output.
-    A graph that declares ``token_type_ids`` (a BERT exported by another tool) gets zeros when none are given:
-    one segment, as the PyTorch model assumes."""
+    A graph that declares ``token_type_ids`` (a BERT's) gets zeros when none are given: one segment, as the PyTorch
+    model assumes."""
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v.cpu().numpy().astype(np.int64) for k, v in inputs.items() if k in wanted}
     if "token_type_ids" in wanted and "token_type_ids" not in feed:
