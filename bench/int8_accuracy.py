@@ -72,10 +72,8 @@ def main() -> int:
     for start in range(0, len(examples), args.batch_size):
         batch = collate(encoded, list(range(start, min(start + args.batch_size, len(examples)))),
                         tokenizer.pad_token_id)
-        if "token_type_ids" in batch and bool(batch["token_type_ids"].any()):
-            print("this check exports input_ids and attention_mask only: use a single-sentence task", file=sys.stderr)
-            return 2
-        batch.pop("token_type_ids", None)
+        if onnx_runtime.SEGMENTS not in onnx_runtime.input_names(model):  # (a BERT's pairs keep their segments)
+            batch.pop(onnx_runtime.SEGMENTS, None)
         batches.append(batch)
 
     def torch_run(m):

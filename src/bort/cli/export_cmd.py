@@ -22,6 +22,7 @@ Serve a Hugging Face model directory (any BERT/RoBERTa encoder, with or without 
         same command keeps that export (a changed setting is refused; --restart exports again).
         Then, in Python:
             model = bort.inference.load(DIR); logits = model(input_ids, attention_mask)
+            (a BERT's sentence pairs: model(input_ids, attention_mask, token_type_ids))
 --path NAME  the same for one path (refused when this CPU lacks its instruction set, or when it
         fails the bar; nothing is written).
 --onnx  one ONNX file (--int8 quantizes it, --optimize fuses it), parity-checked, at --out FILE.

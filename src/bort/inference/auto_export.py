@@ -81,13 +81,14 @@ def _check_lengths(cfg: ExportConfig, config) -> None:
                         f"({Path(cfg.model_dir) / 'config.json'})")
 
 
-def parity_batch(config) -> dict:
+def parity_batch(model) -> dict:
     """The fixed batch parity is checked on without --task: 2 × 64 tokens, fewer where the model has fewer
-    positions."""
+    positions; pairs when it has segments."""
     from bort.architecture.hf_config import usable_positions
 
-    tokens = min(PARITY_PROTOCOL.seq_len, usable_positions(config) or PARITY_PROTOCOL.seq_len)
-    return fixed_input(config.vocab_size, LatencyProtocol(batch_size=PARITY_PROTOCOL.batch_size, seq_len=tokens))
+    tokens = min(PARITY_PROTOCOL.seq_len, usable_positions(model.config) or PARITY_PROTOCOL.seq_len)
+    protocol = LatencyProtocol(batch_size=PARITY_PROTOCOL.batch_size, seq_len=tokens)
+    return onnx_runtime.with_segments(fixed_input(model.config.vocab_size, protocol), model)
 
 
 def _outputs(run, batches: list[dict]) -> np.ndarray:
@@ -165,7 +166,7 @@ def export_auto(cfg: ExportConfig, progress: Callable[[str], None] = print) -> d
 def _choose_and_write(cfg: ExportConfig, model, task, names: list[str], min_cosine: float, protocol, out: Path,
                       progress) -> dict:
     timed_input = fixed_input(model.config.vocab_size, protocol)
-    check_batches = task[0] if task else [parity_batch(model.config)]
+    check_batches = task[0] if task else [parity_batch(model)]
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         work = Path(work)
         candidates, runners = _build_candidates(names, model, work / "candidates", cfg.threads, progress)

@@ -36,7 +36,8 @@ def export_card(out: str | Path, cfg, record: dict, model, command: str | None =
     ]
     arch, name = arch_tuple(read_config(out)), Path(cfg.out).name  # ``out`` may be a staging folder
     usage = (f"import bort.inference\n\nmodel = bort.inference.load(\"{name}\")\n"
-             "logits = model(input_ids, attention_mask)")
+             "logits = model(input_ids, attention_mask)\n"
+             "logits = model(**model.tokenizer(texts, pairs, return_tensors=\"np\"))  # pairs (BERT: token_type_ids)")
     return write_card(out, title=name, stage="export", config=cfg, command=command,
                       summary=f"`{model_name(record['model_dir'])}` as the fastest faithful path bort found on "
                               f"{cpu['name']}: `{record['path']}`.",

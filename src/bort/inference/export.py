@@ -55,7 +55,7 @@ def _export_checked(cfg: ExportConfig, model, out: Path, min_cosine: float, prog
             progress("quantizing to int8 ...")
             path = onnx_runtime.quantize_onnx_int8(path, Path(tmp) / "model.int8.onnx", model.config)
         session = onnx_runtime.ort_session(path)
-        inputs = fixed_input(model.config.vocab_size, CHECK_PROTOCOL)
+        inputs = onnx_runtime.with_segments(fixed_input(model.config.vocab_size, CHECK_PROTOCOL), model)
         with torch.inference_mode():
             reference = model(**inputs)[0]
         check = parity(reference, onnx_runtime.ort_run(session, inputs))

@@ -33,6 +33,7 @@ class ExportedModel:
     record: dict
     run: Callable = field(repr=False)
     tokenizer: object = field(default=None, repr=False)  # the model's tokenizer, when the directory has one
+    takes_segments: bool = True  # whether the exported path takes token_type_ids (a BERT's pairs)
 
     @property
     def path(self) -> str:
@@ -45,6 +46,10 @@ class ExportedModel:
                   "attention_mask": torch.as_tensor(attention_mask, dtype=torch.long)}
         if token_type_ids is not None:
             inputs["token_type_ids"] = torch.as_tensor(token_type_ids, dtype=torch.long)
+            if not self.takes_segments and bool(inputs["token_type_ids"].any()):
+                raise BortError(f"{self.directory}: this export takes no token_type_ids (a model with one segment, or "
+                                "a BERT exported before bort served pairs); give none, or export it again (bort "
+                                "export --restart)")
         with torch.inference_mode():
             return paths.as_numpy(self.run(inputs))
 
@@ -83,13 +88,17 @@ def load(directory: str | Path, threads: int | None = None) -> ExportedModel:
             raise BortError(f"{directory / RECORD_FILE}: field 'file' must name a file in {directory}, got {file!r}")
         session = onnx_runtime.ort_session(directory / file, threads=threads)
         run = lambda inputs: onnx_runtime.ort_run(session, inputs)  # noqa: E731
+        takes_segments = onnx_runtime.SEGMENTS in {i.name for i in session.get_inputs()}
     else:
         from bort.checkpoint import load_model
 
-        run = paths.build_runner(name, load_model(directory).eval(), directory, threads)
+        from bort.inference.onnx_runtime import SEGMENTS, input_names
+
+        model = load_model(directory).eval()
+        run, takes_segments = paths.build_runner(name, model, directory, threads), SEGMENTS in input_names(model)
     tokenizer = None
     if (directory / "tokenizer.json").is_file() or (directory / "vocab.txt").is_file():
         from bort.tokenizer import load_tokenizer
 
         tokenizer = load_tokenizer(directory)
-    return ExportedModel(directory, record, run, tokenizer)
+    return ExportedModel(directory, record, run, tokenizer, takes_segments)

@@ -24,6 +24,16 @@ def input_names(model: torch.nn.Module) -> tuple[str, ...]:
     return INPUT_NAMES + ((SEGMENTS,) if getattr(model.config, "type_vocab_size", 1) > 1 else ())
 
 
+def with_segments(inputs: dict[str, torch.Tensor], model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A fixed check batch as pairs when the model has segments: each row's second half segment 1, so that a
+    graph which mishandled ``token_type_ids`` would fail the parity check made on it."""
+    if SEGMENTS not in input_names(model):
+        return inputs
+    types = torch.zeros_like(inputs["input_ids"])
+    types[:, types.shape[1] // 2:] = 1
+    return {**inputs, SEGMENTS: types}
+
+
 class _FirstOutput(torch.nn.Module):
     """Wraps an HF model so that the export has exactly one output tensor (logits or hidden states)."""
 
