@@ -57,10 +57,10 @@ class _FirstOutputOfPairs(_FirstOutput):
 def _traceable(model: torch.nn.Module) -> tuple[torch.nn.Module, tuple[str, ...], tuple[torch.Tensor, ...]]:
     """The wrapped model, its input names and a sample input: 2 × 16 tokens (a pair's second half as segment 1)."""
     names = input_names(model)
-    sample = (torch.full((2, 16), 5, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
-    if SEGMENTS in names:
-        return _FirstOutputOfPairs(model), names, sample + (torch.cat([torch.zeros(2, 8), torch.ones(2, 8)], 1).long(),)
-    return _FirstOutput(model), names, sample
+    sample = with_segments({"input_ids": torch.full((2, 16), 5, dtype=torch.long),
+                            "attention_mask": torch.ones(2, 16, dtype=torch.long)}, model)
+    wrapped = _FirstOutputOfPairs(model) if SEGMENTS in names else _FirstOutput(model)
+    return wrapped, names, tuple(sample[name] for name in names)
 
 
 def output_name(model: torch.nn.Module) -> str:
