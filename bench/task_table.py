@@ -2,7 +2,7 @@
 --teacher` across tasks and student sizes, beside what a user could do without bort.
 
 For each task (its full training set; dev split into E, which early stopping reads, and H, which scores, by
-``--holdout-fraction 0.5`` at seed 0, the same H for every row):
+``--holdout-fraction 0.5`` at ``--seed``, 0 by default, the same H for every row):
 
 - the teacher (``--teacher-init``, e.g. all-MiniLM-L6-v2) fine-tuned at each ``--teacher-lrs`` (3 epochs), the
   one best on E kept: every student's teacher, and the score to keep;
@@ -44,7 +44,7 @@ from pathlib import Path
 
 from finetune_runs import bort_step, finetune_run
 
-SPLIT = ["--holdout-fraction", "0.5", "--seed", "0"]
+HOLDOUT = ["--holdout-fraction", "0.5"]
 EXTRACT = ["--importance", "taylor", "--seq-len", "128", "--batch-size", "16", "--calibration-batches", "32"]
 TEACHER = ["--epochs", "3", "--batch-size", "16", "--warmup-ratio", "0.06", "--patience", "2"]
 STUDENT = ["--batch-size", "32", "--warmup-ratio", "0.06", "--patience", "3"]
@@ -75,8 +75,9 @@ def plan(args) -> dict[str, list]:
     shape to cut out of that teacher first or None)."""
     jobs = {}
     for task in args.tasks:
-        base = ["--task", task, "--data", str(task_dir(Path(args.data_root), task)), *SPLIT]
-        if task in args.max_train_examples:  # the same seeded subset for every row (bort finetune --seed 0)
+        base = ["--task", task, "--data", str(task_dir(Path(args.data_root), task)), *HOLDOUT,
+                "--seed", str(args.seed)]
+        if task in args.max_train_examples:  # the same seeded subset for every row (bort finetune --seed)
             base += ["--max-train-examples", str(args.max_train_examples[task])]
         teachers = [(f"teacher-lr{lr:g}", ["--model", args.teacher_init, "--lr", f"{lr:g}", *TEACHER, *base])
                     for lr in args.teacher_lrs]
@@ -141,10 +142,10 @@ def run_all(args) -> dict:
     results: dict[tuple[str, str], dict] = {}
     ready = [(task, name, flags, None) for task, (teachers, _) in jobs.items() for name, flags in teachers]
     waiting_teachers = {task: len(teachers) for task, (teachers, _) in jobs.items()}
-    with ThreadPoolExecutor(2) as pool:  # two runs side by side on a 2-core machine, one thread each
+    with ThreadPoolExecutor(args.jobs) as pool:  # by default two runs side by side on a 2-core machine
         running = {}
         while ready or running:
-            while ready and len(running) < 2:
+            while ready and len(running) < args.jobs:
                 task, name, flags, cut = ready.pop(0)
                 running[start(pool, out, task, name, flags, cut, args.data_root)] = (task, name)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -304,6 +305,10 @@ def main() -> None:
                         help="these rows (teacher, 2x-kd, ...) also served through bort export --auto on each task, "
                              "after the training runs")
     parser.add_argument("--offshelf")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="every row's seed: H (the held-out half of dev), the training subset, the head, the "
+                             "data order; another seed is another table, so give it its own --out")
+    parser.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="runs side by side, one thread each")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")
     parser.add_argument("--out", default="runs/task-table")

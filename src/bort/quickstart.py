@@ -188,13 +188,17 @@ def mlm_line(stage, result: dict) -> None:
           f"predicting the most frequent token ({result['metrics']['val_targets']} masked tokens from unseen passages)")
 
 
-def search_line(stage, result: dict) -> None:
-    best, summary = result["best_scores"], result
+def pick_line(candidates: int, seconds: float, best: dict, teacher_p: float, teacher_ms: float, report) -> None:
+    """The search's pick against the teacher, one line."""
     picked = "best by W" if "budget" not in best else "the most accurate within the budget"
-    print(f"    {len(result['ranking'])} candidates in {result['seconds']:.0f} s; {picked}: "
-          f"⟨{','.join(map(str, best['arch']))}⟩ — {best['p'] / 1e6:.2f}M parameters, {best['latency']:.2f} ms vs the "
-          f"teacher's {summary['teacher_parameters'] / 1e6:.2f}M and {summary['teacher_latency']:.2f} ms, ê "
-          f"{best['error']:.3f}, W {best['W']:.3g} (ranking in {stage.out / 'report.md'})")
+    print(f"    {candidates} candidates in {seconds:.0f} s; {picked}: ⟨{','.join(map(str, best['arch']))}⟩ — "
+          f"{best['p'] / 1e6:.2f}M parameters, {best['latency']:.2f} ms vs the teacher's {teacher_p / 1e6:.2f}M and "
+          f"{teacher_ms:.2f} ms, ê {best['error']:.3f}, W {best['W']:.3g} (ranking in {report})")
+
+
+def search_line(stage, result: dict) -> None:
+    pick_line(len(result["ranking"]), result["seconds"], result["best_scores"], result["teacher_parameters"],
+              result["teacher_latency"], stage.out / "report.md")
 
 
 def extract_line(stage, result: dict) -> None:
@@ -372,16 +376,12 @@ def search(teacher_dir: Path, out: Path, cfg: QuickstartConfig, space: str, init
                                       val_batches=4, latency_seq_len=128, latency_threads=cfg.threads,
                                       latency_repeats=5, latency_max_rounds=15, seed=0,
                                       min_speedup=cfg.min_speedup, cache_dir=str(out.parent / "cache")))
-    best = summary["best"]
-    picked = "best by W" if "budget" not in best else "the most accurate within the budget"
-    print(f"    {summary['candidates_kept']} candidates in {summary['total_seconds']:.0f} s; {picked}: "
-          f"⟨{','.join(map(str, best['arch']))}⟩ — {best['p'] / 1e6:.2f}M parameters, {best['latency']:.2f} ms vs the "
-          f"teacher's {summary['p_T'] / 1e6:.2f}M and {summary['latency_T']:.2f} ms, ê {best['error']:.3f}, "
-          f"W {best['W']:.3g} (ranking in {out / 'report.md'})")
+    pick_line(summary["candidates_kept"], summary["total_seconds"], summary["best"], summary["p_T"],
+              summary["latency_T"], out / "report.md")
     print(f"    î from {summary['latency_rounds']} interleaved rounds with T; "
           f"{len(summary['latency_indistinguishable'])} pairs of candidates have indistinguishable î (95% intervals "
           "overlap; flagged in the report)")
-    return best
+    return summary["best"]
 
 
 def finetune(model_dir: Path, out: Path, epochs: int, lr: float) -> None:
