@@ -37,3 +37,20 @@ def test_a_run_without_lr_or_epochs_records_what_it_chose(prepared_inputs, tmp_p
                                      patience=1), show_progress=False)
     assert result["lr"] == default_lr(32, 1) and result["epochs"] == 10
     assert len(result["history"]) <= 10 and "from the model's size" in result["lr_and_epochs"]
+    # the hint is there exactly when the run was best at its last epoch of all it was given
+    assert ("more_epochs" in result) == (result["best_epoch"] == len(result["history"]) == 10), result["history"]
+
+
+@pytest.mark.parametrize("best, run, epochs, says", [
+    (6, 6, 6, True),  # all epochs run, the last the best: still improving
+    (5, 6, 6, False),  # the best came earlier
+    (3, 6, 10, False),  # early stopping ended it: patience ran out
+    (1, 1, 1, False),  # one epoch: nothing was compared
+])
+def test_a_run_still_improving_at_its_last_epoch_says_so(best, run, epochs, says):
+    from bort.finetune.defaults import more_epochs_hint
+
+    hint = more_epochs_hint(best, run, epochs)
+    assert (hint is not None) == says
+    if says:
+        assert f"--epochs (e.g. {2 * epochs})" in hint

@@ -132,6 +132,10 @@ def test_the_report_states_the_student_against_the_teacher(finished):
     speed = float(np.median(np.array(teacher_rounds) / np.array(student_rounds)))
     assert (f"| {student['dev']['accuracy']:.4f} | {teacher_score['dev']['accuracy']:.4f} | {share:.1f}% | "
             f"{speed:.2f}× |") in report
+    # a student still improving at its last epoch is told so, in its run's words; one that was not, is not
+    assert ("Note (qnli): " in report) == ("more_epochs" in student)
+    if "more_epochs" in student:
+        assert f"Note (qnli): {student['more_epochs']}, `epochs:` in the task's entry." in report
     # The task's fine-tuned teacher taught the student on the task (task distillation is the default).
     tuned = json.loads((root / "run" / "tasks" / "qnli" / "student" / "finetune_config.json").read_text())
     assert tuned["teacher"] == str(root / "run" / "tasks" / "qnli" / "teacher") and student["alpha"] == 0.9

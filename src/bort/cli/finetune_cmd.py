@@ -81,4 +81,6 @@ def run(cfg: FinetuneCommandConfig) -> int:
         print(format_table(["H metric (held out)", "fine-tuned", "majority class"],
                            [[name, f"{held[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in held]))
     print(f"best epoch {result['best_epoch']} of {len(result['history'])}; model saved to {cfg.out}")
+    if "more_epochs" in result:
+        print(f"note: {result['more_epochs']}")
     return 0

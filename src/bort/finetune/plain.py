@@ -22,7 +22,7 @@ from bort.checkpoint import (check_fits, classifier_from_encoder, freeze_pooler_
 from bort.errors import BortError
 from bort.finetune.augmented import AUGMENT_FILE, augmented_inputs, unlabeled_inputs
 from bort.finetune.config import FinetuneConfig
-from bort.finetune.defaults import resolve as resolve_defaults
+from bort.finetune.defaults import more_epochs_hint, resolve as resolve_defaults
 from bort.finetune.processes import Processes
 from bort.finetune.distil import (CACHE_FILE as TEACHER_CACHE, TaskTeacher, check_phi_model, check_same_vocabulary,
                                   distillation_loss)
@@ -329,6 +329,8 @@ class FineTuning:
             "majority_baseline": majority_baseline(self.task, self.train_set, self.dev),
             "train_examples": len(self.train_set), "dev_examples": len(self.dev),
             "lr": self.lr, "epochs": self.epochs, "lr_and_epochs": self.hyper_source,
+            **({"more_epochs": hint} if (hint := more_epochs_hint(progress["best_epoch"], len(progress["history"]),
+                                                                 self.epochs)) else {}),
             **({"teacher": self.cfg.teacher, "alpha": self.cfg.alpha, "temperature": self.cfg.temperature}
                if self.cfg.teacher else {}),
             **({"intermediate": self.intermediate.describe()} if self.intermediate else {}),
