@@ -27,10 +27,12 @@ def finetune_run(out: Path, flags: list[str]) -> dict:
     args = ["finetune", "--out", str(out), *flags]
     if not (out / "metrics.json").is_file():
         bort_step(args, out)
-    # a finished run is reused as it is: refused when it trained on another subset than the one asked for now
-    subset = int(flags[flags.index("--max-train-examples") + 1]) if "--max-train-examples" in flags else None
-    trained = json.loads((out / "finetune_config.json").read_text()).get("max_train_examples")
-    if trained != subset:
-        raise SystemExit(f"{out} was trained with --max-train-examples {trained}, not {subset}; give another --out")
+    # a finished run is reused as it is: refused when it trained on another subset or seed than asked for now
+    saved = json.loads((out / "finetune_config.json").read_text())
+    for flag, default in (("--max-train-examples", None), ("--seed", 0)):
+        asked = int(flags[flags.index(flag) + 1]) if flag in flags else default
+        trained = saved.get(flag[2:].replace("-", "_"))
+        if trained != asked:
+            raise SystemExit(f"{out} was trained with {flag} {trained}, not {asked}; give another --out")
     metrics = json.loads((out / "metrics.json").read_text())
     return {**metrics, "command": "bort " + " ".join(args)}

@@ -22,8 +22,8 @@ For each task (its full training set; dev split into E, which early stopping rea
 - ``--serve ROW ...``: those rows (``teacher`` among them: what a user gets with no student at all) served through
   `bort export --auto` on each task, the path kept, its dev score against eager's and its speed over eager.
 
-Runs two at a time, one thread each, a task's students once its teacher is chosen; finished runs are reused
-(each is a resumable run directory under OUT), so a stopped table continues. ``--speed`` adds one interleaved
+Runs two at a time (``--jobs``), one thread each, a task's students once its teacher is chosen; finished runs are
+reused (each is a resumable run directory under OUT), so a stopped table continues. ``--speed`` adds one interleaved
 `bort bench` run of every model at 1 × 128 tokens: each row's time ratio to the teacher. Writes OUT/task_table.md
 and .json with what has finished (rows still running are left out and said so).
 
@@ -306,8 +306,9 @@ def main() -> None:
                              "after the training runs")
     parser.add_argument("--offshelf")
     parser.add_argument("--seed", type=int, default=0,
-                        help="every row's seed: H (the held-out half of dev), the training subset, the head, the "
-                             "data order; another seed is another table, so give it its own --out")
+                        help="every fine-tuning run's seed: H (the held-out half of dev), the training subset, the "
+                             "head, the data order (task-aware cuts keep extract's); another seed is another table, so "
+                             "give it its own --out")
     parser.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="runs side by side, one thread each")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--report", action="store_true", help="write the table from the runs already finished")

@@ -1,5 +1,6 @@
 """Fine-tuning's learning rate and epochs chosen for the model's size when the user gives none."""
 
+import json
 import math
 
 import pytest
@@ -37,8 +38,25 @@ def test_a_run_without_lr_or_epochs_records_what_it_chose(prepared_inputs, tmp_p
                                      patience=1), show_progress=False)
     assert result["lr"] == default_lr(32, 1) and result["epochs"] == 10
     assert len(result["history"]) <= 10 and "from the model's size" in result["lr_and_epochs"]
-    # the hint is there exactly when the run was best at its last epoch of all it was given
-    assert ("more_epochs" in result) == (result["best_epoch"] == len(result["history"]) == 10), result["history"]
+
+
+def test_a_run_says_what_the_hint_says_in_metrics_and_on_the_command_line(prepared_inputs, tmp_path, monkeypatch,
+                                                                        capsys):
+    """The hint is asked with the run's own best epoch, epochs run and epochs given, and what it says reaches
+    metrics.json and the command's output."""
+    import bort.finetune.plain as plain
+    from bort.cli.main import main
+
+    asked = []
+    monkeypatch.setattr(plain, "more_epochs_hint", lambda *args: asked.append(args) or "still improving")
+    out = tmp_path / "run"
+    assert main(["finetune", "--model", prepared_inputs["mlm"], "--task", "glue/RTE", "--data", prepared_inputs["rte"],
+                 "--out", str(out), "--max-train-examples", "16", "--max-len", "32", "--batch-size", "8",
+                 "--epochs", "2", "--patience", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert asked == [(metrics["best_epoch"], 2, 2)]
+    assert metrics["more_epochs"] == "still improving"
+    assert "note: still improving (--epochs 4)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("best, run, epochs, says", [
@@ -53,4 +71,4 @@ def test_a_run_still_improving_at_its_last_epoch_says_so(best, run, epochs, says
     hint = more_epochs_hint(best, run, epochs)
     assert (hint is not None) == says
     if says:
-        assert f"--epochs (e.g. {2 * epochs})" in hint
+        assert f"{2 * epochs} epochs may score higher" in hint

@@ -216,7 +216,7 @@ def student_line(result: dict, clock: dict) -> None:
     raw, held = result["raw"], result["held_out"]["accuracy"]
     teacher = clock.get("teacher")
     share = f" ({100 * held / teacher:.1f}% of the teacher's {teacher:.3f})" if teacher else ""
-    note = f"\n    note: {raw['more_epochs']}" if raw.get("more_epochs") else ""
+    note = f"\n    note: {raw['more_epochs']} (--finetune-epochs {2 * raw['epochs']})" if raw.get("more_epochs") else ""
     print(f"    the student, distilled on the task: held-out SST-2 accuracy {held:.3f}{share}; majority class "
           f"{result['majority_baseline']['accuracy']:.3f} (lr {raw['lr']:.2g}, best epoch {raw['best_epoch']} of "
           f"{len(raw['history'])}; {raw['lr_and_epochs']}){note}")

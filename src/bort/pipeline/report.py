@@ -55,6 +55,7 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
                      "majority": student["majority_baseline"].get(metric),
                      "plain": (student.get("plain_held_out") or {}).get(metric),
                      "more_epochs": (student.get("raw") or {}).get("more_epochs"),
+                     "epochs": (student.get("raw") or {}).get("epochs"),
                      "test": test_scores(student, teacher, metric)})
     return rows
 
@@ -162,8 +163,8 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
             lines.append(f"| {row['name']} ({row['task']}) | {row['method']} | {row['metric']} | {row['on']} | "
                          f"{row['student']:.4f}{plain} | {teacher} | {share} | {speed} | "
                          f"{_number(row['majority'])} |")
-        lines += [f"\nNote ({row['name']}): {row['more_epochs']}, `epochs:` in the task's entry." for row in tasks
-                  if row["more_epochs"]]
+        lines += [f"\nNote ({row['name']}): {row['more_epochs']} (`epochs: {2 * row['epochs']}` in the task's entry)."
+                  for row in tasks if row["more_epochs"]]
         lines += _test_lines(cfg, tasks)
     lines += ["", "## Where everything is", "", "| stage | folder | time | command |", "|---|---|---:|---|"]
     for stage in stages:
