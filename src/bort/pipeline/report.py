@@ -124,7 +124,7 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
         surrogate = (f"ê on task {cfg.search['task']}: each candidate's loss against that task's fine-tuned teacher "
                      "after a few steps of task distillation" if cfg.search.get("task") else
                      "ê on the corpus against the teacher")
-        lines.append(f"- Chosen by the search: {chosen} of {len(search['ranking'])} candidates ({surrogate}); "
+        lines.append(f"- Chosen by the search, of {len(search['ranking'])} candidates: {chosen} ({surrogate}); "
                      f"î {best['latency']:.4g} {search['latency_unit']} against the teacher's "
                      f"{search['teacher_latency']:.4g} (measured during the search).")
     if distil:
