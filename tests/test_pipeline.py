@@ -502,7 +502,9 @@ def test_a_pipeline_searches_on_its_task_and_cuts_the_pick_out_of_the_tasks_teac
                                   best["intermediate_size"]]
     assert extraction["classifier"] and extraction["task"] == "custom"
     report = (run_dir / "report.md").read_text()
-    assert "of 2 candidates (ê on task qnli: each candidate's loss against that task's fine-tuned teacher" in report
+    best_w = state["search"]["result"]["best_scores"]["W"]
+    assert f"Chosen by the search, of 2 candidates: best W {best_w:.4g} (ê on task qnli: each candidate's loss " \
+        "against that task's fine-tuned teacher" in report
     capsys.readouterr()
     assert run(write_config(tmp_path / "p.yaml", raw)) == 0  # a re-run reuses every stage
     assert capsys.readouterr().out.count(": reuse (") == 4
