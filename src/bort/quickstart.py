@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bort.config import Config, option, restart_option
+from bort.finetune.defaults import more_epochs
 from bort.inference.config import fast_path_list
 from bort.util.run_dir import check_output_dir, remove_run_dir
 
@@ -213,13 +214,12 @@ def teacher_line(stage, result: dict) -> None:
 
 
 def student_line(result: dict, clock: dict) -> None:
-    raw, held = result["raw"], result["held_out"]["accuracy"]
-    teacher = clock.get("teacher")
+    raw, held, teacher = result["raw"], result["held_out"]["accuracy"], clock.get("teacher")
     share = f" ({100 * held / teacher:.1f}% of the teacher's {teacher:.3f})" if teacher else ""
-    note = f"\n    note: {raw['more_epochs']} (--finetune-epochs {2 * raw['epochs']})" if raw.get("more_epochs") else ""
+    tip = "more_epochs" in raw and f"\n    note: {raw['more_epochs']} (--finetune-epochs {more_epochs(raw['epochs'])})"
     print(f"    the student, distilled on the task: held-out SST-2 accuracy {held:.3f}{share}; majority class "
           f"{result['majority_baseline']['accuracy']:.3f} (lr {raw['lr']:.2g}, best epoch {raw['best_epoch']} of "
-          f"{len(raw['history'])}; {raw['lr_and_epochs']}){note}")
+          f"{len(raw['history'])}; {raw['lr_and_epochs']}){tip or ''}")
 
 
 def export_line(stage, result: dict) -> None:

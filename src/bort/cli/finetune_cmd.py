@@ -82,5 +82,7 @@ def run(cfg: FinetuneCommandConfig) -> int:
                            [[name, f"{held[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in held]))
     print(f"best epoch {result['best_epoch']} of {len(result['history'])}; model saved to {cfg.out}")
     if "more_epochs" in result:
-        print(f"note: {result['more_epochs']} (--epochs {2 * result['epochs']})")
+        from bort.finetune.defaults import more_epochs
+
+        print(f"note: {result['more_epochs']} (--epochs {more_epochs(result['epochs'])})")
     return 0

@@ -38,12 +38,17 @@ def default_epochs(hidden: int, depth: int) -> int:
     return min(MAX_EPOCHS, max(1, math.ceil(BASE_EPOCHS * math.sqrt(size_scale(hidden, depth)))))
 
 
+def more_epochs(epochs: int) -> int:
+    """What to try after a run still improving at its last of ``epochs``: twice as many."""
+    return 2 * epochs
+
+
 def more_epochs_hint(best_epoch: int, epochs_run: int, epochs: int) -> str | None:
     """A line for a run that ran all its ``epochs`` and was best at the last one (None otherwise, and for a single
     epoch, where nothing was compared)."""
     if epochs > 1 and best_epoch == epochs_run == epochs:
         return (f"the best dev score came at the last of {epochs} epochs: the model was still improving, and "
-                f"{2 * epochs} epochs may score higher")
+                f"{more_epochs(epochs)} epochs may score higher")
     return None
 
 

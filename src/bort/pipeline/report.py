@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bort.finetune.defaults import more_epochs
 from bort.pipeline.config import PipelineConfig
 from bort.pipeline.plot import plot_sizes, plot_trade
 from bort.pipeline.stages import Stage, distils
@@ -163,8 +164,8 @@ def write_report(cfg: PipelineConfig, stages: list[Stage], records: dict) -> Pat
             lines.append(f"| {row['name']} ({row['task']}) | {row['method']} | {row['metric']} | {row['on']} | "
                          f"{row['student']:.4f}{plain} | {teacher} | {share} | {speed} | "
                          f"{_number(row['majority'])} |")
-        lines += [f"\nNote ({row['name']}): {row['more_epochs']} (`epochs: {2 * row['epochs']}` in the task's entry)."
-                  for row in tasks if row["more_epochs"]]
+        lines += [f"\nNote ({row['name']}): {row['more_epochs']} (`epochs: {more_epochs(row['epochs'])}` in the task's "
+                  "entry)." for row in tasks if row["more_epochs"]]
         lines += _test_lines(cfg, tasks)
     lines += ["", "## Where everything is", "", "| stage | folder | time | command |", "|---|---|---:|---|"]
     for stage in stages:
