@@ -44,6 +44,7 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
         scored = "held_out" if student.get("held_out") else "metrics"
         metric = next(iter(student[scored]))
         distilled = distils(task)  # as plan() wires the student's --teacher
+        raw = student.get("raw") or {}
         method = student["method"] + (" + task-aware extraction" if task.get("task_extract") else "") \
             + (" + task KD" if distilled else "")
         rows.append({"name": task["name"], "task": task["task"], "method": method, "metric": metric,
@@ -55,8 +56,7 @@ def task_rows(cfg: PipelineConfig, results: dict) -> list[dict]:
                                                          "teacher_score: false, no teacher fine-tuned"),
                      "majority": student["majority_baseline"].get(metric),
                      "plain": (student.get("plain_held_out") or {}).get(metric),
-                     "more_epochs": (student.get("raw") or {}).get("more_epochs"),
-                     "epochs": (student.get("raw") or {}).get("epochs"),
+                     "more_epochs": raw.get("more_epochs"), "epochs": raw.get("epochs"),
                      "test": test_scores(student, teacher, metric)})
     return rows
 
