@@ -4,6 +4,7 @@ extraction holds for it too."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -127,3 +128,35 @@ def test_task_aware_extraction_refuses_what_does_not_fit_in_one_line(prepared_in
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
     assert not out.exists()
+
+
+def test_dropping_only_a_classifiers_layer_equals_skipping_it():
+    """The cut chosen by the task's Taylor scores, one of two layers kept and nothing else narrowed: its logits
+    equal the teacher's run with the dropped layer skipped (pooler and classifier as they were)."""
+    teacher, batches, labelled = bert_classifier()
+    importance = measure_importance(teacher, batches, "taylor", labelled)
+    student, selection = extract_model(teacher, importance, Arch(1, 3, 24, 40))
+    assert len(selection.layers) == 1
+    skipped = copy.deepcopy(teacher)
+    skipped.bert.encoder.layer = torch.nn.ModuleList([teacher.bert.encoder.layer[i] for i in selection.layers])
+    with torch.no_grad():
+        assert (student(**batches[1]).logits - skipped(**batches[1]).logits).abs().max() <= 1e-5
+        assert (student(**batches[1]).logits - teacher(**batches[1]).logits).abs().max() > 1e-3  # the layer mattered
+
+
+def test_dropping_only_a_classifiers_neurons_equals_zeroing_them():
+    """FFN neurons cut by the task's Taylor scores, every layer, head and channel kept: the logits equal the
+    teacher's with the dropped neurons' output weights zeroed."""
+    teacher, batches, labelled = bert_classifier()
+    importance = measure_importance(teacher, batches, "taylor", labelled)
+    student, selection = extract_model(teacher, importance, Arch(2, 3, 24, 16))
+    zeroed = copy.deepcopy(teacher)
+    with torch.no_grad():
+        for index, layer in enumerate(zeroed.bert.encoder.layer):
+            dropped = sorted(set(range(40)) - set(selection.neurons[index]))
+            assert len(dropped) == 24
+            layer.output.dense.weight[:, dropped] = 0
+        assert (student(**batches[1]).logits - zeroed(**batches[1]).logits).abs().max() <= 1e-5
+        states = [model.bert(**batches[1]).last_hidden_state for model in (student, zeroed, teacher)]
+        assert (states[0] - states[1]).abs().max() <= 1e-5
+        assert (states[0] - states[2]).abs().max() > 1e-3  # the neurons mattered

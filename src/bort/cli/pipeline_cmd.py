@@ -25,7 +25,7 @@ is switched off. Example:
   distil: {max_steps: 300, hidden_weight: 1.0}
   tasks:
     - {name: tickets, task: custom, train: train.csv, dev: dev.csv, text_column: body,
-       label_column: team, epochs: 5}
+       label_column: team}
   export: {}
   bench: {lengths: [128]}
 

@@ -36,7 +36,8 @@ class ExtractConfig(CustomTaskOptions):
                          choices=LAYER_RULES, group=RUN)
     importance: str = option("activation", "how heads, FFN neurons and hidden channels are scored: activation "
                              "(Minitron's activation-based scores) or taylor (|activation × gradient| of the "
-                             "masked-LM loss; needs a masked-LM teacher)", choices=METHODS, group=RUN)
+                             "masked-LM loss, or with --task of the task's own loss on a fine-tuned classifier)",
+                             choices=METHODS, group=RUN)
     scores: str | None = option(None, "reuse saved importance scores instead of calibrating: a search's "
                                 "importance.json (`bort search --init extract`), so that the student is the one the "
                                 "search scored, or another extraction's extraction.json", metavar="FILE",
