@@ -7,6 +7,7 @@ import os
 
 from bort.api import FinetuneCommandConfig, finetune
 from bort.config import HelpFormatter, add_options
+from bort.finetune.defaults import more_epochs
 
 DESCRIPTION = """\
 Plain fine-tuning (--method plain): a classifier (or, for STS-B, a regressor) on the first token of
@@ -82,7 +83,5 @@ def run(cfg: FinetuneCommandConfig) -> int:
                            [[name, f"{held[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in held]))
     print(f"best epoch {result['best_epoch']} of {len(result['history'])}; model saved to {cfg.out}")
     if "more_epochs" in result:
-        from bort.finetune.defaults import more_epochs
-
         print(f"note: {result['more_epochs']} (--epochs {more_epochs(result['epochs'])})")
     return 0
