@@ -382,6 +382,42 @@ def test_agora_killed_at_any_moment_ends_as_an_uninterrupted_run(finished_run, a
         sorted((r["iteration"], r["theta"], r["score"]) for r in reference_log)
 
 
+def test_agora_under_torchrun_trains_what_one_process_does(agora_inputs, tmp_path):
+    """Two gloo processes spread each of Agora's trainings between them: the same E score for every training, the
+    same new points, the same CHS and H score as one process; the main process alone writes (one line per training
+    in the log, Socrates' labels once)."""
+    student = tmp_path / "student"  # no dropout anywhere: each process would draw its own masks
+    shutil.copytree(agora_inputs["mlm"], student)
+    config = json.loads((student / "config.json").read_text())
+    (student / "config.json").write_text(json.dumps({**config, "attention_probs_dropout_prob": 0.0}))
+    inputs = {**agora_inputs, "mlm": str(student)}
+    two_sets = tmp_path / "theta.json"  # two trainings in iteration 1, the winner's again on the grown D in 2
+    two_sets.write_text(json.dumps([theta(1e-3), theta(3e-4)]))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    launchers = {"one": [sys.executable], "two": [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                                  "--nproc_per_node", "2"]}
+    for run, launcher in launchers.items():
+        line = agora_args(inputs, tmp_path / run, two_sets, "--dropout", "0", "--max-iterations", "2")
+        done = subprocess.run([*launcher, "-m", "bort.cli.main", *line], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.count("CHS lr") == 1  # the main process alone reports
+    one, two = tmp_path / "one", tmp_path / "two"
+    logs = [read_log(run / "agora_log.jsonl") for run in (one, two)]
+    assert [(r["iteration"], r["theta"], r["score"], r["best_epoch"]) for r in logs[0]] == \
+        [(r["iteration"], r["theta"], r["score"], r["best_epoch"]) for r in logs[1]]
+    iterations = [read_log(run / "iterations.jsonl") for run in (one, two)]
+    assert [(it["ranked"], it["added"], it["remaining"]) for it in iterations[0]] == \
+        [(it["ranked"], it["added"], it["remaining"]) for it in iterations[1]]
+    points = [(run / "augmented" / "iteration-1.jsonl").read_text() for run in (one, two)]
+    assert points[0] == points[1]
+    a, b = (json.loads((run / "metrics.json").read_text()) for run in (one, two))
+    assert a["chs"] == b["chs"] and a["held_out_metrics"] == b["held_out_metrics"]
+    keys = [r["key"] for r in read_log(two / "socrates_labels.jsonl")]
+    assert len(keys) == len(set(keys)) == len(read_log(one / "socrates_labels.jsonl")) > 0
+    assert not (two / "trainings").exists()
+
+
 def test_agora_on_a_custom_task_reads_the_users_csv_and_scores_it_on_h(agora_inputs, tmp_path):
     """The same SST-2 sentences as the user's own CSV files (columns sentence, label): Agora runs on --task custom,
     Socrates' classes ("0", "1") matched by name to the classes the training file gives, and scores H."""

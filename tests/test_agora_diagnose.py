@@ -58,27 +58,19 @@ def test_regression_labels_agree_when_they_round_alike():
     assert diagnose.agrees(task, 3.4, 2.6) and not diagnose.agrees(task, 3.6, 3.4)
 
 
-class _Loop:
-    """The two attributes Agora.filter_points reads."""
-
-    def __init__(self, cfg, train):
-        from bort.tasks.example import Example
-
-        self.cfg, self.task = cfg, get_task("glue/CoLA")
-        self.train = [Example(uid=i, text_a="x", label=label) for i, label in enumerate(train)]
-
-
 @pytest.mark.parametrize("balance", [False, True])
 def test_new_points_filtered_by_confidence_and_label_proportions(balance):
     from types import SimpleNamespace
 
-    from bort.agora.loop import Agora
+    from bort.agora.points import filter_points
+    from bort.tasks.example import Example
 
     cfg = SimpleNamespace(min_confidence=0.6, keep_label_balance=balance, max_added_share=None)
-    loop = _Loop(cfg, [1] * 70 + [0] * 30)  # the training set: 70% label 1
+    task = get_task("glue/CoLA")
+    train = [Example(uid=i, text_a="x", label=label) for i, label in enumerate([1] * 70 + [0] * 30)]  # 70% label 1
     records = ([{"label": 1, "confidence": 0.9}] * 50 + [{"label": 0, "confidence": 0.9}] * 10
                + [{"label": 0, "confidence": 0.55}] * 40)  # the last 40 below --min-confidence
-    kept = Agora.filter_points(loop, records, random.Random(0))
+    kept = filter_points(cfg, task, train, records, random.Random(0))
     labels = [records[i]["label"] for i in kept]
     assert all(records[i]["confidence"] >= 0.6 for i in kept)
     if not balance:
@@ -86,7 +78,7 @@ def test_new_points_filtered_by_confidence_and_label_proportions(balance):
     else:  # 10 confident label-0 points allow 10 / 0.3 = 33 in all: 23 of label 1, 10 of label 0
         assert labels.count(0) == 10 and labels.count(1) == 23
     cfg.max_added_share = 0.2  # at most 20 points: a fifth of the 100 training examples
-    capped = Agora.filter_points(loop, records, random.Random(0))
+    capped = filter_points(cfg, task, train, records, random.Random(0))
     assert len(capped) == 20 and all(records[i]["confidence"] >= 0.6 for i in capped)
 
 

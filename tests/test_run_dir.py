@@ -110,3 +110,24 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
         RunDirectory(model, config_file=CONFIG_FILE).check({"--model": model})
     with pytest.raises(BortError, match="contains --model"):
         RunDirectory(tmp_path, config_file=CONFIG_FILE).check({"--model": model})
+
+
+def test_only_the_main_process_of_a_launch_probes_by_creating_the_folder(tmp_path, monkeypatch):
+    """Under torchrun every process checks --out at once: a second one creating and removing the same folder could
+    remove the one the main process has just claimed, or fail on it ("File exists")."""
+    from bort.util.run_dir import check_output_dir
+
+    made = []
+    real_mkdir = type(tmp_path).mkdir
+
+    def recording(self, *args, **kwargs):
+        made.append(self)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "mkdir", recording)
+    monkeypatch.setenv("RANK", "1")
+    check_output_dir(tmp_path / "run" / "inner")
+    assert made == [] and not (tmp_path / "run").exists()
+    monkeypatch.setenv("RANK", "0")
+    check_output_dir(tmp_path / "run" / "inner")
+    assert made == [tmp_path / "run"] and not (tmp_path / "run").exists()  # probed, and removed at once

@@ -251,13 +251,17 @@ def test_unlabeled_files_that_cannot_serve_are_one_line(teachers, shared_data, t
     assert not (tmp_path / "out").exists()
 
 
-def test_agora_under_torchrun_is_refused_in_one_line(teachers, shared_data, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("side_by_side", [["--workers", "2"], ["--ray", "local"]])
+def test_agora_side_by_side_under_torchrun_is_refused_in_one_line(teachers, shared_data, tmp_path, capsys,
+                                                                  monkeypatch, side_by_side):
+    """Under torchrun each training is spread over the processes; trainings side by side as well would be two
+    ways of using the same cores at once."""
     monkeypatch.setenv("WORLD_SIZE", "2")
     code = main(["finetune", "--method", "agora", "--model", str(teachers / "student"), "--socrates",
                  str(teachers / "rte"), "--task", "glue/RTE", "--data", str(shared_data / "glue/RTE"), "--out",
-                 str(tmp_path / "out"), "--max-train-examples", "8", "--max-len", "32"])
+                 str(tmp_path / "out"), "--max-train-examples", "8", "--max-len", "32", *side_by_side])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "Agora runs in one process" in err[0], err
+    assert code == 2 and len(err) == 1 and "--workers and --ray run trainings side by side" in err[0], err
     assert not (tmp_path / "out").exists()
 
 

@@ -12,12 +12,15 @@ Everything finished is on disk before the next thing starts: each training's E s
 (``agora_log.jsonl``), Socrates' labels (``socrates_labels.jsonl``), each iteration's new points
 (``augmented/iteration-K.jsonl``) and its outcome (``iterations.jsonl``). Re-running the command
 after a kill continues where it stopped and ends as an uninterrupted run would; ``--restart`` starts over.
+
+Under ``torchrun`` / ``accelerate launch`` every process runs the loop in step and each training is spread over
+all of them (:mod:`bort.finetune.processes`); the main process alone writes the logs, the new points, Socrates'
+labels and the kept models, and the others read what it wrote, so that every process holds the same D and Θt.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ from pathlib import Path
 from bort.agora import diagnose
 from bort.tasks import augment as phis
 from bort.agora.config import AgoraConfig
+from bort.agora.points import new_points
 from bort.agora.prune import prune_or_replay
 from bort.agora.socrates import Socrates
 from bort.agora.theta import load_theta, name
@@ -32,7 +36,7 @@ from bort.agora.training import as_records, read_augmented, train_theta
 from bort.checkpoint import check_fits, has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
 from bort.finetune.distil import check_same_vocabulary
-from bort.finetune.processes import launched_processes
+from bort.finetune.processes import Processes, launched_processes
 from bort.tasks.encode import model_outputs
 from bort.finetune.holdout import describe, select_and_hold_out
 from bort.finetune.plain import training_set
@@ -65,29 +69,22 @@ def agora(cfg: AgoraConfig, show_progress: bool = True) -> dict:
         run.run_dir.release()
 
 
-def is_mistake(task, example: Example, prediction) -> bool:
-    """A wrong prediction; STS-B's scores compared rounded (the paper's way of making Agora's check
-    classification-like)."""
-    if task.kind == "regression":
-        return round(prediction) != round(example.label)
-    return prediction != example.label
-
-
 class Agora:
     def __init__(self, cfg: AgoraConfig, show_progress: bool = True):
         self.cfg, self.out, self.show_progress = cfg, Path(cfg.out), show_progress
         self.run_dir = RunDirectory(self.out, config_file=CONFIG_FILE)
 
     def say(self, message: str) -> None:
-        if self.show_progress:
+        if self.show_progress and self.processes.main:
             print(f"[agora] {message}", flush=True)
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         cfg, out = self.cfg, self.out
-        if launched_processes() > 1:
-            raise BortError("Agora runs in one process (its trainings run side by side with --workers or --ray); "
-                            "launch it without torchrun / accelerate launch")
+        if launched_processes() > 1 and (cfg.workers > 1 or cfg.ray):
+            raise BortError("under torchrun / accelerate launch each of Agora's trainings is spread over the "
+                            "processes; --workers and --ray run trainings side by side in one: give one or the other")
+        self.processes = Processes(cfg.batch_size)  # one, or several under torchrun / accelerate launch
         # Inputs first, before anything is written.
         self.run_dir.check({"--model": cfg.model, "--socrates": cfg.socrates, "--phi-model": cfg.phi_model,
                             "--teacher": cfg.teacher})
@@ -133,13 +130,16 @@ class Agora:
 
         # The run directory (--restart deletes the earlier run, now that the inputs are valid): a new run, or the
         # continuation of one with the same configuration.
-        with self.run_dir.open(cfg, restart=cfg.restart) as state:
-            if self.run_dir.restarted:
-                self.socrates.labels.clear()  # what Socrates read from its deleted label cache
+        main = self.processes.main
+        with self.run_dir.open(cfg, restart=cfg.restart, main=main, barrier=self.processes.wait) as state:
+            if cfg.restart:
+                self.socrates.labels.clear()  # what Socrates read from its label cache, deleted with the run
             if state is Resume.CONTINUING:
                 self.say(f"continuing the run in {out}")
-            self.socrates.cache.touch()
-        self.check_phi()
+            if main:
+                self.socrates.cache.touch()
+        with self.processes.main_first():
+            self.check_phi()
         self.started = time.perf_counter()
 
     def check_phi(self) -> None:
@@ -191,10 +191,15 @@ class Agora:
         folder = out / "trainings" / f"iteration-{k}"
         jobs = [(self.job_config(self.by_name[n], folder), as_records(d), as_records(self.e),
                  1 if cfg.workers > 1 or cfg.ray else None) for n in todo]
+        if self.processes.world > 1:  # what a killed attempt left, removed before any process enters the trainings
+            if self.processes.main:
+                for n in todo:
+                    shutil.rmtree(folder / self.run_name(n), ignore_errors=True)
+            self.processes.wait()
         from tqdm.auto import tqdm
 
         with tqdm(total=len(remaining), initial=len(done), desc=f"iteration {k}", unit="θ",
-                  disable=not self.show_progress, dynamic_ncols=True) as bar:
+                  disable=not (self.show_progress and self.processes.main), dynamic_ncols=True) as bar:
             for index, result in run_jobs(train_theta, jobs, cfg.workers, cfg.ray):
                 theta = todo[index]
                 shares = diagnose.prediction_shares(task, self.e, np.asarray(result["outputs"]))
@@ -204,7 +209,8 @@ class Agora:
                           "cpu_seconds": result["cpu_seconds"],
                           "train_examples": len(d), "e_prediction_shares": shares,
                           "collapsed": diagnose.collapsed(shares), "outputs": result["outputs"]}
-                append_log(out / TRAININGS_LOG, record)
+                if self.processes.main:
+                    append_log(out / TRAININGS_LOG, record)
                 done[theta] = record
                 bar.update(1)
                 bar.set_postfix(E=f"{record['score']:.3f}")
@@ -217,24 +223,29 @@ class Agora:
         improved = winner["score"] > best["score"]
         if improved:
             best = {"score": winner["score"], "theta": ranked[0], "iteration": k}
-            self.keep(folder / self.run_name(ranked[0]), "best", best)
-        if k == 1:  # the first iteration is plain fine-tuning's grid search: its winner is the baseline
-            self.keep(folder / self.run_name(ranked[0]), PLAIN_BEST,
-                      {"score": winner["score"], "theta": ranked[0], "iteration": 1})
+        if self.processes.main:
+            if improved:
+                self.keep(folder / self.run_name(ranked[0]), "best", best)
+            if k == 1:  # the first iteration is plain fine-tuning's grid search: its winner is the baseline
+                self.keep(folder / self.run_name(ranked[0]), PLAIN_BEST,
+                          {"score": winner["score"], "theta": ranked[0], "iteration": 1})
         report_cpu = time.process_time()  # the report's H scoring is not a cost of Agora: left out of cpu_seconds
-        winner_h = self.held_out_of_winner(k, folder / self.run_name(ranked[0]))
+        with self.processes.main_first():  # every process is past its trainings before the main one deletes them
+            winner_h = self.held_out_of_winner(k, folder / self.run_name(ranked[0]))
         report_cpu = time.process_time() - report_cpu
-        shutil.rmtree(folder, ignore_errors=True)
+        if self.processes.main:
+            shutil.rmtree(folder, ignore_errors=True)
 
         # 3. The winner's mistakes on E; φ makes new points from them; Socrates labels them; D grows.
-        added = self.augment(k, winner, d)
+        with self.processes.main_first():  # the main process makes and saves them; the others read them
+            added = self.augment(k, winner, d)
 
         # 4. Prune Θt, or replay the iteration when it did not improve (at most --replay times in a row).
         dropped_sets, replays = prune_or_replay([self.by_name[n] for n in ranked], improved, state["replays"],
                                                 cfg.prune, cfg.replay)
         dropped = [name(t) for t in dropped_sets]
         kept = [n for n in ranked if n not in dropped]
-        append_log(out / ITERATIONS_LOG, {
+        outcome = {
             "iteration": k, "ranked": [[n, done[n]["score"]] for n in ranked], "winner": ranked[0],
             "winner_score": winner["score"], "improved": improved, "dropped": dropped, "remaining": kept,
             "best": best, "replays_in_a_row": replays, "mistakes": added["mistakes"], "added": added["added"],
@@ -247,7 +258,10 @@ class Agora:
             "diagnostics": {"winner_held_out": winner_h, "winner_prediction_shares": winner.get("e_prediction_shares"),
                             "collapsed": [n for n in ranked if done[n].get("collapsed")],
                             "d_labels": diagnose.label_balance(task, [ex.label for ex in d] + added["kept_labels"])
-                            if task.kind == "classification" else None, **added["diagnostics"]}})
+                            if task.kind == "classification" else None, **added["diagnostics"]}}
+        if self.processes.main:
+            append_log(out / ITERATIONS_LOG, outcome)
+        self.processes.wait()  # the next iteration's state, read from the logs, is the same in every process
         self.say(f"iteration {k}: best E {winner['score']:.4f} ({ranked[0]}){' — new best' if improved else ''}; "
                  f"{added['mistakes']} mistakes → {added['added']} new points; "
                  + (f"replay {replays}" if not dropped else f"dropped {len(dropped)}, {len(kept)} left"))
@@ -293,48 +307,12 @@ class Agora:
         shutil.rmtree(old, ignore_errors=True)
 
     def augment(self, k: int, winner: dict, d: list[Example]) -> dict:
-        """New points from the winner's mistakes on E, labelled by Socrates, saved to augmented/iteration-K.jsonl."""
+        """New points from the winner's mistakes on E, labelled by Socrates, saved to augmented/iteration-K.jsonl
+        (made once: a rerun after a kill reads them)."""
         import numpy as np
 
-        path = self.out / "augmented" / f"iteration-{k}.jsonl"
-        pred = predictions(self.task, self.e, np.asarray(winner["outputs"]))
-        mistakes = [ex for ex, p in zip(self.e, pred) if is_mistake(self.task, ex, p)]
-        if not path.is_file():
-            rng = random.Random(self.cfg.seed * 1_000_003 + k)  # the same points on a rerun after a kill
-            seen = {(ex.text_a, ex.text_b) for ex in d + self.e}
-            made = [(new, segment, source) for source in mistakes
-                    for new, segment in phis.perturb(self.phi, source, self.cfg.phi_per_mistake, rng, seen)]
-            labels = self.socrates.label([new for new, _, _ in made])
-            records = [{"text_a": new.text_a, "text_b": new.text_b, "source": source.uid,
-                        "source_label": source.label, "source_text": getattr(source, segment), "phi": self.cfg.phi,
-                        "segment": segment, "label": lab["label"], "confidence": lab["confidence"]}
-                       for (new, segment, source), lab in zip(made, labels)]
-            kept = self.filter_points(records, rng)
-            lines = [json.dumps({**r, "kept": i in kept}) for i, r in enumerate(records)]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, "".join(line + "\n" for line in lines))
-        points = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        kept_points = [p for p in points if p.get("kept", True)]
-        return {"mistakes": len(mistakes), "added": len(kept_points), "kept_labels": [p["label"] for p in kept_points],
-                "diagnostics": {"mistake_labels": diagnose.label_balance(self.task, [ex.label for ex in mistakes]),
-                                "made": diagnose.additions_summary(self.task, points),
-                                "kept": diagnose.additions_summary(self.task, kept_points),
-                                "pairs": diagnose.sample_pairs(points, 10, self.cfg.seed + k)}}
-
-    def filter_points(self, records: list[dict], rng: random.Random) -> set[int]:
-        """Which new points join D: those Socrates is confident enough about (--min-confidence), subsampled so
-        that their labels follow the training set's proportions (--keep-label-balance), then to at most
-        --max-added-share of the training set's size."""
-        cfg, task = self.cfg, self.task
-        keep = [i for i, r in enumerate(records) if r["confidence"] is None or r["confidence"] >= cfg.min_confidence]
-        if cfg.keep_label_balance and task.kind == "classification":
-            share = {i: sum(ex.label == i for ex in self.train) / len(self.train) for i in range(task.num_labels)}
-            by_label = {i: [j for j in keep if records[j]["label"] == i] for i in share}
-            room = min(len(by_label[i]) / share[i] for i in share if share[i] > 0)
-            keep = [j for i in share for j in rng.sample(by_label[i], int(room * share[i]))]
-        if cfg.max_added_share is not None and len(keep) > cfg.max_added_share * len(self.train):
-            keep = rng.sample(keep, int(cfg.max_added_share * len(self.train)))
-        return set(keep)
+        return new_points(self.out / "augmented" / f"iteration-{k}.jsonl", self.cfg, self.task, self.phi,
+                          self.socrates, self.train, self.e, np.asarray(winner["outputs"]), d, k)
 
     # ------------------------------------------------------------------ finish
     def outputs_on_h(self, model_dir: Path):
@@ -356,6 +334,9 @@ class Agora:
         trainings = read_log(out / TRAININGS_LOG)
         if not iterations:
             raise BortError(f"Agora finished no iteration in {out} (--max-minutes too small?)")
+        if not self.processes.main:  # the main process scores H and writes the outputs; the others read them
+            self.processes.wait()
+            return json.loads((out / "metrics.json").read_text())
         best = iterations[-1]["best"]
         held = self.score_on_h(out / "best", out / "held_out_predictions.jsonl")
         socrates_h = score(task, self.h, self.socrates.outputs(self.h))
@@ -389,4 +370,5 @@ class Agora:
         for folder, which in (("best", "agora"), (PLAIN_BEST, "plain")):  # each kept model's README.md
             agora_card(out / folder, cfg, task, result, which,
                        json.loads((out / folder / "agora_best.json").read_text()))
+        self.processes.wait()
         return result

@@ -1,18 +1,20 @@
 """One θ's training: a plain, early-stopped fine-tuning run on Agora's D, selected on E.
 
 A module-level function of plain data, so that it runs in this process, in a worker process or on
-Ray alike (:mod:`bort.util.executors`).
+Ray alike (:mod:`bort.util.executors`), or in every process of a torchrun / accelerate launch at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.plain import finetune
+from bort.finetune.processes import launched_processes
 from bort.tasks.example import Example
 
 
@@ -36,11 +38,15 @@ def _train_theta(config: dict, train: list[dict], dev: list[dict]) -> dict:
     cpu_started = time.process_time()  # the process's CPU time, all its threads: the cost a user pays
     cfg = FinetuneConfig.from_dict(config)
     out = Path(cfg.out)
-    if out.exists():
+    # Under torchrun the training is spread over every process: the main one alone deletes (Agora removed what a
+    # killed attempt left before any of them started).
+    main = launched_processes() == 1 or os.environ.get("RANK", "0") == "0"
+    if out.exists() and main:
         shutil.rmtree(out)
     result = finetune(cfg, show_progress=False, train=[Example(**r) for r in train], dev=[Example(**r) for r in dev])
     outputs = [json.loads(line)["output"] for line in (out / "dev_predictions.jsonl").read_text().splitlines()]
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the best model stays; optimizer states are not needed
+    if main:  # the best model stays; optimizer states are not needed
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return {"metrics": result["dev"], "best_epoch": result["best_epoch"], "epochs": len(result["history"]),
             "seconds": result["seconds"], "cpu_seconds": time.process_time() - cpu_started, "outputs": outputs}
 

@@ -31,6 +31,8 @@ perturbed by φ (--phi), labelled by Socrates (--socrates, a stronger model fine
 and added to D; Θ is pruned; until Θ is empty or a budget is spent. The best model seen is kept; its
 θ is the convergent hyperparameter set. Each θ sets a training's lr, weight decay, warm-up and
 seed; --seed seeds the E/H split and φ.
+Trainings run one after another, side by side (--workers N, --ray), or each spread over the
+processes of a torchrun / accelerate launch.
 
 Re-running the same command (plain or Agora) after an interruption continues the run from its last
 finished epoch or training; a changed setting is refused, and --restart starts over.
@@ -60,6 +62,8 @@ def run(cfg: FinetuneCommandConfig) -> int:
 
     tuned = finetune(cfg)  # the one switch between the methods (Agora's flags with --method plain refused there)
     result = tuned.raw
+    if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch the main process reports
+        return 0
     if tuned.method == "agora":
         rows = [[name, f"{value:.4f}", f"{result['plain_grid']['held_out_metrics'][name]:.4f}",
                  f"{result['held_out_majority_baseline'].get(name, float('nan')):.4f}",
@@ -70,8 +74,6 @@ def run(cfg: FinetuneCommandConfig) -> int:
         print(f"CHS lr {chs['lr']:g}, weight decay {chs['weight_decay']:g}, warm-up {chs['warmup_ratio']:g}, seed "
               f"{chs['seed']}; {result['iterations']} iterations, {result['trainings']} trainings; best model in "
               f"{cfg.out}/best, report in {cfg.out}/report.md")
-        return 0
-    if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch the main process reports
         return 0
     dev, base = result["dev"], result["majority_baseline"]
     rows = [[name, f"{dev[name]:.4f}", f"{base.get(name, float('nan')):.4f}"] for name in base]

@@ -40,9 +40,11 @@ def _check_creatable(target: Path, folder: Path, flag: str) -> None:
         raise BortError(f"{flag} {target} cannot be created: {ancestor} is a file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise BortError(f"{flag} {target} cannot be created: {ancestor} is not writable")
-    if missing:
+    if missing and os.environ.get("RANK", "0") == "0":
         # Permissions do not tell everything (read-only mounts, /proc, quotas): create the outermost missing
-        # folder and remove it at once, so that a run finds out now, not after its work.
+        # folder and remove it at once, so that a run finds out now, not after its work. Under torchrun the main
+        # process alone tries: two processes creating and removing the same folder would trip over each other,
+        # or remove the one the main process has just claimed.
         try:
             missing[0].mkdir()
             missing[0].rmdir()
