@@ -21,7 +21,7 @@ def readme_example() -> str:
 
 def test_the_readme_example_runs_and_its_results_match_the_runs_files(prepared_inputs, tmp_path, capsys):
     code = readme_example()
-    assert len(code.strip().splitlines()) <= 15 and len(SETTINGS.findall(code)) == 1
+    assert len(code.strip().splitlines()) <= 18 and len(SETTINGS.findall(code)) == 1
     space = tmp_path / "space.yaml"
     space.write_text("depths: [1]\nheads: [2]\nhiddens: [32]\nintermediates: [32, 64]\n")
     # The one line a user edits, pointed at the tiny teacher; every other line runs as the page prints it.
@@ -40,6 +40,11 @@ def test_the_readme_example_runs_and_its_results_match_the_runs_files(prepared_i
     assert kd.step == 2 and kd.finished and 0 <= kd.mlm_accuracy <= 1
     metrics = json.loads((tmp_path / "qnli" / "metrics.json").read_text())
     assert tuned.metrics["accuracy"] == metrics["dev"]["accuracy"] and tuned.model == tmp_path / "qnli"
+    # The student learnt the task from the teacher fine-tuned on it: its outputs on every training input, cached.
+    assert metrics["teacher"] == str(tmp_path / "teacher") and metrics["alpha"] > 0
+    cache = (tmp_path / "qnli" / "teacher_outputs.jsonl").read_text().splitlines()
+    cached = [json.loads(line)["key"] for line in cache]
+    assert len(cached) == len(set(cached)) == metrics["train_examples"]
     assert test.metrics is None and test.examples == 100 and test.predictions_file.is_file()
     assert str(found.best) in capsys.readouterr().out
 

@@ -73,6 +73,10 @@ def teachers(tmp_path_factory):
                    root / "small-vocab-encoder")
     other = classifier_from_encoder(root / "small-vocab-encoder", 2, ("entailment", "not_entailment"))
     save_model_dir(other, tokenizer, root / "other-vocab")
+    # RTE's labels, but fine-tuned by bort on QNLI (whose labels are the same two): its saved configuration says so.
+    shutil.copytree(root / "rte", root / "qnli")
+    FinetuneConfig(model=str(root / "encoder"), task="glue/QNLI", data="QNLI", out=str(root / "qnli")).save(
+        root / "qnli" / "finetune_config.json")
     return root
 
 
@@ -195,6 +199,7 @@ def test_distillation_pays_on_a_task_the_gold_labels_alone_cannot_teach(teachers
     ("regressor", "predicts 1 labels; glue/RTE needs 2"),
     ("student", "has no classification head"),
     ("other-vocab", "its embedding has 1000 rows"),
+    ("qnli", "was fine-tuned on glue/QNLI (its finetune_config.json); glue/RTE needs a model fine-tuned on glue/RTE"),
 ])
 def test_a_teacher_that_does_not_fit_is_one_line_and_nothing_is_written(teachers, shared_data, tmp_path, capsys,
                                                                         teacher, fragment):

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from bort.checkpoint import has_masked_lm_head, load_classifier, load_config
 from bort.errors import BortError
+from bort.tasks.custom import CUSTOM
 from bort.tasks.encode import model_outputs
 from bort.tasks.example import Example
 from bort.tasks.labels import label_order
@@ -64,16 +65,31 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, gold: torch.
     return (weight * soft + (1 - weight) * hard).mean()
 
 
+def fine_tuned_task(model_dir: str | Path) -> str | None:
+    """The task bort fine-tuned ``model_dir`` on (its ``finetune_config.json``); None for any other model."""
+    saved = Path(model_dir) / "finetune_config.json"
+    try:
+        task = json.loads(saved.read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return task if isinstance(task, str) else None
+
+
 class TaskTeacher:
     """A fine-tuned classifier (or regressor) for ``task``, its outputs in the task's label order.
 
     ``flag`` names the option the directory came from in every error (``--teacher``, ``--socrates``).
     Refused in one line: a directory without a classification head, another number of labels (a
-    regressor for a classification task included), class names that are not the task's.
+    regressor for a classification task included), class names that are not the task's, and a model
+    bort fine-tuned on another task (its ``finetune_config.json`` says which), even with the same labels.
     """
 
     def __init__(self, model_dir: str | Path, task: TaskSpec, max_len: int, flag: str = "--teacher"):
         self.model_dir, self.task, self.max_len, self.flag = str(model_dir), task, max_len, flag
+        trained_on = fine_tuned_task(model_dir)
+        if trained_on not in (None, task.name, CUSTOM) and task.name != CUSTOM:
+            raise BortError(f"{flag} {model_dir} was fine-tuned on {trained_on} (its finetune_config.json); "
+                            f"{task.name} needs a model fine-tuned on {task.name}")
         self.model = load_classifier(model_dir)
         labels = self.model.config.num_labels
         if labels != task.num_labels:
