@@ -383,9 +383,9 @@ def test_agora_killed_at_any_moment_ends_as_an_uninterrupted_run(finished_run, a
 
 
 def test_agora_under_torchrun_trains_what_one_process_does(agora_inputs, tmp_path):
-    """Two gloo processes spread each of Agora's trainings between them: the same E score for every training, the
-    same new points, the same CHS and H score as one process; the main process alone writes (one line per training
-    in the log, Socrates' labels once)."""
+    """Two gloo processes spread each of Agora's trainings between them, killed part-way and re-run: the same E
+    score for every training, the same new points, the same CHS and H score as one process uninterrupted; the main
+    process alone writes (one line per training in the log, Socrates' labels once)."""
     student = tmp_path / "student"  # no dropout anywhere: each process would draw its own masks
     shutil.copytree(agora_inputs["mlm"], student)
     config = json.loads((student / "config.json").read_text())
@@ -397,9 +397,18 @@ def test_agora_under_torchrun_trains_what_one_process_does(agora_inputs, tmp_pat
     launchers = {"one": [sys.executable], "two": [sys.executable, "-m", "torch.distributed.run", "--standalone",
                                                   "--nproc_per_node", "2"]}
     for run, launcher in launchers.items():
-        line = agora_args(inputs, tmp_path / run, two_sets, "--dropout", "0", "--max-iterations", "2")
-        done = subprocess.run([*launcher, "-m", "bort.cli.main", *line], capture_output=True, text=True, env=env,
-                              timeout=600)
+        command = [*launcher, "-m", "bort.cli.main",
+                   *agora_args(inputs, tmp_path / run, two_sets, "--dropout", "0", "--max-iterations", "2")]
+        if run == "two":  # every process of the launch killed (kill -9) inside the second training, then re-run
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+            log, deadline = tmp_path / run / "agora_log.jsonl", time.time() + 300
+            while not read_log(log) and process.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            assert len(read_log(log)) == 1
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.count("CHS lr") == 1  # the main process alone reports
     one, two = tmp_path / "one", tmp_path / "two"

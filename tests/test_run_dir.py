@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -112,22 +113,24 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
         RunDirectory(tmp_path, config_file=CONFIG_FILE).check({"--model": model})
 
 
-def test_only_the_main_process_of_a_launch_probes_by_creating_the_folder(tmp_path, monkeypatch):
-    """Under torchrun every process checks --out at once: a second one creating and removing the same folder could
-    remove the one the main process has just claimed, or fail on it ("File exists")."""
+def test_checking_an_output_never_creates_or_removes_the_folder_itself(tmp_path, monkeypatch):
+    """Under torchrun every process checks --out at once: a probe of the path itself could fail on another
+    process's probe ("File exists") or remove the folder the main process has just claimed. The probe is a folder
+    of its own name, removed at once."""
+    import os
+
     from bort.util.run_dir import check_output_dir
 
     made = []
-    real_mkdir = type(tmp_path).mkdir
+    real_mkdir = os.mkdir
 
-    def recording(self, *args, **kwargs):
-        made.append(self)
-        return real_mkdir(self, *args, **kwargs)
+    def recording(path, *args, **kwargs):
+        made.append(Path(path))
+        return real_mkdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(type(tmp_path), "mkdir", recording)
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(os, "mkdir", recording)
     check_output_dir(tmp_path / "run" / "inner")
-    assert made == [] and not (tmp_path / "run").exists()
-    monkeypatch.setenv("RANK", "0")
-    check_output_dir(tmp_path / "run" / "inner")
-    assert made == [tmp_path / "run"] and not (tmp_path / "run").exists()  # probed, and removed at once
+    assert len(made) == 1 and made[0].parent == tmp_path and made[0].name.startswith(".bort-probe-")
+    assert not (tmp_path / "run").exists() and os.listdir(tmp_path) == []
+    with pytest.raises(BortError, match="cannot be created"):
+        check_output_dir("/proc/bort-nowhere/run")

@@ -74,9 +74,12 @@ def teachers(tmp_path_factory):
     other = classifier_from_encoder(root / "small-vocab-encoder", 2, ("entailment", "not_entailment"))
     save_model_dir(other, tokenizer, root / "other-vocab")
     # RTE's labels, but fine-tuned by bort on QNLI (whose labels are the same two): its saved configuration says so.
-    shutil.copytree(root / "rte", root / "qnli")
-    FinetuneConfig(model=str(root / "encoder"), task="glue/QNLI", data="QNLI", out=str(root / "qnli")).save(
-        root / "qnli" / "finetune_config.json")
+    # and the same saved by bort under the names a user may type for the task's own data: each is accepted.
+    for name, source, task in (("qnli", "rte", "glue/QNLI"), ("rte-typed", "rte", "glue/rte"),
+                               ("mnli", "cb", "glue/MNLI"), ("rte-superglue", "rte", "superglue/RTE")):
+        shutil.copytree(root / source, root / name)
+        FinetuneConfig(model=str(root / "encoder"), task=task, data="DIR", out=str(root / name)).save(
+            root / name / "finetune_config.json")
     return root
 
 
@@ -210,6 +213,18 @@ def test_a_teacher_that_does_not_fit_is_one_line_and_nothing_is_written(teachers
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and fragment in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("teacher, task", [("rte-typed", "glue/RTE"), ("rte-superglue", "glue/RTE"),
+                                           ("mnli", "glue/MNLI-mm"), ("qnli", "custom")])
+def test_a_teacher_fine_tuned_on_the_tasks_own_data_under_another_name_is_accepted(teachers, teacher, task):
+    """The saved name is compared by the data it trained on: an alias or another case, RTE in either benchmark,
+    MNLI-m's model for MNLI-mm (one training set); a custom task cannot be compared and is never refused."""
+    from bort.finetune.distil import TaskTeacher
+    from bort.tasks.custom import CustomTaskOptions, custom_task
+
+    spec = get_task(task) if task != "custom" else custom_task(CustomTaskOptions(), ("entailment", "not_entailment"))
+    assert TaskTeacher(teachers / teacher, spec, 32).model.config.num_labels == spec.num_labels
 
 
 def test_a_regression_teacher_distils_a_regressor(teachers, shared_data, tmp_path):

@@ -138,7 +138,7 @@ class Agora:
                 self.say(f"continuing the run in {out}")
             if main:
                 self.socrates.cache.touch()
-        with self.processes.main_first():
+        if main:  # read back by the main process alone, in the report
             self.check_phi()
         self.started = time.perf_counter()
 
@@ -271,6 +271,7 @@ class Agora:
         is deleted, so that a rerun after a kill finds them."""
         path = self.out / DIAGNOSTICS / f"iteration-{k}.json"
         if not path.is_file():
+            self.require_main(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(path, score(self.task, self.h, self.outputs_on_h(model_dir)))
         return json.loads(path.read_text())
@@ -311,8 +312,19 @@ class Agora:
         (made once: a rerun after a kill reads them)."""
         import numpy as np
 
-        return new_points(self.out / "augmented" / f"iteration-{k}.jsonl", self.cfg, self.task, self.phi,
-                          self.socrates, self.train, self.e, np.asarray(winner["outputs"]), d, k)
+        path = self.out / "augmented" / f"iteration-{k}.jsonl"
+        if not path.is_file():
+            self.require_main(path)
+        return new_points(path, self.cfg, self.task, self.phi, self.socrates, self.train, self.e,
+                          np.asarray(winner["outputs"]), d, k)
+
+    def require_main(self, path: Path) -> None:
+        """Only the main process makes what every process reads; another that does not find it after the barrier
+        is on a file system the main process does not write to."""
+        if not self.processes.main:
+            raise BortError(f"{path}, written by the main process, is not visible to process {self.processes.rank}: "
+                            "under torchrun / accelerate launch the run directory must be on a file system every "
+                            "process shares")
 
     # ------------------------------------------------------------------ finish
     def outputs_on_h(self, model_dir: Path):

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 
 from bort.finetune.config import FinetuneConfig
 from bort.finetune.plain import finetune
-from bort.finetune.processes import launched_processes
+from bort.finetune.processes import is_main_process
 from bort.tasks.example import Example
 
 
@@ -40,7 +39,7 @@ def _train_theta(config: dict, train: list[dict], dev: list[dict]) -> dict:
     out = Path(cfg.out)
     # Under torchrun the training is spread over every process: the main one alone deletes (Agora removed what a
     # killed attempt left before any of them started).
-    main = launched_processes() == 1 or os.environ.get("RANK", "0") == "0"
+    main = is_main_process()
     if out.exists() and main:
         shutil.rmtree(out)
     result = finetune(cfg, show_progress=False, train=[Example(**r) for r in train], dev=[Example(**r) for r in dev])

@@ -3,11 +3,10 @@ with Agora."""
 
 from __future__ import annotations
 
-import os
-
 from bort.api import FinetuneCommandConfig, finetune
 from bort.config import HelpFormatter, add_options
 from bort.finetune.defaults import more_epochs
+from bort.finetune.processes import is_main_process
 
 DESCRIPTION = """\
 Plain fine-tuning (--method plain): a classifier (or, for STS-B, a regressor) on the first token of
@@ -62,7 +61,7 @@ def run(cfg: FinetuneCommandConfig) -> int:
 
     tuned = finetune(cfg)  # the one switch between the methods (Agora's flags with --method plain refused there)
     result = tuned.raw
-    if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch the main process reports
+    if not is_main_process():  # under torchrun / accelerate launch the main process reports
         return 0
     if tuned.method == "agora":
         rows = [[name, f"{value:.4f}", f"{result['plain_grid']['held_out_metrics'][name]:.4f}",

@@ -30,6 +30,8 @@ from bort.tasks.custom import CUSTOM
 from bort.tasks.encode import model_outputs
 from bort.tasks.example import Example
 from bort.tasks.labels import label_order
+from bort.tasks.layout import folder_name
+from bort.tasks.registry import get_task
 from bort.tasks.spec import TaskSpec
 from bort.tokenizer import load_tokenizer
 from bort.util.io import append_records, read_log
@@ -65,14 +67,14 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, gold: torch.
     return (weight * soft + (1 - weight) * hard).mean()
 
 
-def fine_tuned_task(model_dir: str | Path) -> str | None:
-    """The task bort fine-tuned ``model_dir`` on (its ``finetune_config.json``); None for any other model."""
+def fine_tuned_task(model_dir: str | Path) -> TaskSpec | None:
+    """The benchmark task bort fine-tuned ``model_dir`` on (its ``finetune_config.json``, the name as it was
+    typed: an alias, any case); None for any other model, and for the user's own task."""
     saved = Path(model_dir) / "finetune_config.json"
     try:
-        task = json.loads(saved.read_text(encoding="utf-8")).get("task")
-    except (OSError, ValueError, AttributeError):
+        return get_task(json.loads(saved.read_text(encoding="utf-8"))["task"])
+    except (OSError, ValueError, KeyError, TypeError, BortError):
         return None
-    return task if isinstance(task, str) else None
 
 
 class TaskTeacher:
@@ -81,14 +83,15 @@ class TaskTeacher:
     ``flag`` names the option the directory came from in every error (``--teacher``, ``--socrates``).
     Refused in one line: a directory without a classification head, another number of labels (a
     regressor for a classification task included), class names that are not the task's, and a model
-    bort fine-tuned on another task (its ``finetune_config.json`` says which), even with the same labels.
+    bort fine-tuned on another task's data (its ``finetune_config.json`` says which), even with the same labels
+    (MNLI-m's model serves MNLI-mm: one training set).
     """
 
     def __init__(self, model_dir: str | Path, task: TaskSpec, max_len: int, flag: str = "--teacher"):
         self.model_dir, self.task, self.max_len, self.flag = str(model_dir), task, max_len, flag
         trained_on = fine_tuned_task(model_dir)
-        if trained_on not in (None, task.name, CUSTOM) and task.name != CUSTOM:
-            raise BortError(f"{flag} {model_dir} was fine-tuned on {trained_on} (its finetune_config.json); "
+        if trained_on is not None and task.name != CUSTOM and folder_name(trained_on) != folder_name(task):
+            raise BortError(f"{flag} {model_dir} was fine-tuned on {trained_on.name} (its finetune_config.json); "
                             f"{task.name} needs a model fine-tuned on {task.name}")
         self.model = load_classifier(model_dir)
         labels = self.model.config.num_labels

@@ -13,15 +13,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import timedelta
 
 import torch
 
 from bort.errors import BortError
 
 
+# How long a process may wait at a barrier: while the main process alone labels inputs with the teacher (its
+# cache, Agora's Socrates) or scores H, the others wait, longer than the process group's default 30 minutes allows.
+BARRIER_TIMEOUT = timedelta(hours=6)
+
+
 def launched_processes() -> int:
     """How many processes torchrun / accelerate launch started for this run (1 when run directly)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Whether this is the process that writes (rank 0 of a launch, or the only one), before any
+    :class:`Processes` exists."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 class Processes:
@@ -33,9 +45,11 @@ class Processes:
         self.rank = 0
         if self.world > 1:
             from accelerate import Accelerator
+            from accelerate.utils import InitProcessGroupKwargs
 
             # cpu=True where there is no GPU: Accelerate then runs the processes on gloo (MULTI_CPU).
-            self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+            self.accelerator = Accelerator(cpu=not torch.cuda.is_available(),
+                                           kwargs_handlers=[InitProcessGroupKwargs(timeout=BARRIER_TIMEOUT)])
             self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
             if batch_size % self.world:
                 raise BortError(f"--batch-size {batch_size} (the global batch) must be divisible by the "

@@ -11,9 +11,14 @@ FOLDER = {"glue/MNLI-m": "MNLI", "glue/MNLI-mm": "MNLI", "glue/AX": "diagnostic"
           "race/high": "RACE"}
 
 
+def folder_name(task: TaskSpec) -> str:
+    """The name of the task's folder in its benchmark's download: ``RTE``, ``MNLI`` (both MNLI tasks), ``RACE``…"""
+    return FOLDER.get(task.name, task.name.split("/")[1])
+
+
 def task_folder(task: TaskSpec, benchmark_dir: Path) -> Path:
     """``GLUE_DIR/RTE``, ``GLUE_DIR/MNLI`` (both MNLI tasks), ``GLUE_DIR/diagnostic`` (AX), ``SUPERGLUE_DIR/CB``…"""
-    return Path(benchmark_dir) / FOLDER.get(task.name, task.name.split("/")[1])
+    return Path(benchmark_dir) / folder_name(task)
 
 
 def run_name(task: TaskSpec) -> str:

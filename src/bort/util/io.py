@@ -62,10 +62,12 @@ def read_log(path: str | Path) -> list[dict]:
     """The records of a JSON-lines log written by :func:`append_log`; a missing file is an empty log,
     and a last line cut short by a kill is skipped."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):  # also one deleted while it was being read (another --restart)
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:

@@ -20,6 +20,7 @@ import enum
 import fcntl
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,14 +41,13 @@ def _check_creatable(target: Path, folder: Path, flag: str) -> None:
         raise BortError(f"{flag} {target} cannot be created: {ancestor} is a file")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise BortError(f"{flag} {target} cannot be created: {ancestor} is not writable")
-    if missing and os.environ.get("RANK", "0") == "0":
-        # Permissions do not tell everything (read-only mounts, /proc, quotas): create the outermost missing
-        # folder and remove it at once, so that a run finds out now, not after its work. Under torchrun the main
-        # process alone tries: two processes creating and removing the same folder would trip over each other,
-        # or remove the one the main process has just claimed.
+    if missing:
+        # Permissions do not tell everything (read-only mounts, /proc, quotas): create a folder where the outermost
+        # missing one would go and remove it at once, so that a run finds out now, not after its work. Its name is
+        # unique, never the path's own: under torchrun every process checks --out at once, and a probe of the
+        # path itself could trip over another process's probe or remove the folder the main process has claimed.
         try:
-            missing[0].mkdir()
-            missing[0].rmdir()
+            os.rmdir(tempfile.mkdtemp(prefix=".bort-probe-", dir=ancestor))
         except OSError as exc:
             raise BortError(f"{flag} {target} cannot be created: {exc.strerror or exc}")
 
