@@ -177,10 +177,12 @@ def test_every_path_takes_a_berts_segments(tmp_path):
     with torch.no_grad():
         expected = bert(**inputs).last_hidden_state.numpy()
         one_segment = bert(input_ids=ids, attention_mask=inputs["attention_mask"]).last_hidden_state.numpy()
-    assert not np.allclose(expected, one_segment, atol=1e-2)
+    assert not np.allclose(expected, one_segment, atol=0.5)
     assert onnx_runtime.input_names(bert) == ("input_ids", "attention_mask", "token_type_ids")
+    # ONNX Runtime's int8 kernels without VNNI (AVX2) lose more than with it: about 5e-3 here against 3e-3, still a
+    # hundredth of what dropping segment 1 costs.
     for name, tolerance in (("eager", 1e-4), ("onnx-fp32", 1e-4), ("onnx-fused", 1e-4), ("torch-int8", 3e-3),
-                            ("onnx-fused-int8", 3e-3), ("onnx-fused-int8-sq", 3e-3)):
+                            ("onnx-fused-int8", 1.5e-2), ("onnx-fused-int8-sq", 1.5e-2)):
         if paths.missing_instructions(name):
             continue
         got = paths.as_numpy(paths.build_runner(name, bert, tmp_path)(inputs))
